@@ -1,0 +1,1 @@
+"""Stepwise: an annotation-campaign server with a GraphQL API."""

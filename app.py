@@ -1,0 +1,84 @@
+"""The ASGI application: GraphQL on /graphql (HTTP and websockets), /health, one lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from strawberry.asgi import GraphQL
+from tortoise import connections
+
+from stepwise.config import Settings, load_settings
+from stepwise.guards import RequestGuards
+from stepwise.models.actions.accounts import authenticate
+from stepwise.models.db.lifecycle import open_database
+from stepwise.permissions.access import Access
+from stepwise.permissions.auth import bearer_token
+from stepwise.schema.app import build_schema
+from stepwise.schema.context import Context
+from stepwise.subscriptions.bus import open_bus
+
+logger = logging.getLogger("stepwise")
+HEALTH_TIMEOUT_SECONDS = 2.0
+
+
+class StepwiseGraphQL(GraphQL):
+    """Authenticates once per request and builds a fresh context (and loaders) for it."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            build_schema(settings),
+            multipart_uploads_enabled=True,
+            allowed_origins=settings.allowed_origins,
+        )
+        self.settings = settings
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        viewer = await authenticate(bearer_token(request.headers.get("authorization")))
+        return Context(
+            request=request,
+            response=response,
+            settings=self.settings,
+            access=Access(viewer),
+            request_id=request.scope.get("state", {}).get("request_id", "-"),
+        )
+
+
+async def health(request: Request) -> JSONResponse:
+    """200 when the database answers within two seconds, 503 otherwise."""
+    try:
+        await asyncio.wait_for(connections.get("default").execute_query("SELECT 1"), HEALTH_TIMEOUT_SECONDS)
+    except Exception as error:  # any failure means unhealthy; say which
+        logger.warning("health check failed: %s", error)
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The app for uvicorn (`stepwise.app:create_app`, factory) and for tests."""
+    settings = settings or load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+        async with open_database(settings.database_url), open_bus(settings.broker_url) as bus:
+            yield {"bus": bus}
+
+    graphql = StepwiseGraphQL(settings)
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/health", health, methods=["GET"]),
+        ],
+        middleware=[Middleware(RequestGuards, max_body_bytes=settings.max_request_bytes)],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,109 @@
+"""Settings, read once from STEPWISE_* environment variables and validated at start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+BROKER_SCHEMES = ("memory", "redis", "rediss", "postgres", "postgresql")
+DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(ValueError):
+    """A bad setting; its message is one line a person can act on."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path(".stepwise")
+    database_url: str = ""
+    broker_url: str = "memory://"
+    allowed_origins: tuple[str, ...] = ()
+    max_request_mb: float = 10.0
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_query_cost: int = 50_000
+    log_level: str = "INFO"
+
+    @property
+    def max_request_bytes(self) -> int:
+        return int(self.max_request_mb * 1024 * 1024)
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+    @property
+    def broker_is_memory(self) -> bool:
+        return self.broker_url.startswith("memory:")
+
+
+def _positive_number(env: Mapping[str, str], name: str, default: float, cast=float):
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be greater than zero")
+    return value
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0].lower() if "://" in url else ""
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every STEPWISE_* variable; raise ConfigError on the first bad one."""
+    env = os.environ if env is None else env
+    known = {
+        "STEPWISE_DATA_DIR", "STEPWISE_DATABASE_URL", "STEPWISE_BROKER_URL",
+        "STEPWISE_ALLOWED_ORIGINS", "STEPWISE_MAX_REQUEST_MB", "STEPWISE_MAX_QUERY_DEPTH",
+        "STEPWISE_MAX_ALIASES", "STEPWISE_MAX_QUERY_COST", "STEPWISE_LOG_LEVEL",
+    }
+    # Test-only variables are read by the test suite, not the server.
+    unknown = sorted(
+        k for k in env if k.startswith("STEPWISE_") and k not in known
+        and not k.startswith("STEPWISE_TEST_")
+    )
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]} (see the configuration table in README.md)")
+
+    data_dir = Path(env.get("STEPWISE_DATA_DIR") or ".stepwise")
+    database_url = env.get("STEPWISE_DATABASE_URL") or f"sqlite://{data_dir / 'stepwise.sqlite3'}"
+    if _scheme(database_url) not in DATABASE_SCHEMES:
+        raise ConfigError(
+            f"STEPWISE_DATABASE_URL={database_url!r} must start with sqlite://, postgres:// or postgresql://"
+        )
+    broker_url = env.get("STEPWISE_BROKER_URL") or "memory://"
+    if _scheme(broker_url) not in BROKER_SCHEMES:
+        raise ConfigError(
+            f"STEPWISE_BROKER_URL={broker_url!r} must start with memory://, redis://, rediss:// or postgres://"
+        )
+    origins = tuple(
+        o.strip().rstrip("/") for o in env.get("STEPWISE_ALLOWED_ORIGINS", "").split(",") if o.strip()
+    )
+    for origin in origins:
+        if not origin.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"STEPWISE_ALLOWED_ORIGINS entry {origin!r} must be an origin like https://app.example.com"
+            )
+    log_level = (env.get("STEPWISE_LOG_LEVEL") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"STEPWISE_LOG_LEVEL={log_level!r} must be one of {', '.join(LOG_LEVELS)}")
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        broker_url=broker_url,
+        allowed_origins=origins,
+        max_request_mb=_positive_number(env, "STEPWISE_MAX_REQUEST_MB", 10.0),
+        max_query_depth=_positive_number(env, "STEPWISE_MAX_QUERY_DEPTH", 12, int),
+        max_aliases=_positive_number(env, "STEPWISE_MAX_ALIASES", 30, int),
+        max_query_cost=_positive_number(env, "STEPWISE_MAX_QUERY_COST", 50_000, int),
+        log_level=log_level,
+    )

@@ -1,0 +1,105 @@
+"""Adding assets to a version, in bulk, with optional pre-existing annotations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from stepwise.models.db.datasets import Asset, Dataset, DatasetVersion, Label
+from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_input
+from stepwise.models.shapes import ShapeDraft, validate_shapes
+from stepwise.models.validation import require_dimension, require_filename, require_url
+from stepwise.permissions.access import Access
+
+MAX_ASSETS_PER_CALL = 10_000
+# Keeps every statement under SQLite's and asyncpg's bound-parameter limits.
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class AssetDraft:
+    filename: str
+    width: int
+    height: int
+    url: str | None = None
+    shapes: Sequence[ShapeDraft] | None = None
+
+
+async def find_version(access: Access, version_id: int, action: str) -> DatasetVersion:
+    version = await DatasetVersion.get_or_none(id=version_id)
+    if version is None:
+        raise NotFound("DatasetVersion")
+    dataset = await Dataset.get(id=version.dataset_id)
+    await access.check(action, dataset.organization_id, dataset.id, what="DatasetVersion")
+    return version
+
+
+def _validated_rows(drafts: Sequence[AssetDraft], version_id: int, label_ids: dict[str, int]) -> list[Asset]:
+    now = datetime.now(UTC)
+    seen: set[str] = set()
+    rows = []
+    for index, draft in enumerate(drafts):
+        path = f"input.assets.{index}"
+        filename = require_filename(draft.filename, f"{path}.filename")
+        if filename in seen:
+            raise invalid_input(f"{path}.filename", f"{filename!r} appears twice in this call.")
+        seen.add(filename)
+        width = require_dimension(draft.width, f"{path}.width")
+        height = require_dimension(draft.height, f"{path}.height")
+        annotation = None
+        if draft.shapes is not None:
+            annotation = validate_shapes(draft.shapes, label_ids, width, height, f"{path}.shapes")
+        rows.append(
+            Asset(
+                version_id=version_id,
+                filename=filename,
+                width=width,
+                height=height,
+                url=require_url(draft.url, f"{path}.url"),
+                annotation=annotation,
+                annotation_updated_at=now if annotation is not None else None,
+                created_at=now,
+            )
+        )
+    return rows
+
+
+async def _existing_filenames(version_id: int, filenames: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(filenames), BATCH):
+        chunk = filenames[start : start + BATCH]
+        found.update(await Asset.filter(version_id=version_id, filename__in=chunk).values_list("filename", flat=True))
+    return found
+
+
+async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraft]) -> list[Asset]:
+    """Insert every asset or none; a filename already in the version is INVALID_INPUT."""
+    version = await find_version(access, version_id, "datasetVersion.addAssets")
+    if not drafts:
+        raise invalid_input("input.assets", "Give at least one asset.")
+    if len(drafts) > MAX_ASSETS_PER_CALL:
+        raise invalid_input("input.assets", f"At most {MAX_ASSETS_PER_CALL} assets per call; got {len(drafts)}.")
+    label_ids = dict(await Label.filter(version_id=version.id).values_list("name", "id"))
+    rows = _validated_rows(drafts, version.id, label_ids)
+    filenames = [row.filename for row in rows]
+    try:
+        async with in_transaction():
+            clash = await _existing_filenames(version.id, filenames)
+            if clash:
+                index = next(i for i, name in enumerate(filenames) if name in clash)
+                raise invalid_input(
+                    f"input.assets.{index}.filename", f"{filenames[index]!r} is already in this version."
+                )
+            await Asset.bulk_create(rows, batch_size=BATCH)
+    except IntegrityError:
+        raise DomainError(ErrorCode.INVALID_INPUT, "A filename was added concurrently; retry.", "input.assets") from None
+    # bulk_create does not fill ids: read the rows back, in input order.
+    by_name: dict[str, Asset] = {}
+    for start in range(0, len(filenames), BATCH):
+        for asset in await Asset.filter(version_id=version.id, filename__in=filenames[start : start + BATCH]):
+            by_name[asset.filename] = asset
+    return [by_name[name] for name in filenames]

@@ -1,0 +1,97 @@
+"""Typed errors of the domain. Pure: no database, web or GraphQL import.
+
+Two channels, as the contract says:
+- DomainError: a business rule refuses a mutation; it becomes a payload `UserError`.
+- AccessError and its kinds: top-level GraphQL errors with `extensions.code`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    INVALID_INPUT = "INVALID_INPUT"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    INVALID_STATE = "INVALID_STATE"
+    NO_STEPS = "NO_STEPS"
+    NO_ASSIGNEES = "NO_ASSIGNEES"
+    NOT_ASSIGNEE = "NOT_ASSIGNEE"
+    NOT_A_WORKER = "NOT_A_WORKER"
+    WRONG_STEP = "WRONG_STEP"
+    OPEN_ISSUES = "OPEN_ISSUES"
+    ISSUE_REQUIRED = "ISSUE_REQUIRED"
+    NO_PREVIOUS_ANNOTATION_STEP = "NO_PREVIOUS_ANNOTATION_STEP"
+    CAMPAIGN_NOT_ONGOING = "CAMPAIGN_NOT_ONGOING"
+    CONFLICT = "CONFLICT"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    UNSUPPORTED_FILE_TYPE = "UNSUPPORTED_FILE_TYPE"
+
+
+class DomainError(Exception):
+    """A business rule refused the change; nothing was written."""
+
+    def __init__(self, code: ErrorCode, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    @property
+    def extensions(self) -> dict:
+        """Used when one surfaces as a top-level error (outside a mutation payload)."""
+        return {"code": self.code.value, "field": self.field}
+
+    def __repr__(self) -> str:
+        return f"DomainError({self.code}, {self.message!r}, field={self.field!r})"
+
+
+def invalid_input(field: str, message: str) -> DomainError:
+    return DomainError(ErrorCode.INVALID_INPUT, message, field)
+
+
+class AccessError(Exception):
+    """A top-level refusal. graphql-core copies `extensions` onto the GraphQL error."""
+
+    code = "FORBIDDEN"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.extensions = {"code": self.code}
+
+
+class Unauthenticated(AccessError):
+    code = "UNAUTHENTICATED"
+
+    def __init__(self, message: str = "Sign in first: send 'Authorization: Bearer <token>'.") -> None:
+        super().__init__(message)
+
+
+class NotFound(AccessError):
+    """The ID names nothing the viewer may see; the same answer as for nothing at all."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, what: str = "object") -> None:
+        super().__init__(f"No {what} with this ID.")
+
+
+class Forbidden(AccessError):
+    code = "FORBIDDEN"
+
+    def __init__(self, message: str = "Your role does not allow this.") -> None:
+        super().__init__(message)
+
+
+class BadRequest(AccessError):
+    code = "BAD_REQUEST"
+
+
+class NotAvailableYet(AccessError):
+    """An operation of the contract that this release does not serve yet (see docs/api.md)."""
+
+    code = "NOT_IMPLEMENTED"
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"{operation} is not available in this release of Stepwise yet.")

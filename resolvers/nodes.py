@@ -1,0 +1,66 @@
+"""Fetching objects by global ID with the viewer's visibility applied: hidden looks like missing."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from tortoise.models import Model
+
+from stepwise.models.db import accounts as accounts_db
+from stepwise.models.db import datasets as datasets_db
+from stepwise.models.errors import NotFound
+from stepwise.resolvers.scopes import scope_of
+from stepwise.schema.context import Info
+from stepwise.schema.ids import parse_id
+from stepwise.schema.types.accounts import Organization, User
+from stepwise.schema.types.assets import Asset
+from stepwise.schema.types.datasets import Dataset, DatasetVersion, Label
+
+
+async def fetch_visible(info: Info, model: type[Model], pk: int, action: str, what: str) -> Model:
+    """The row if the viewer may `action` it; NOT_FOUND when missing or invisible, FORBIDDEN by role."""
+    row = await info.context.loaders.get(model, pk)
+    if row is None:
+        raise NotFound(what)
+    org_id, dataset_id = await scope_of(info.context.loaders, row)
+    await info.context.access.check(action, org_id, dataset_id, what=what)
+    return row
+
+
+async def fetch_user(info: Info, pk: int) -> User:
+    """A user is visible to themself and to people sharing an organization with them."""
+    access = info.context.access
+    row = await info.context.loaders.get(accounts_db.User, pk)
+    if row is not None and row.id != access.require_viewer().id:
+        their_orgs = {m.organization_id for m in await info.context.loaders.memberships_by_user.load(pk)}
+        if not their_orgs & set(await access.org_roles()):
+            row = None
+    if row is None:
+        raise NotFound("User")
+    return User.from_row(row)
+
+
+def _typed(model, action: str, wrap) -> Callable[[Info, int], Awaitable]:
+    async def fetch(info: Info, pk: int):
+        return wrap(await fetch_visible(info, model, pk, action, model.__name__))
+
+    return fetch
+
+
+NODE_FETCHERS: dict[str, Callable[[Info, int], Awaitable]] = {
+    "User": fetch_user,
+    "Organization": _typed(accounts_db.Organization, "organization.read", Organization.from_row),
+    "Dataset": _typed(datasets_db.Dataset, "dataset.read", Dataset.from_row),
+    "DatasetVersion": _typed(datasets_db.DatasetVersion, "datasetVersion.read", DatasetVersion.from_row),
+    "Label": _typed(datasets_db.Label, "label.read", Label.from_row),
+    "Asset": _typed(datasets_db.Asset, "asset.read", Asset.from_row),
+}
+
+
+async def resolve_node(info: Info, global_id: str):
+    """Any object by global ID; types without a fetcher have no instance the viewer can see."""
+    parsed = parse_id(global_id)
+    fetch = NODE_FETCHERS.get(parsed[0]) if parsed else None
+    if fetch is None:
+        raise NotFound("object")
+    return await fetch(info, parsed[1])

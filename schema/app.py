@@ -1,0 +1,57 @@
+"""The strawberry Schema: roots composed from per-area classes, and every extension in one place."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+
+from stepwise.config import Settings
+from stepwise.resolvers.campaign_operations import CampaignMutations, CampaignQueries, Subscription
+from stepwise.resolvers.mutations.accounts import AccountMutations
+from stepwise.resolvers.mutations.datasets import DatasetMutations
+from stepwise.resolvers.queries import AccountQueries, DatasetQueries, NodeQueries
+from stepwise.schema.errors import ErrorPolicy
+from stepwise.schema.limits import query_limits_rule
+from stepwise.schema.types import accounts, assets, datasets
+
+MAX_TOKENS = 20_000
+
+
+@strawberry.type(description="Everything a client can read.")
+class Query(NodeQueries, AccountQueries, DatasetQueries, CampaignQueries):
+    pass
+
+
+@strawberry.type(description="Everything a client can change.")
+class Mutation(AccountMutations, DatasetMutations, CampaignMutations):
+    pass
+
+
+# Concrete Node types that are reached only through the interface must be listed explicitly.
+NODE_TYPES = [accounts.User, accounts.Organization, datasets.Dataset, datasets.DatasetVersion, datasets.Label, assets.Asset]
+
+
+class StepwiseSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        """Expected errors (NOT_FOUND, FORBIDDEN, ...) are answers, not incidents: log nothing here.
+        Unexpected ones are logged, with their request id, by ErrorPolicy when it masks them."""
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    limits_rule = query_limits_rule(settings.max_query_depth, settings.max_aliases, settings.max_query_cost)
+    return StepwiseSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=NODE_TYPES,
+        config=StrawberryConfig(),
+        # Factories, not instances: an extension keeps per-operation state.
+        extensions=[
+            ErrorPolicy,
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: AddValidationRules([limits_rule]),
+            lambda: ParserCache(maxsize=1000),
+            lambda: ValidationCache(maxsize=1000),
+        ],
+    )

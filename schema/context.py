@@ -1,0 +1,29 @@
+"""The context every resolver receives: the viewer's access, per-operation loaders, settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.types import Info as StrawberryInfo
+
+from stepwise.config import Settings
+from stepwise.permissions.access import Access
+from stepwise.resolvers.loaders import Loaders
+
+
+@dataclass
+class Context:
+    request: Any
+    response: Any
+    settings: Settings
+    access: Access
+    request_id: str
+    loaders: Loaders = field(default_factory=Loaders)
+
+    @property
+    def viewer(self):
+        return self.access.viewer
+
+
+Info = StrawberryInfo[Context, Any]

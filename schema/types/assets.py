@@ -1,0 +1,147 @@
+"""Assets, their annotations and the paged list of a version's assets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from stepwise.models.db import datasets as db
+from stepwise.models.shapes import shape_area
+from stepwise.resolvers.scopes import scope_of
+from stepwise.schema.context import Info
+from stepwise.schema.ids import encode_id
+from stepwise.schema.types.accounts import User, load_user
+from stepwise.schema.types.common import Node, PageInfo
+from stepwise.schema.types.enums import IssueStatusType, ShapeKindType
+
+if TYPE_CHECKING:
+    from stepwise.schema.types.datasets import DatasetVersion, Label
+    from stepwise.schema.types.issues import Issue
+    from stepwise.schema.types.tasks import Task
+
+VersionRef = Annotated["DatasetVersion", strawberry.lazy("stepwise.schema.types.datasets")]
+LabelRef = Annotated["Label", strawberry.lazy("stepwise.schema.types.datasets")]
+TaskRef = Annotated["Task", strawberry.lazy("stepwise.schema.types.tasks")]
+IssueRef = Annotated["Issue", strawberry.lazy("stepwise.schema.types.issues")]
+
+
+@strawberry.type(description="A position in pixels from the asset's top-left corner.")
+class Point:
+    x: float = strawberry.field(description="Pixels from the left edge.")
+    y: float = strawberry.field(description="Pixels from the top edge.")
+
+
+@strawberry.type(description="One labelled geometry of an annotation.")
+class Shape:
+    stored: strawberry.Private[dict]
+
+    @strawberry.field(description="The shape's label.")
+    async def label(self, info: Info) -> LabelRef:
+        from stepwise.schema.types.datasets import Label
+
+        return Label.from_row(await info.context.loaders.get(db.Label, self.stored["label"]))
+
+    @strawberry.field(description="The shape's geometry.")
+    def kind(self) -> ShapeKindType:
+        return ShapeKindType(self.stored["kind"])
+
+    @strawberry.field(
+        description="RECTANGLE: two corners (top-left, bottom-right); POLYGON: three or more; "
+        "LINE: two or more; POINT: one; CLASSIFICATION: none."
+    )
+    def points(self) -> list[Point]:
+        return [Point(x=x, y=y) for x, y in self.stored["points"]]
+
+    @strawberry.field(description="Area in square pixels: RECTANGLE and POLYGON only, otherwise 0.")
+    def area(self) -> float:
+        return shape_area(self.stored["kind"], self.stored["points"])
+
+
+@strawberry.type(description="A set of shapes on an asset, with who saved it last and when.")
+class Annotation:
+    shapes_json: strawberry.Private[list]
+    updated_at: datetime = strawberry.field(description="When this annotation was last changed.")
+    updated_by_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The shapes, in the order they were given.")
+    def shapes(self) -> list[Shape]:
+        return [Shape(stored=s) for s in self.shapes_json]
+
+    @strawberry.field(description="Who changed it last; null for imported annotations.")
+    async def updated_by(self, info: Info) -> User | None:
+        return await load_user(info, self.updated_by_id)
+
+
+@strawberry.type(description="An image of a dataset version.")
+class Asset(Node):
+    row: strawberry.Private[db.Asset]
+
+    @classmethod
+    def from_row(cls, row: db.Asset) -> Asset:
+        return cls(id=encode_id("Asset", row.id), row=row)
+
+    async def scope(self, info: Info) -> tuple[int, int | None]:
+        return await scope_of(info.context.loaders, self.row)
+
+    @strawberry.field(description="The file name, unique within its version.")
+    def filename(self) -> str:
+        return self.row.filename
+
+    @strawberry.field(description="Width in pixels.")
+    def width(self) -> int:
+        return self.row.width
+
+    @strawberry.field(description="Height in pixels.")
+    def height(self) -> int:
+        return self.row.height
+
+    @strawberry.field(description="Where the image can be downloaded, if known.")
+    def url(self) -> str | None:
+        return self.row.url
+
+    @strawberry.field(description="The version this asset belongs to.")
+    async def dataset_version(self, info: Info) -> VersionRef:
+        from stepwise.schema.types.datasets import DatasetVersion
+
+        return DatasetVersion.from_row(await info.context.loaders.get(db.DatasetVersion, self.row.version_id))
+
+    @strawberry.field(
+        description="The asset's accepted annotation: pre-existing, or the one that finished the workflow."
+    )
+    def annotation(self) -> Annotation | None:
+        if self.row.annotation is None:
+            return None
+        return Annotation(
+            shapes_json=self.row.annotation,
+            updated_at=self.row.annotation_updated_at or self.row.created_at,
+            updated_by_id=self.row.annotation_updated_by_id,
+        )
+
+    @strawberry.field(description="The asset's task in its version's campaign; null before launch.")
+    def task(self) -> TaskRef | None:
+        return None  # no campaign can be launched in this release (docs/api.md)
+
+    @strawberry.field(description="Issues raised on this asset, oldest first, optionally by status.")
+    def issues(
+        self, status: Annotated[IssueStatusType | None, strawberry.argument(description="Only issues in this status.")] = None
+    ) -> list[IssueRef]:
+        return []  # issues exist only inside a launched campaign (docs/api.md)
+
+
+@strawberry.type(description="An asset in a page, with its cursor.")
+class AssetEdge:
+    cursor: str = strawberry.field(description="Pass it as `after` to continue after this asset.")
+    node: Asset = strawberry.field(description="The asset.")
+
+
+@strawberry.type(description="A page of a version's assets, in the order they were added.")
+class AssetConnection:
+    edges: list[AssetEdge] = strawberry.field(description="The assets of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits in the whole list.")
+    version_id: strawberry.Private[int]
+
+    @strawberry.field(description="How many assets the whole list holds.")
+    async def total_count(self, info: Info) -> int:
+        return await info.context.loaders.asset_count_by_version.load(self.version_id)

@@ -1,0 +1,36 @@
+"""Shared types: the Node interface, page info and the payload error."""
+
+from __future__ import annotations
+
+import strawberry
+
+from stepwise.models.errors import DomainError
+from stepwise.schema.types.enums import ErrorCodeType
+
+
+@strawberry.interface(
+    name="Node", description="An object with a globally unique, opaque ID (Relay Global Object Identification)."
+)
+class Node:
+    id: strawberry.ID = strawberry.field(description="The object's opaque global ID; pass it back as is.")
+
+
+@strawberry.type(description="Where a page of a connection sits in the whole list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="True when more items follow `endCursor`.")
+    has_previous_page: bool = strawberry.field(description="True when items come before `startCursor`.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first item of this page.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last item; pass it as `after`.")
+
+
+@strawberry.type(description="A business-rule rejection of a mutation. Nothing was changed.")
+class UserError:
+    code: ErrorCodeType = strawberry.field(description="A machine-readable reason.")
+    message: str = strawberry.field(description="A human-readable explanation, in English.")
+    field: str | None = strawberry.field(
+        description='The input field at fault, as a dotted path (e.g. "input.shapes.2.points"), if any.'
+    )
+
+    @classmethod
+    def from_domain(cls, error: DomainError) -> UserError:
+        return cls(code=ErrorCodeType(error.code.value), message=error.message, field=error.field)

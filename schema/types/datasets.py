@@ -1,0 +1,146 @@
+"""Datasets, their workers, versions and labels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from stepwise.models.db import accounts as accounts_db
+from stepwise.models.db import datasets as db
+from stepwise.models.errors import NotAvailableYet
+from stepwise.models.queries.assets import asset_page
+from stepwise.resolvers.scopes import scope_of
+from stepwise.schema.context import Info
+from stepwise.schema.ids import encode_id
+from stepwise.schema.pagination import decode_cursor, encode_cursor, page_size
+from stepwise.schema.types.accounts import Organization, User, load_user
+from stepwise.schema.types.assets import Asset, AssetConnection, AssetEdge
+from stepwise.schema.types.common import Node, PageInfo
+from stepwise.schema.types.enums import DatasetRoleType
+
+if TYPE_CHECKING:
+    from stepwise.schema.types.analytics import Quality
+    from stepwise.schema.types.campaigns import Campaign
+
+CampaignRef = Annotated["Campaign", strawberry.lazy("stepwise.schema.types.campaigns")]
+QualityRef = Annotated["Quality", strawberry.lazy("stepwise.schema.types.analytics")]
+
+
+@strawberry.type(description="A collection of images, worked on by its workers, in versions.")
+class Dataset(Node):
+    row: strawberry.Private[db.Dataset]
+
+    @classmethod
+    def from_row(cls, row: db.Dataset) -> Dataset:
+        return cls(id=encode_id("Dataset", row.id), row=row)
+
+    async def scope(self, info: Info) -> tuple[int, int | None]:
+        return self.row.organization_id, self.row.id
+
+    @strawberry.field(description="The dataset's name, unique within its organization.")
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field(description="The organization that owns the dataset.")
+    async def organization(self, info: Info) -> Organization:
+        return Organization.from_row(await info.context.loaders.get(accounts_db.Organization, self.row.organization_id))
+
+    @strawberry.field(description="The viewer's role on this dataset (organization admins act as MANAGER).")
+    async def viewer_role(self, info: Info) -> DatasetRoleType | None:
+        role = await info.context.access.dataset_role(self.row.id, self.row.organization_id)
+        return DatasetRoleType(role.value) if role else None
+
+    @strawberry.field(description="The dataset's workers, in the order they were added.")
+    async def workers(self, info: Info) -> list[DatasetWorker]:
+        rows = await info.context.loaders.workers_by_dataset.load(self.row.id)
+        return [DatasetWorker(row=row) for row in rows]
+
+    @strawberry.field(description="The dataset's versions, oldest first.")
+    async def versions(self, info: Info) -> list[DatasetVersion]:
+        rows = await info.context.loaders.versions_by_dataset.load(self.row.id)
+        return [DatasetVersion.from_row(row) for row in rows]
+
+
+@strawberry.type(description="A person working on a dataset, with their role there.")
+class DatasetWorker:
+    row: strawberry.Private[db.DatasetWorker]
+
+    @strawberry.field(description="The worker.")
+    async def user(self, info: Info) -> User:
+        return await load_user(info, self.row.user_id)
+
+    @strawberry.field(description="Their role on the dataset.")
+    def role(self) -> DatasetRoleType:
+        return DatasetRoleType(self.row.role.value)
+
+
+@strawberry.type(description="A snapshot of a dataset: its assets and labels; it can hold one campaign.")
+class DatasetVersion(Node):
+    row: strawberry.Private[db.DatasetVersion]
+
+    @classmethod
+    def from_row(cls, row: db.DatasetVersion) -> DatasetVersion:
+        return cls(id=encode_id("DatasetVersion", row.id), row=row)
+
+    async def scope(self, info: Info) -> tuple[int, int | None]:
+        return await scope_of(info.context.loaders, self.row)
+
+    @strawberry.field(description="The version's name, unique within its dataset.")
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field(description="The dataset this version belongs to.")
+    async def dataset(self, info: Info) -> Dataset:
+        return Dataset.from_row(await info.context.loaders.get(db.Dataset, self.row.dataset_id))
+
+    @strawberry.field(description="The labels shapes may use, by name.")
+    async def labels(self, info: Info) -> list[Label]:
+        return [Label.from_row(row) for row in await info.context.loaders.labels_by_version.load(self.row.id)]
+
+    @strawberry.field(description="How many assets the version holds.")
+    async def asset_count(self, info: Info) -> int:
+        return await info.context.loaders.asset_count_by_version.load(self.row.id)
+
+    @strawberry.field(description="The version's assets in the order they were added, a page at a time.")
+    async def assets(
+        self,
+        first: Annotated[int | None, strawberry.argument(description="Page size, 0 to 500 (default 100).")] = None,
+        after: Annotated[str | None, strawberry.argument(description="An `endCursor` to continue after.")] = None,
+    ) -> AssetConnection:
+        rows, has_next = await asset_page(self.row.id, page_size(first), decode_cursor(after))
+        edges = [AssetEdge(cursor=encode_cursor(row.id), node=Asset.from_row(row)) for row in rows]
+        page_info = PageInfo(
+            has_next_page=has_next,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        )
+        return AssetConnection(edges=edges, page_info=page_info, version_id=self.row.id)
+
+    @strawberry.field(description="The version's annotation campaign, if one was created (at most one per version).")
+    def campaign(self) -> CampaignRef | None:
+        return None  # campaigns cannot be created in this release (docs/api.md)
+
+    @strawberry.field(description="Quality analytics over the version's current annotations.")
+    def quality(
+        self, bins: Annotated[int | None, strawberry.argument(description="How many histogram bins, 1 to 100.")] = 10
+    ) -> QualityRef:
+        raise NotAvailableYet("DatasetVersion.quality")
+
+
+@strawberry.type(description="A class name that shapes of a version may carry.")
+class Label(Node):
+    row: strawberry.Private[db.Label]
+
+    @classmethod
+    def from_row(cls, row: db.Label) -> Label:
+        return cls(id=encode_id("Label", row.id), row=row)
+
+    async def scope(self, info: Info) -> tuple[int, int | None]:
+        return await scope_of(info.context.loaders, self.row)
+
+    @strawberry.field(description="The label's name, unique within its version.")
+    def name(self) -> str:
+        return self.row.name

@@ -1,0 +1,271 @@
+"""Shared fixtures: a fresh database per test (SQLite, and PostgreSQL when configured), the app
+through its real lifespan, a GraphQL helper with users of every role, and a live uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+from stepwise.app import create_app
+from stepwise.config import load_settings
+from stepwise.models.db.lifecycle import apply_migrations
+
+POSTGRES_URL = os.environ.get("STEPWISE_TEST_POSTGRES_URL")
+REDIS_URL = os.environ.get("STEPWISE_TEST_REDIS_URL")
+IN_CI = os.environ.get("CI") == "true"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _require(url: str | None, what: str, variable: str) -> str:
+    if url:
+        return url
+    if IN_CI:
+        pytest.fail(f"{variable} must be set in CI: the {what} variant has to run there")
+    pytest.skip(f"{what} tests need {variable} (e.g. postgres://postgres@127.0.0.1:5432/test)")
+
+
+@contextmanager
+def postgres_database():
+    """A throwaway PostgreSQL database, dropped afterwards."""
+    import asyncio
+
+    import asyncpg
+
+    base = _require(POSTGRES_URL, "PostgreSQL", "STEPWISE_TEST_POSTGRES_URL")
+    name = f"stepwise_test_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(base.replace("postgres://", "postgresql://", 1))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path) -> str:
+    """An empty database of each backend; PostgreSQL skips without STEPWISE_TEST_POSTGRES_URL."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'stepwise.sqlite3'}"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite://{tmp_path / 'stepwise.sqlite3'}"
+
+
+@pytest.fixture
+def settings_env(database_url, tmp_path) -> dict[str, str]:
+    return {"STEPWISE_DATABASE_URL": database_url, "STEPWISE_DATA_DIR": str(tmp_path)}
+
+
+@dataclass
+class Api:
+    """GraphQL over HTTP through the ASGI app."""
+
+    client: httpx.AsyncClient
+
+    async def post(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def data(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+        """The data of a query that must succeed without any error."""
+        body = await self.post(query, variables, token)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    async def sign_up(self, username: str) -> tuple[str, str]:
+        """(token, user id) of a new account."""
+        data = await self.data(
+            "mutation($i: SignUpInput!) { signUp(input: $i) { token user { id } errors { code field message } } }",
+            {"i": {"username": username, "email": f"{username}@example.com", "password": "correct horse battery"}},
+        )
+        payload = data["signUp"]
+        assert payload["errors"] == [], payload["errors"]
+        return payload["token"], payload["user"]["id"]
+
+
+def forget_compiled_sql() -> None:
+    """Tortoise caches each model's INSERT per connection *name*: clear it when one test process
+    switches between SQLite and PostgreSQL (a server only ever talks to one)."""
+    EXECUTOR_CACHE.clear()
+
+
+async def _app_api(settings_env: dict[str, str]) -> AsyncIterator[Api]:
+    forget_compiled_sql()
+    await apply_migrations(settings_env["STEPWISE_DATABASE_URL"])
+    app = create_app(load_settings(settings_env))
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield Api(client)
+
+
+@pytest.fixture
+async def api(settings_env) -> AsyncIterator[Api]:
+    async for value in _app_api(settings_env):
+        yield value
+
+
+@pytest.fixture
+async def sqlite_api(sqlite_url, tmp_path) -> AsyncIterator[Api]:
+    """The API on SQLite only, for checks that do not depend on the database."""
+    async for value in _app_api({"STEPWISE_DATABASE_URL": sqlite_url, "STEPWISE_DATA_DIR": str(tmp_path)}):
+        yield value
+
+
+class QueryCounter(logging.Handler):
+    """Counts SQL statements as Tortoise's db client logs them (one record per statement)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == "%s: %s" and isinstance(record.args, tuple) and record.args:
+            self.statements.append(str(record.args[0]))
+
+
+@pytest.fixture
+def count_queries():
+    @contextmanager
+    def counting():
+        logger = logging.getLogger("tortoise.db_client")
+        counter = QueryCounter()
+        previous = logger.level
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(counter)
+        try:
+            yield counter
+        finally:
+            logger.removeHandler(counter)
+            logger.setLevel(previous)
+
+    return counting
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_server(env: dict[str, str], *args: str):
+    """`stepwise serve` in a real uvicorn process; yields its base URL."""
+    port = free_port()
+    full_env = {**{k: v for k, v in os.environ.items() if not k.startswith("STEPWISE_")}, **env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stepwise", "serve", "--port", str(port), *args],
+        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {process.stdout.read().decode()}")
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code in (200, 503):
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("server did not start within 30 s")
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def live_server(settings_env):
+    with running_server(settings_env) as base:
+        yield base
+
+
+@dataclass
+class World:
+    """An organization with one user per role, a dataset and an empty version; and an outsider
+    who is ADMIN of another organization with its own dataset."""
+
+    admin: str
+    manager: str
+    contributor: str
+    labeler: str
+    member: str
+    outsider: str
+    ids: dict[str, str]
+
+
+WORLD_SETUP = """
+mutation($org: CreateOrganizationInput!) { createOrganization(input: $org) { organization { id } errors { code } } }
+"""
+
+
+async def build_world(api: Api) -> World:
+    tokens, ids = {}, {}
+    for name in ("admin", "manager", "contributor", "labeler", "member", "outsider"):
+        tokens[name], ids[name] = await api.sign_up(f"{name}1")
+    org = (await api.data(WORLD_SETUP, {"org": {"name": "Acme"}}, tokens["admin"]))["createOrganization"]
+    ids["org"] = org["organization"]["id"]
+    invite = "mutation($i: InviteMemberInput!) { inviteMember(input: $i) { errors { code } } }"
+    for name, role in (("manager", "MEMBER"), ("contributor", "MEMBER"), ("labeler", "UNPRIVILEGED"), ("member", "MEMBER")):
+        result = await api.data(invite, {"i": {"organizationId": ids["org"], "usernameOrEmail": f"{name}1", "role": role}}, tokens["admin"])
+        assert result["inviteMember"]["errors"] == []
+    dataset = await api.data(
+        "mutation($i: CreateDatasetInput!) { createDataset(input: $i) { dataset { id } errors { code } } }",
+        {"i": {"organizationId": ids["org"], "name": "Streets"}}, tokens["manager"],
+    )
+    ids["dataset"] = dataset["createDataset"]["dataset"]["id"]
+    add_worker = "mutation($i: AddDatasetWorkerInput!) { addDatasetWorker(input: $i) { errors { code } } }"
+    for name, role in (("contributor", "CONTRIBUTOR"), ("labeler", None)):
+        result = await api.data(add_worker, {"i": {"datasetId": ids["dataset"], "userId": ids[name], "role": role}}, tokens["manager"])
+        assert result["addDatasetWorker"]["errors"] == []
+    version = await api.data(
+        "mutation($i: CreateDatasetVersionInput!) { createDatasetVersion(input: $i) { datasetVersion { id } errors { code } } }",
+        {"i": {"datasetId": ids["dataset"], "name": "v1", "labels": ["car", "person"]}}, tokens["manager"],
+    )
+    ids["version"] = version["createDatasetVersion"]["datasetVersion"]["id"]
+    other = (await api.data(WORLD_SETUP, {"org": {"name": "Other"}}, tokens["outsider"]))["createOrganization"]
+    ids["other_org"] = other["organization"]["id"]
+    other_dataset = await api.data(
+        "mutation($i: CreateDatasetInput!) { createDataset(input: $i) { dataset { id } } }",
+        {"i": {"organizationId": ids["other_org"], "name": "Theirs"}}, tokens["outsider"],
+    )
+    ids["other_dataset"] = other_dataset["createDataset"]["dataset"]["id"]
+    return World(**{k: tokens[k] for k in ("admin", "manager", "contributor", "labeler", "member", "outsider")}, ids=ids)
+
+
+@pytest.fixture
+async def world(api) -> World:
+    return await build_world(api)

@@ -1,0 +1,40 @@
+import pytest
+
+from stepwise.config import ConfigError, load_settings
+
+
+def test_defaults_use_embedded_sqlite_and_memory_broker():
+    settings = load_settings({})
+    assert settings.database_url == "sqlite://.stepwise/stepwise.sqlite3"
+    assert settings.broker_is_memory and settings.max_request_bytes == 10 * 1024 * 1024
+
+
+def test_values_are_read():
+    settings = load_settings({
+        "STEPWISE_DATABASE_URL": "postgres://u@h/db", "STEPWISE_BROKER_URL": "redis://h:6379",
+        "STEPWISE_ALLOWED_ORIGINS": "https://a.test, https://b.test/", "STEPWISE_MAX_REQUEST_MB": "2.5",
+        "STEPWISE_MAX_QUERY_DEPTH": "8", "STEPWISE_LOG_LEVEL": "debug",
+    })
+    assert settings.allowed_origins == ("https://a.test", "https://b.test")
+    assert settings.max_request_bytes == int(2.5 * 1024 * 1024) and settings.max_query_depth == 8
+    assert settings.log_level == "DEBUG" and not settings.uses_sqlite
+
+
+@pytest.mark.parametrize(
+    ("env", "mentions"),
+    [
+        ({"STEPWISE_DATABASE_URL": "mysql://x"}, "STEPWISE_DATABASE_URL"),
+        ({"STEPWISE_BROKER_URL": "kafka://x"}, "STEPWISE_BROKER_URL"),
+        ({"STEPWISE_MAX_REQUEST_MB": "ten"}, "STEPWISE_MAX_REQUEST_MB"),
+        ({"STEPWISE_MAX_QUERY_DEPTH": "0"}, "STEPWISE_MAX_QUERY_DEPTH"),
+        ({"STEPWISE_MAX_ALIASES": "1.5"}, "STEPWISE_MAX_ALIASES"),
+        ({"STEPWISE_ALLOWED_ORIGINS": "example.com"}, "STEPWISE_ALLOWED_ORIGINS"),
+        ({"STEPWISE_LOG_LEVEL": "LOUD"}, "STEPWISE_LOG_LEVEL"),
+        ({"STEPWISE_DATABSE_URL": "sqlite://x"}, "STEPWISE_DATABSE_URL"),
+    ],
+)
+def test_bad_values_give_one_readable_line(env, mentions):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    message = str(caught.value)
+    assert mentions in message and "\n" not in message
