@@ -1,0 +1,48 @@
+"""The event bus delivers JSON messages to subscribers: in memory, and across processes via Redis."""
+
+import asyncio
+import os
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from stepwise.subscriptions.bus import open_bus
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def broker_url(kind: str) -> str:
+    if kind == "memory":
+        return "memory://"
+    url = os.environ.get("STEPWISE_TEST_REDIS_URL")
+    if not url:
+        if IN_CI:
+            pytest.fail("STEPWISE_TEST_REDIS_URL must be set in CI")
+        pytest.skip("Redis tests need STEPWISE_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379)")
+    return url
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_subscribers_receive_what_is_published_after_they_subscribed(kind):
+    async with open_bus(broker_url(kind)) as bus:
+        async with bus.subscribe("campaign:1") as first, bus.subscribe("campaign:1") as second:
+            await asyncio.sleep(0.05 if kind == "redis" else 0)  # Redis SUBSCRIBE is acknowledged asynchronously
+            await bus.publish("campaign:1", {"kind": "SUBMITTED", "task": 7})
+            await bus.publish("campaign:2", {"kind": "other channel"})
+            got = await asyncio.wait_for(first.__anext__(), 5), await asyncio.wait_for(second.__anext__(), 5)
+    assert got == ({"kind": "SUBMITTED", "task": 7},) * 2
+
+
+async def test_redis_carries_events_between_two_separate_buses():
+    url = broker_url("redis")
+    async with open_bus(url) as publisher_side, open_bus(url) as subscriber_side:
+        async with subscriber_side.subscribe("org:9") as events:
+            await asyncio.sleep(0.05)
+            await publisher_side.publish("org:9", {"n": 1})
+            assert await asyncio.wait_for(events.__anext__(), 5) == {"n": 1}
+
+
+async def test_a_bad_broker_url_fails_at_start():
+    with pytest.raises(RedisConnectionError):
+        async with open_bus("redis://127.0.0.1:1"):
+            pass
