@@ -37,6 +37,16 @@ POLICY: dict[str, tuple[Scope, frozenset[OrgRole] | frozenset[DatasetRole]]] = {
     "datasetVersion.addAssets": (Scope.DATASET, frozenset({MANAGER})),
     "label.read": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
     "asset.read": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
+    # campaigns: LABELERs see a campaign (its steps and instructions) but not its lists and figures
+    "campaign.read": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR, LABELER})),
+    "campaign.configure": (Scope.DATASET, frozenset({MANAGER})),
+    "campaign.tasks": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
+    "campaign.progress": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
+    # tasks: LABELERs reach only their own active tasks (a row rule on top of this table)
+    "task.read": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
+    "task.readOwn": (Scope.DATASET, frozenset({LABELER})),
+    "task.work": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR, LABELER})),
+    "task.reassign": (Scope.DATASET, frozenset({MANAGER})),
 }
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 
 from strawberry.dataloader import DataLoader
+from tortoise.functions import Count
 from tortoise.models import Model
 
 from stepwise.models.db.accounts import Invitation, Membership
 from stepwise.models.db.datasets import Dataset, DatasetVersion, DatasetWorker, Label
+from stepwise.models.db.campaigns import Campaign, Step, StepAssignee, Task, TaskEvent
+from stepwise.models.db.issues import Issue, IssueStatus
 from stepwise.models.queries.assets import asset_counts
 
 
@@ -30,6 +33,25 @@ def _children_loader(model: type[Model], parent_field: str, order_by: str = "id"
     return DataLoader(load_fn=load)
 
 
+def _single_child_loader(model: type[Model], parent_field: str) -> DataLoader:
+    """The one row pointing at each parent (a version's campaign, an asset's task), or None."""
+
+    async def load(parent_ids: list[int]) -> list[Model | None]:
+        rows = {getattr(r, parent_field): r for r in await model.filter(**{f"{parent_field}__in": parent_ids})}
+        return [rows.get(i) for i in parent_ids]
+
+    return DataLoader(load_fn=load)
+
+
+async def _open_issue_counts(asset_ids: list[int]) -> list[int]:
+    rows = await (
+        Issue.filter(asset_id__in=asset_ids, status=IssueStatus.OPEN).annotate(n=Count("id"))
+        .group_by("asset_id").values_list("asset_id", "n")
+    )
+    counts = dict(rows)
+    return [counts.get(i, 0) for i in asset_ids]
+
+
 class Loaders:
     """Built fresh for each operation (never shared: a cache must not cross viewers)."""
 
@@ -43,6 +65,13 @@ class Loaders:
         self.invitations_by_organization = _children_loader(Invitation, "organization_id", "created_at")
         self.datasets_by_organization = _children_loader(Dataset, "organization_id", "name")
         self.asset_count_by_version = DataLoader(load_fn=asset_counts)
+        self.campaign_by_version = _single_child_loader(Campaign, "version_id")
+        self.task_by_asset = _single_child_loader(Task, "asset_id")
+        self.steps_by_campaign = _children_loader(Step, "campaign_id", "position")
+        self.assignees_by_step = _children_loader(StepAssignee, "step_id", "position")
+        self.events_by_task = _children_loader(TaskEvent, "task_id")
+        self.issues_by_asset = _children_loader(Issue, "asset_id")
+        self.open_issue_count_by_asset = DataLoader(load_fn=_open_issue_counts)
 
     def by_id(self, model: type[Model]) -> DataLoader:
         if model not in self._by_id:

@@ -7,14 +7,18 @@ from collections.abc import Awaitable, Callable
 from tortoise.models import Model
 
 from stepwise.models.db import accounts as accounts_db
+from stepwise.models.db import campaigns as campaigns_db
 from stepwise.models.db import datasets as datasets_db
 from stepwise.models.errors import NotFound
+from stepwise.models.actions.task_access import find_task
 from stepwise.resolvers.scopes import scope_of
 from stepwise.schema.context import Info
 from stepwise.schema.ids import parse_id
 from stepwise.schema.types.accounts import Organization, User
 from stepwise.schema.types.assets import Asset
+from stepwise.schema.types.campaigns import Campaign, Step
 from stepwise.schema.types.datasets import Dataset, DatasetVersion, Label
+from stepwise.schema.types.tasks import Task
 
 
 async def fetch_visible(info: Info, model: type[Model], pk: int, action: str, what: str) -> Model:
@@ -40,6 +44,20 @@ async def fetch_user(info: Info, pk: int) -> User:
     return User.from_row(row)
 
 
+async def fetch_task(info: Info, pk: int):
+    task, _ = await find_task(info.context.access, pk)
+    return Task.from_row(task)
+
+
+async def fetch_step(info: Info, pk: int):
+    step = await info.context.loaders.get(campaigns_db.Step, pk)
+    if step is None:
+        raise NotFound("Step")
+    campaign = await info.context.loaders.get(campaigns_db.Campaign, step.campaign_id)
+    await info.context.access.check("campaign.read", campaign.organization_id, campaign.dataset_id, what="Step")
+    return Step.from_row(step)
+
+
 def _typed(model, action: str, wrap) -> Callable[[Info, int], Awaitable]:
     async def fetch(info: Info, pk: int):
         return wrap(await fetch_visible(info, model, pk, action, model.__name__))
@@ -54,6 +72,9 @@ NODE_FETCHERS: dict[str, Callable[[Info, int], Awaitable]] = {
     "DatasetVersion": _typed(datasets_db.DatasetVersion, "datasetVersion.read", DatasetVersion.from_row),
     "Label": _typed(datasets_db.Label, "label.read", Label.from_row),
     "Asset": _typed(datasets_db.Asset, "asset.read", Asset.from_row),
+    "Campaign": _typed(campaigns_db.Campaign, "campaign.read", Campaign.from_row),
+    "Step": fetch_step,
+    "Task": fetch_task,
 }
 
 

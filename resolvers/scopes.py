@@ -5,6 +5,7 @@ from __future__ import annotations
 from tortoise.models import Model
 
 from stepwise.models.db.accounts import Organization
+from stepwise.models.db.campaigns import Campaign
 from stepwise.models.db.datasets import Asset, Dataset, DatasetVersion, Label
 from stepwise.resolvers.loaders import Loaders
 
@@ -13,6 +14,8 @@ async def scope_of(loaders: Loaders, row: Model) -> tuple[int, int | None]:
     """(organization id, dataset id or None) of an organization or anything inside a dataset."""
     if isinstance(row, Organization):
         return row.id, None
+    if isinstance(row, Campaign):
+        return row.organization_id, row.dataset_id
     if isinstance(row, Dataset):
         return row.organization_id, row.id
     if isinstance(row, (Asset, Label)):

@@ -7,7 +7,10 @@ from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCa
 from strawberry.schema.config import StrawberryConfig
 
 from stepwise.config import Settings
-from stepwise.resolvers.campaign_operations import CampaignMutations, CampaignQueries, Subscription
+from stepwise.resolvers.campaign_queries import CampaignQueries
+from stepwise.resolvers.mutations.campaigns import CampaignMutations
+from stepwise.resolvers.mutations.tasks import TaskMutations
+from stepwise.resolvers.pending_operations import IssueMutations, IssueQueries, Subscription
 from stepwise.resolvers.mutations.accounts import AccountMutations
 from stepwise.resolvers.mutations.datasets import DatasetMutations
 from stepwise.resolvers.queries import AccountQueries, DatasetQueries, NodeQueries
@@ -19,12 +22,12 @@ MAX_TOKENS = 20_000
 
 
 @strawberry.type(description="Everything a client can read.")
-class Query(NodeQueries, AccountQueries, DatasetQueries, CampaignQueries):
+class Query(NodeQueries, AccountQueries, DatasetQueries, CampaignQueries, IssueQueries):
     pass
 
 
 @strawberry.type(description="Everything a client can change.")
-class Mutation(AccountMutations, DatasetMutations, CampaignMutations):
+class Mutation(AccountMutations, DatasetMutations, CampaignMutations, TaskMutations, IssueMutations):
     pass
 
 

@@ -25,5 +25,11 @@ class Context:
     def viewer(self):
         return self.access.viewer
 
+    @property
+    def bus(self):
+        """The event bus the app's lifespan opened (None outside a running app)."""
+        state = getattr(self.request, "state", None)
+        return getattr(state, "bus", None) if state is not None else None
+
 
 Info = StrawberryInfo[Context, Any]

@@ -34,7 +34,7 @@ def test_schema_prints_the_sdl_and_writes_a_file(tmp_path, env):
 def test_migrate_says_what_it_applied(env):
     first = stepwise("migrate", env=env)
     assert first.returncode == 0, first.stderr
-    assert "applied 0001_initial" in first.stderr and "1 migration(s) applied" in first.stderr
+    assert "applied 0001_initial" in first.stderr and "2 migration(s) applied" in first.stderr
     again = stepwise("migrate", env=env)
     assert "0 migration(s) applied" in again.stderr
 

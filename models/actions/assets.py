@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from stepwise.models.actions.new_assets import add_tasks_for_new_assets
 from stepwise.models.db.datasets import Asset, Dataset, DatasetVersion, Label
 from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_input
 from stepwise.models.shapes import ShapeDraft, validate_shapes
@@ -95,11 +96,13 @@ async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraf
                     f"input.assets.{index}.filename", f"{filenames[index]!r} is already in this version."
                 )
             await Asset.bulk_create(rows, batch_size=BATCH)
+            # bulk_create does not fill ids: read the rows back, in input order.
+            by_name: dict[str, Asset] = {}
+            for start in range(0, len(filenames), BATCH):
+                for asset in await Asset.filter(version_id=version.id, filename__in=filenames[start : start + BATCH]):
+                    by_name[asset.filename] = asset
+            added = [by_name[name] for name in filenames]
+            await add_tasks_for_new_assets(version.id, [(a.id, a.annotation is not None) for a in added])
     except IntegrityError:
         raise DomainError(ErrorCode.INVALID_INPUT, "A filename was added concurrently; retry.", "input.assets") from None
-    # bulk_create does not fill ids: read the rows back, in input order.
-    by_name: dict[str, Asset] = {}
-    for start in range(0, len(filenames), BATCH):
-        for asset in await Asset.filter(version_id=version.id, filename__in=filenames[start : start + BATCH]):
-            by_name[asset.filename] = asset
-    return [by_name[name] for name in filenames]
+    return added

@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 APP_LABEL = "stepwise"
-MODEL_MODULES = ["stepwise.models.db.accounts", "stepwise.models.db.datasets"]
+MODEL_MODULES = [
+    "stepwise.models.db.accounts",
+    "stepwise.models.db.datasets",
+    "stepwise.models.db.campaigns",
+    "stepwise.models.db.issues",
+]
 MIGRATIONS_MODULE = "stepwise.models.db.migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 

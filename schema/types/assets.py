@@ -120,8 +120,11 @@ class Asset(Node):
         )
 
     @strawberry.field(description="The asset's task in its version's campaign; null before launch.")
-    def task(self) -> TaskRef | None:
-        return None  # no campaign can be launched in this release (docs/api.md)
+    async def task(self, info: Info) -> TaskRef | None:
+        from stepwise.schema.types.tasks import Task
+
+        row = await info.context.loaders.task_by_asset.load(self.row.id)
+        return Task.from_row(row) if row else None
 
     @strawberry.field(description="Issues raised on this asset, oldest first, optionally by status.")
     def issues(

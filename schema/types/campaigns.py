@@ -1,8 +1,4 @@
-"""Annotation campaigns: the workflow of steps, the instructions and the progress counters.
-
-Campaigns are part of the contract but not served in this release: no campaign can be created
-yet, so these types never resolve; fields that take arguments answer NOT_IMPLEMENTED.
-"""
+"""Annotation campaigns: the workflow of steps, settings, tasks and progress."""
 
 from __future__ import annotations
 
@@ -11,9 +7,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from stepwise.models import clock
+from stepwise.models.db import campaigns as db
+from stepwise.models.db.datasets import DatasetVersion as VersionRow
 from stepwise.models.errors import NotAvailableYet
+from stepwise.models.queries.tasks import TaskFilter as TaskQuery
+from stepwise.models.queries.tasks import campaign_progress
+from stepwise.models.workflow import TaskStatus, displayed_status
+from stepwise.permissions.graphql import policy
 from stepwise.schema.campaign_inputs import DateRangeInput, IssueFilter, TaskFilter
-from stepwise.schema.types.accounts import User
+from stepwise.schema.context import Info
+from stepwise.schema.ids import decode_id, encode_id
+from stepwise.schema.types.accounts import User, load_user
 from stepwise.schema.types.common import Node
 from stepwise.schema.types.datasets import DatasetVersion
 from stepwise.schema.types.enums import (
@@ -50,14 +55,33 @@ class Instructions:
 
 @strawberry.type(description="One stage of a campaign's workflow, with the workers who take its tasks.")
 class Step(Node):
-    name: str = strawberry.field(description="The step's name, shown to workers (e.g. \"Annotate\", \"Review\").")
-    type: StepTypeType = strawberry.field(
-        description="What the step asks for: drawing (ANNOTATION) or checking (REVIEW). Fixed after launch."
-    )
-    position: int = strawberry.field(description="0-based place in the workflow. Fixed after launch.")
-    assignees: list[User] = strawberry.field(
-        description="The workers who take tasks at this step, in attribution order; all are dataset workers."
-    )
+    row: strawberry.Private[db.Step]
+
+    @classmethod
+    def from_row(cls, row: db.Step) -> Step:
+        return cls(id=encode_id("Step", row.id), row=row)
+
+    @strawberry.field(description='The step\'s name, shown to workers (e.g. "Annotate", "Review").')
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field(description="What the step asks for: drawing (ANNOTATION) or checking (REVIEW). Fixed after launch.")
+    def type(self) -> StepTypeType:
+        return StepTypeType(self.row.type.value)
+
+    @strawberry.field(description="0-based place in the workflow. Fixed after launch.")
+    def position(self) -> int:
+        return self.row.position
+
+    @strawberry.field(description="The workers who take tasks at this step, in attribution order; all are dataset workers.")
+    async def assignees(self, info: Info) -> list[User]:
+        rows = await info.context.loaders.assignees_by_step.load(self.row.id)
+        return [await load_user(info, row.user_id) for row in rows]
+
+
+async def load_step(info: Info, step_id: int | None) -> Step | None:
+    row = await info.context.loaders.get(db.Step, step_id)
+    return Step.from_row(row) if row else None
 
 
 @strawberry.type(description="How many active tasks wait at one workflow step.")
@@ -81,48 +105,109 @@ class CampaignProgress:
     )
 
 
+async def progress_of(info: Info, campaign: db.Campaign) -> CampaignProgress:
+    counts = await campaign_progress(campaign)
+    steps = await info.context.loaders.steps_by_campaign.load(campaign.id)
+    return CampaignProgress(
+        total_tasks=counts.total,
+        in_progress=counts.by_status.get(TaskStatus.IN_PROGRESS, 0),
+        to_rework=counts.by_status.get(TaskStatus.TO_REWORK, 0),
+        done=counts.by_status.get(TaskStatus.DONE, 0),
+        skipped=counts.by_status.get(TaskStatus.SKIPPED, 0),
+        percent=counts.percent,
+        by_step=[StepCount(step=Step.from_row(s), count=counts.active_by_step.get(s.id, 0)) for s in steps],
+    )
+
+
+def _task_query(task_filter: TaskFilter | None) -> TaskQuery:
+    if task_filter is None:
+        return TaskQuery()
+    return TaskQuery(
+        statuses=tuple(TaskStatus(s.value) for s in task_filter.status) if task_filter.status else None,
+        step_id=decode_id(task_filter.step_id, "Step") if task_filter.step_id else None,
+        assignee_id=decode_id(task_filter.assignee_id, "User") if task_filter.assignee_id else None,
+    )
+
+
 @strawberry.type(
     description="The annotation campaign of a dataset version: a workflow of steps every asset's task goes through."
 )
 class Campaign(Node):
-    dataset_version: DatasetVersion = strawberry.field(description="The version whose assets the campaign annotates.")
-    status: CampaignStatusType = strawberry.field(description="Where the campaign is in its life.")
-    steps: list[Step] = strawberry.field(description="The workflow, ordered by position.")
-    new_asset_policy: NewAssetPolicyType = strawberry.field(
-        description="Whether assets added to the version while the campaign runs get tasks."
-    )
-    attribution_policy: AttributionPolicyType = strawberry.field(
-        description="How a task entering a step is given to one of the step's assignees."
-    )
-    preexisting_annotation_strategy: PreexistingAnnotationStrategyType = strawberry.field(
-        description="Where an asset that already has an annotation starts. Fixed after launch."
-    )
-    due_date: datetime | None = strawberry.field(
-        description="When the campaign should be finished; past it with tasks open, the status is OVERDUE."
-    )
-    close_to_new_assets_when_initial_tasks_done: bool = strawberry.field(
+    row: strawberry.Private[db.Campaign]
+
+    @classmethod
+    def from_row(cls, row: db.Campaign) -> Campaign:
+        return cls(id=encode_id("Campaign", row.id), row=row)
+
+    async def scope(self, info: Info) -> tuple[int, int | None]:
+        return self.row.organization_id, self.row.dataset_id
+
+    @strawberry.field(description="The version whose assets the campaign annotates.")
+    async def dataset_version(self, info: Info) -> DatasetVersion:
+        return DatasetVersion.from_row(await info.context.loaders.get(VersionRow, self.row.version_id))
+
+    @strawberry.field(description="Where the campaign is in its life (OVERDUE: ONGOING past its due date).")
+    def status(self) -> CampaignStatusType:
+        return CampaignStatusType(displayed_status(self.row.status, self.row.due_date, clock.now()).value)
+
+    @strawberry.field(description="The workflow, ordered by position.")
+    async def steps(self, info: Info) -> list[Step]:
+        return [Step.from_row(s) for s in await info.context.loaders.steps_by_campaign.load(self.row.id)]
+
+    @strawberry.field(description="Whether assets added to the version while the campaign runs get tasks.")
+    def new_asset_policy(self) -> NewAssetPolicyType:
+        return NewAssetPolicyType(self.row.new_asset_policy.value)
+
+    @strawberry.field(description="How a task entering a step is given to one of the step's assignees.")
+    def attribution_policy(self) -> AttributionPolicyType:
+        return AttributionPolicyType(self.row.attribution_policy.value)
+
+    @strawberry.field(description="Where an asset that already has an annotation starts. Fixed after launch.")
+    def preexisting_annotation_strategy(self) -> PreexistingAnnotationStrategyType:
+        return PreexistingAnnotationStrategyType(self.row.preexisting_strategy.value)
+
+    @strawberry.field(description="When the campaign should be finished; past it with tasks open, the status is OVERDUE.")
+    def due_date(self) -> datetime | None:
+        return self.row.due_date
+
+    @strawberry.field(
         description="When true, new assets stop getting tasks once every task created at launch is DONE or SKIPPED."
     )
-    instructions: Instructions | None = strawberry.field(
-        description="The workers' PDF instructions; null until uploaded. Readable by every worker, LABELERs included."
-    )
-    created_at: datetime = strawberry.field(description="When the campaign was created (as a DRAFT).")
-    launched_at: datetime | None = strawberry.field(description="When the campaign was launched; null while DRAFT.")
-    completed_at: datetime | None = strawberry.field(
-        description="When every task last became DONE or SKIPPED; null unless COMPLETED."
-    )
-    progress: CampaignProgress = strawberry.field(description="Task counters and overall completion.")
+    def close_to_new_assets_when_initial_tasks_done(self) -> bool:
+        return self.row.close_to_new_assets
 
-    @strawberry.field(description="All tasks of the campaign, a page at a time. Not for LABELER workers.")
-    def tasks(
+    @strawberry.field(description="The workers' PDF instructions; null until uploaded.")
+    def instructions(self) -> Instructions | None:
+        return None  # uploads arrive with uploadInstructions (docs/api.md)
+
+    @strawberry.field(description="When the campaign was created (as a DRAFT).")
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field(description="When the campaign was launched; null while DRAFT.")
+    def launched_at(self) -> datetime | None:
+        return self.row.launched_at
+
+    @strawberry.field(description="When every task last became DONE or SKIPPED; null unless COMPLETED.")
+    def completed_at(self) -> datetime | None:
+        return self.row.completed_at
+
+    @strawberry.field(
+        description="All tasks of the campaign, oldest first, a page at a time. Not for LABELER workers (FORBIDDEN).",
+        permission_classes=[policy("campaign.tasks")],
+    )
+    async def tasks(
         self,
+        info: Info,
         filter: Annotated[
             TaskFilter | None, strawberry.argument(description="Only tasks matching every given criterion.")
         ] = None,
         first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
         after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> TaskConnectionRef:
-        raise NotAvailableYet("Campaign.tasks")
+        from stepwise.schema.types.tasks import task_connection
+
+        return await task_connection(self.row.id, _task_query(filter), first, after)
 
     @strawberry.field(
         description="Issues raised on the campaign's assets, a page at a time. Not for LABELER workers (see myIssues)."
@@ -136,6 +221,13 @@ class Campaign(Node):
         after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> IssueConnectionRef:
         raise NotAvailableYet("Campaign.issues")
+
+    @strawberry.field(
+        description="Task counters and overall completion. Not for LABELER workers (FORBIDDEN).",
+        permission_classes=[policy("campaign.progress")],
+    )
+    async def progress(self, info: Info) -> CampaignProgress:
+        return await progress_of(info, self.row)
 
     @strawberry.field(description="Throughput, efficiency and quality figures. Not for LABELER workers.")
     def analytics(

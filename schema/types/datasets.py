@@ -120,8 +120,11 @@ class DatasetVersion(Node):
         return AssetConnection(edges=edges, page_info=page_info, version_id=self.row.id)
 
     @strawberry.field(description="The version's annotation campaign, if one was created (at most one per version).")
-    def campaign(self) -> CampaignRef | None:
-        return None  # campaigns cannot be created in this release (docs/api.md)
+    async def campaign(self, info: Info) -> CampaignRef | None:
+        from stepwise.schema.types.campaigns import Campaign
+
+        row = await info.context.loaders.campaign_by_version.load(self.row.id)
+        return Campaign.from_row(row) if row else None
 
     @strawberry.field(description="Quality analytics over the version's current annotations.")
     def quality(

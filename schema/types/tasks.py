@@ -1,7 +1,4 @@
-"""Tasks: one asset's journey through a campaign's workflow, with its history and events.
-
-Part of the contract, not served in this release (no campaign can be launched yet).
-"""
+"""Tasks: one asset's journey through a campaign's workflow, with its history and events."""
 
 from __future__ import annotations
 
@@ -10,10 +7,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from stepwise.models.db import campaigns as db
+from stepwise.models.db.datasets import Asset as AssetRow
 from stepwise.models.errors import NotAvailableYet
-from stepwise.schema.types.accounts import User
+from stepwise.models.queries.tasks import TaskFilter, task_count, task_page
+from stepwise.models.workflow import ACTIVE, EventKind
+from stepwise.schema.context import Info
+from stepwise.schema.ids import encode_id
+from stepwise.schema.pagination import decode_cursor, encode_cursor, page_size
+from stepwise.schema.types.accounts import User, load_user
 from stepwise.schema.types.assets import Annotation, Asset
-from stepwise.schema.types.campaigns import Campaign, Step
+from stepwise.schema.types.campaigns import Campaign, Step, load_step
 from stepwise.schema.types.common import Node, PageInfo
 from stepwise.schema.types.datasets import DatasetVersion
 from stepwise.schema.types.enums import IssueStatusType, StepStateType, TaskEventKindType, TaskStatusType
@@ -24,54 +28,98 @@ if TYPE_CHECKING:
 IssueRef = Annotated["Issue", strawberry.lazy("stepwise.schema.types.issues")]
 
 
+def annotation_of(shapes: list | None, updated_at: datetime | None, updated_by_id: int | None) -> Annotation | None:
+    if shapes is None:
+        return None
+    return Annotation(shapes_json=shapes, updated_at=updated_at, updated_by_id=updated_by_id)
+
+
 @strawberry.type(description="One workflow step as seen from a task: done, current or upcoming.")
 class StepHistoryEntry:
     step: Step = strawberry.field(description="The workflow step.")
-    state: StepStateType = strawberry.field(
-        description="Whether the task left this step, is at it, or has yet to reach it."
-    )
+    state: StepStateType = strawberry.field(description="Whether the task left this step, is at it, or has yet to reach it.")
     assignee: User | None = strawberry.field(
         description="Who submitted this step last (DONE), holds it (CURRENT), or null (UPCOMING)."
     )
-    submitted_at: datetime | None = strawberry.field(
-        description="When this step was last submitted; null unless DONE."
-    )
+    submitted_at: datetime | None = strawberry.field(description="When this step was last submitted; null if never.")
     annotation: Annotation | None = strawberry.field(
-        description="The annotation as submitted at this step, last time it was submitted; null unless DONE."
+        description="The annotation as submitted at this step, last time it was submitted; null if never."
     )
 
 
 @strawberry.type(description="One transition of a task, as written in its audit trail.")
 class TaskEvent:
-    kind: TaskEventKindType = strawberry.field(description="What happened.")
-    step: Step | None = strawberry.field(
-        description="The step the task was at when this happened; null if it was DONE or SKIPPED already."
-    )
-    actor: User | None = strawberry.field(description="Who did it; null when the server did (e.g. at launch).")
-    assignee: User | None = strawberry.field(description="The assignee after this event; null once DONE or SKIPPED.")
-    at: datetime = strawberry.field(description="When it happened.")
+    row: strawberry.Private[db.TaskEvent]
+
+    @strawberry.field(description="What happened.")
+    def kind(self) -> TaskEventKindType:
+        return TaskEventKindType(self.row.kind.value)
+
+    @strawberry.field(description="The step the task was at when this happened; null if it was out of the workflow.")
+    async def step(self, info: Info) -> Step | None:
+        return await load_step(info, self.row.step_id)
+
+    @strawberry.field(description="Who did it; null when the server did (e.g. tasks of assets added later).")
+    async def actor(self, info: Info) -> User | None:
+        return await load_user(info, self.row.actor_id)
+
+    @strawberry.field(description="The assignee after this event; null once DONE or SKIPPED.")
+    async def assignee(self, info: Info) -> User | None:
+        return await load_user(info, self.row.assignee_id)
+
+    @strawberry.field(description="When it happened.")
+    def at(self) -> datetime:
+        return self.row.at
 
 
 @strawberry.type(description="The work on one asset in a campaign, moving through the workflow step by step.")
 class Task(Node):
-    campaign: Campaign = strawberry.field(description="The campaign the task belongs to.")
-    asset: Asset = strawberry.field(description="The asset to annotate or review.")
-    status: TaskStatusType = strawberry.field(description="Where the task is in the workflow.")
-    step: Step | None = strawberry.field(description="The current step; null once DONE or SKIPPED.")
-    assignee: User | None = strawberry.field(
-        description="The current assignee, the only one who may act on the task; null once DONE or SKIPPED."
-    )
-    version: int = strawberry.field(
-        description="Incremented by every change; pass it as expectedVersion to detect concurrent edits."
-    )
-    created_at: datetime = strawberry.field(description="When the task was created (at launch or for a new asset).")
-    updated_at: datetime = strawberry.field(description="When the task last changed.")
-    annotation: Annotation | None = strawberry.field(
-        description="The working annotation of this task: saved drafts, or what the previous step submitted."
-    )
-    open_issue_count: int = strawberry.field(description="How many OPEN issues the task's asset has.")
-    history: list[StepHistoryEntry] = strawberry.field(description="One entry per workflow step, in workflow order.")
-    events: list[TaskEvent] = strawberry.field(description="Every transition of the task, oldest first.")
+    row: strawberry.Private[db.Task]
+
+    @classmethod
+    def from_row(cls, row: db.Task) -> Task:
+        return cls(id=encode_id("Task", row.id), row=row)
+
+    @strawberry.field(description="The campaign the task belongs to.")
+    async def campaign(self, info: Info) -> Campaign:
+        return Campaign.from_row(await info.context.loaders.get(db.Campaign, self.row.campaign_id))
+
+    @strawberry.field(description="The asset to annotate or review.")
+    async def asset(self, info: Info) -> Asset:
+        return Asset.from_row(await info.context.loaders.get(AssetRow, self.row.asset_id))
+
+    @strawberry.field(description="Where the task is in the workflow.")
+    def status(self) -> TaskStatusType:
+        return TaskStatusType(self.row.status.value)
+
+    @strawberry.field(description="The current step; null once DONE or SKIPPED.")
+    async def step(self, info: Info) -> Step | None:
+        return await load_step(info, self.row.step_id)
+
+    @strawberry.field(description="The current assignee, the only one who may act on the task; null once DONE or SKIPPED.")
+    async def assignee(self, info: Info) -> User | None:
+        return await load_user(info, self.row.assignee_id)
+
+    @strawberry.field(description="Incremented by every change; pass it as expectedVersion to detect concurrent edits.")
+    def version(self) -> int:
+        return self.row.version
+
+    @strawberry.field(description="When the task was created (at launch or for a new asset).")
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field(description="When the task last changed.")
+    def updated_at(self) -> datetime:
+        return self.row.updated_at
+
+    @strawberry.field(description="The working annotation of this task: saved drafts, or what the previous step submitted.")
+    def annotation(self) -> Annotation | None:
+        row = self.row
+        return annotation_of(row.annotation, row.annotation_updated_at or row.updated_at, row.annotation_updated_by_id)
+
+    @strawberry.field(description="How many OPEN issues the task's asset has.")
+    async def open_issue_count(self, info: Info) -> int:
+        return await info.context.loaders.open_issue_count_by_asset.load(self.row.asset_id)
 
     @strawberry.field(description="Issues raised on the task's asset, oldest first, optionally by status.")
     def issues(
@@ -82,6 +130,33 @@ class Task(Node):
     ) -> list[IssueRef]:
         raise NotAvailableYet("Task.issues")
 
+    @strawberry.field(description="One entry per workflow step, in workflow order.")
+    async def history(self, info: Info) -> list[StepHistoryEntry]:
+        steps = await info.context.loaders.steps_by_campaign.load(self.row.campaign_id)
+        events = await info.context.loaders.events_by_task.load(self.row.id)
+        last_submit = {e.step_id: e for e in events if e.kind is EventKind.SUBMITTED}
+        current = next((s.position for s in steps if s.id == self.row.step_id), None)
+        active = self.row.status in ACTIVE
+        entries = []
+        for step in steps:
+            submitted = last_submit.get(step.id)
+            if active and step.position == current:
+                state, holder = StepStateType.CURRENT, self.row.assignee_id
+            elif (active and step.position < current) or (not active and submitted is not None):
+                state, holder = StepStateType.DONE, submitted.actor_id if submitted else None
+            else:
+                state, holder = StepStateType.UPCOMING, None
+            entries.append(StepHistoryEntry(
+                step=Step.from_row(step), state=state, assignee=await load_user(info, holder),
+                submitted_at=submitted.at if submitted else None,
+                annotation=annotation_of(submitted.annotation, submitted.at, submitted.actor_id) if submitted else None,
+            ))
+        return entries
+
+    @strawberry.field(description="Every transition of the task, oldest first.")
+    async def events(self, info: Info) -> list[TaskEvent]:
+        return [TaskEvent(row=row) for row in await info.context.loaders.events_by_task.load(self.row.id)]
+
 
 @strawberry.type(description="A task in a page, with its cursor.")
 class TaskEdge:
@@ -89,17 +164,30 @@ class TaskEdge:
     node: Task = strawberry.field(description="The task.")
 
 
-@strawberry.type(description="A page of a campaign's tasks.")
+@strawberry.type(description="A page of a campaign's tasks, oldest first.")
 class TaskConnection:
     edges: list[TaskEdge] = strawberry.field(description="The tasks of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page sits in the whole list.")
-    total_count: int = strawberry.field(description="How many tasks match the filter, over all pages.")
+    campaign_id: strawberry.Private[int]
+    task_filter: strawberry.Private[TaskFilter]
+
+    @strawberry.field(description="How many tasks match the filter, over all pages.")
+    async def total_count(self) -> int:
+        return await task_count(self.campaign_id, self.task_filter)
+
+
+async def task_connection(campaign_id: int, task_filter: TaskFilter, first: int | None, after: str | None) -> TaskConnection:
+    rows, has_next = await task_page(campaign_id, task_filter, page_size(first), decode_cursor(after))
+    edges = [TaskEdge(cursor=encode_cursor(row.id), node=Task.from_row(row)) for row in rows]
+    page_info = PageInfo(
+        has_next_page=has_next, has_previous_page=after is not None,
+        start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None,
+    )
+    return TaskConnection(edges=edges, page_info=page_info, campaign_id=campaign_id, task_filter=task_filter)
 
 
 @strawberry.type(description="The viewer's own active tasks in one campaign.")
 class MyTaskGroup:
     campaign: Campaign = strawberry.field(description="The campaign of these tasks.")
     dataset_version: DatasetVersion = strawberry.field(description="The dataset version the campaign annotates.")
-    tasks: list[Task] = strawberry.field(
-        description="The viewer's IN_PROGRESS and TO_REWORK tasks in this campaign, oldest first."
-    )
+    tasks: list[Task] = strawberry.field(description="The viewer's IN_PROGRESS and TO_REWORK tasks in this campaign, oldest first.")

@@ -1,7 +1,7 @@
-"""The campaign, task, issue and notification operations of the contract, composed into the roots.
+"""The issue, notification and subscription operations of the contract, composed into the roots.
 
-This release serves no campaign: the lookups answer NOT_FOUND (no such object can exist yet),
-the viewer's lists are empty, and every mutation and subscription answers NOT_IMPLEMENTED.
+Not served in this release: `issue(id)` answers NOT_FOUND, the viewer's lists are empty, and
+every mutation and subscription here answers NOT_IMPLEMENTED (docs/api.md).
 """
 
 from __future__ import annotations
@@ -66,34 +66,13 @@ async def require_member(info: Info, organization_id: strawberry.ID) -> int:
     return org_pk
 
 
-@strawberry.type(description="Campaign, task, issue and notification lookups.")
-class CampaignQueries:
-    @strawberry.field(
-        description="A campaign by ID; null with NOT_FOUND when the viewer cannot see it.", permission_classes=AUTH
-    )
-    def campaign(self, id: Annotated[strawberry.ID, arg("The campaign's ID.")]) -> Campaign | None:
-        raise NotFound("Campaign")
-
-    @strawberry.field(
-        description="A task by ID; null with NOT_FOUND when the viewer cannot see it.", permission_classes=AUTH
-    )
-    def task(self, id: Annotated[strawberry.ID, arg("The task's ID.")]) -> Task | None:
-        raise NotFound("Task")
-
+@strawberry.type(description="Issue and notification lookups.")
+class IssueQueries:
     @strawberry.field(
         description="An issue by ID; null with NOT_FOUND when the viewer cannot see it.", permission_classes=AUTH
     )
     def issue(self, id: Annotated[strawberry.ID, arg("The issue's ID.")]) -> Issue | None:
         raise NotFound("Issue")
-
-    @strawberry.field(
-        description="The viewer's own active tasks in an organization, grouped by campaign.", permission_classes=AUTH
-    )
-    async def my_tasks(
-        self, info: Info, organization_id: Annotated[strawberry.ID, arg(ORGANIZATION_ID)]
-    ) -> list[MyTaskGroup]:
-        await require_member(info, organization_id)
-        return []
 
     @strawberry.field(
         description="Issues on the assets of the viewer's own active tasks, oldest first.", permission_classes=AUTH
@@ -115,105 +94,8 @@ class CampaignQueries:
         return []
 
 
-@strawberry.type(description="Campaign configuration, task transitions, issues and notifications.")
-class CampaignMutations:
-    @strawberry.mutation(
-        description="Creates the DRAFT campaign of a dataset version (at most one per version). MANAGER only.",
-        permission_classes=AUTH,
-    )
-    def create_campaign(self, input: Annotated[CreateCampaignInput, arg("The version.")]) -> CampaignPayload:
-        raise NotAvailableYet("createCampaign")
-
-    @strawberry.mutation(
-        description="Adds a step to a DRAFT campaign's workflow. MANAGER only.", permission_classes=AUTH
-    )
-    def add_step(self, input: Annotated[AddStepInput, arg("The new step.")]) -> StepPayload:
-        raise NotAvailableYet("addStep")
-
-    @strawberry.mutation(
-        description="Changes a step. After launch only its name and assignees may change. MANAGER only.",
-        permission_classes=AUTH,
-    )
-    def update_step(self, input: Annotated[UpdateStepInput, arg("The step and its changes.")]) -> StepPayload:
-        raise NotAvailableYet("updateStep")
-
-    @strawberry.mutation(description="Removes a step from a DRAFT campaign. MANAGER only.", permission_classes=AUTH)
-    def remove_step(self, input: Annotated[RemoveStepInput, arg("The step.")]) -> StepPayload:
-        raise NotAvailableYet("removeStep")
-
-    @strawberry.mutation(description="Changes a campaign's settings. MANAGER only.", permission_classes=AUTH)
-    def update_campaign(
-        self, input: Annotated[UpdateCampaignInput, arg("The campaign and its changes.")]
-    ) -> CampaignPayload:
-        raise NotAvailableYet("updateCampaign")
-
-    @strawberry.mutation(
-        description="Uploads the campaign's PDF instructions (multipart request). MANAGER only.",
-        permission_classes=AUTH,
-    )
-    def upload_instructions(
-        self, input: Annotated[UploadInstructionsInput, arg("The campaign and the file.")]
-    ) -> CampaignPayload:
-        raise NotAvailableYet("uploadInstructions")
-
-    @strawberry.mutation(
-        description="Launches a DRAFT campaign: every asset of the version gets a task. MANAGER only.",
-        permission_classes=AUTH,
-    )
-    def launch_campaign(self, input: Annotated[LaunchCampaignInput, arg("The campaign.")]) -> CampaignPayload:
-        raise NotAvailableYet("launchCampaign")
-
-    @strawberry.mutation(
-        description="Marks when the assignee began the current step of an active task. Assignee only.",
-        permission_classes=AUTH,
-    )
-    def start_task(self, input: Annotated[TaskInput, arg("The task.")]) -> TaskPayload:
-        raise NotAvailableYet("startTask")
-
-    @strawberry.mutation(
-        description="Replaces the working annotation of an active task. Assignee only.", permission_classes=AUTH
-    )
-    def save_annotation(self, input: Annotated[SaveAnnotationInput, arg("The task and its shapes.")]) -> TaskPayload:
-        raise NotAvailableYet("saveAnnotation")
-
-    @strawberry.mutation(
-        description="Submits the current step: the task moves to the next step, or is DONE after the last. "
-        "Assignee only.",
-        permission_classes=AUTH,
-    )
-    def submit_task(self, input: Annotated[SubmitTaskInput, arg("The task.")]) -> TaskPayload:
-        raise NotAvailableYet("submitTask")
-
-    @strawberry.mutation(
-        description="Sends a task at a REVIEW step back to the nearest earlier ANNOTATION step (TO_REWORK), "
-        "to whoever submitted it there last. Needs an open issue on the asset. Assignee only.",
-        permission_classes=AUTH,
-    )
-    def send_task_to_rework(self, input: Annotated[SendToReworkInput, arg("The task.")]) -> TaskPayload:
-        raise NotAvailableYet("sendTaskToRework")
-
-    @strawberry.mutation(
-        description="Takes a task out of the workflow (SKIPPED). Needs an open issue on the asset. Assignee only.",
-        permission_classes=AUTH,
-    )
-    def skip_task(self, input: Annotated[SkipTaskInput, arg("The task.")]) -> TaskPayload:
-        raise NotAvailableYet("skipTask")
-
-    @strawberry.mutation(description="Gives an active task to another worker. MANAGER only.", permission_classes=AUTH)
-    def reassign_task(
-        self, input: Annotated[ReassignTaskInput, arg("The task and its new assignee.")]
-    ) -> TaskPayload:
-        raise NotAvailableYet("reassignTask")
-
-    @strawberry.mutation(
-        description="Gives several active tasks at one step to another worker, all or none. MANAGER only.",
-        permission_classes=AUTH,
-    )
-    def reassign_tasks(
-        self, input: Annotated[ReassignTasksInput, arg("The step, the tasks and their new assignee.")]
-    ) -> TasksPayload:
-        raise NotAvailableYet("reassignTasks")
-
+@strawberry.type(description="Issues and notifications.")
+class IssueMutations:
     @strawberry.mutation(
         description="Raises an issue on an asset of an ONGOING or OVERDUE campaign; its body is the first comment.",
         permission_classes=AUTH,

@@ -1,0 +1,70 @@
+"""Reassigning tasks (MANAGER only): one task, or many at one step, all or none."""
+
+from __future__ import annotations
+
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from stepwise.models import clock
+from stepwise.models.actions.campaigns import find_campaign
+from stepwise.models.actions.entering import remember_holder
+from stepwise.models.db.campaigns import Campaign, Task, TaskEvent
+from stepwise.models.db.datasets import DatasetWorker
+from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_input
+from stepwise.models.events import TaskChanged
+from stepwise.models.workflow import ACTIVE, EventKind
+from stepwise.permissions.access import Access
+
+MAX_BULK = 500
+
+
+async def _require_worker(campaign: Campaign, user_id: int) -> None:
+    if not await DatasetWorker.filter(dataset_id=campaign.dataset_id, user_id=user_id).exists():
+        raise DomainError(ErrorCode.NOT_A_WORKER, "The new assignee must be a worker of the dataset.", "input.assigneeId")
+
+
+async def _reassign_rows(campaign: Campaign, tasks: list[Task], user_id: int, actor_id: int) -> list[TaskChanged]:
+    now = clock.now()
+    events = []
+    for task in tasks:
+        changed = await Task.filter(id=task.id, version=task.version).update(
+            assignee_id=user_id, updated_at=now, started_at=None, version=F("version") + 1
+        )
+        if not changed:
+            raise DomainError(ErrorCode.CONFLICT, "A task changed meanwhile; reload and retry.")
+        await remember_holder(task.id, task.step_id, user_id)
+        events.append(TaskChanged(EventKind.REASSIGNED, campaign.organization_id, campaign.id, task.id, actor_id,
+                                  user_id, task.assignee_id, now))
+    await TaskEvent.bulk_create([
+        TaskEvent(task_id=e.task_id, campaign_id=campaign.id, kind=EventKind.REASSIGNED,
+                  step_id=t.step_id, actor_id=actor_id, assignee_id=user_id, at=now)
+        for e, t in zip(events, tasks, strict=True)
+    ])
+    return events
+
+
+async def reassign_tasks(
+    access: Access, task_ids: list[int], user_id: int, step_id: int | None
+) -> tuple[list[Task], list[TaskChanged]]:
+    """Give active tasks to another worker. With `step_id`, every task must be at that step."""
+    viewer = access.require_viewer()
+    if not task_ids:
+        raise invalid_input("input.taskIds", "Give at least one task.")
+    if len(task_ids) > MAX_BULK or len(set(task_ids)) != len(task_ids):
+        raise invalid_input("input.taskIds", f"1 to {MAX_BULK} distinct tasks.")
+    async with in_transaction():
+        tasks = {t.id: t for t in await Task.filter(id__in=task_ids).select_for_update()}
+        campaign_ids = {t.campaign_id for t in tasks.values()}
+        if len(tasks) != len(task_ids) or len(campaign_ids) != 1:
+            raise NotFound("Task")
+        campaign = await find_campaign(access, campaign_ids.pop(), "task.reassign")
+        ordered = [tasks[i] for i in task_ids]
+        for index, task in enumerate(ordered):
+            if task.status not in ACTIVE:
+                raise DomainError(ErrorCode.INVALID_STATE, f"The task is {task.status}.", f"input.taskIds.{index}")
+            if step_id is not None and task.step_id != step_id:
+                raise DomainError(ErrorCode.WRONG_STEP, "Every task must be at the filtered step.", f"input.taskIds.{index}")
+        await _require_worker(campaign, user_id)
+        events = await _reassign_rows(campaign, ordered, user_id, viewer.id)
+        refreshed = {t.id: t for t in await Task.filter(id__in=task_ids)}
+    return [refreshed[i] for i in task_ids], events

@@ -1,0 +1,78 @@
+"""Read side of tasks: keyset pages with filters, counts, the viewer's own tasks, progress."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from tortoise.functions import Count, Sum
+
+from stepwise.models.db.campaigns import Campaign, Step, Task
+from stepwise.models.workflow import ACTIVE, TaskStatus, progress_percent, remaining_submissions
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    statuses: tuple[TaskStatus, ...] | None = None
+    step_id: int | None = None
+    assignee_id: int | None = None
+
+
+def _filtered(campaign_id: int, task_filter: TaskFilter):
+    query = Task.filter(campaign_id=campaign_id)
+    if task_filter.statuses:
+        query = query.filter(status__in=list(task_filter.statuses))
+    if task_filter.step_id is not None:
+        query = query.filter(step_id=task_filter.step_id)
+    if task_filter.assignee_id is not None:
+        query = query.filter(assignee_id=task_filter.assignee_id)
+    return query
+
+
+async def task_page(campaign_id: int, task_filter: TaskFilter, first: int, after_id: int) -> tuple[list[Task], bool]:
+    rows = await _filtered(campaign_id, task_filter).filter(id__gt=after_id).order_by("id").limit(first + 1)
+    return rows[:first], len(rows) > first
+
+
+async def task_count(campaign_id: int, task_filter: TaskFilter) -> int:
+    return await _filtered(campaign_id, task_filter).count()
+
+
+async def my_active_tasks(user_id: int, organization_id: int) -> list[tuple[Campaign, list[Task]]]:
+    """The user's active tasks in the organization, grouped by campaign (oldest campaign first)."""
+    campaign_ids = await Campaign.filter(organization_id=organization_id).values_list("id", flat=True)
+    tasks = await Task.filter(assignee_id=user_id, status__in=list(ACTIVE), campaign_id__in=campaign_ids).order_by("id")
+    by_campaign: dict[int, list[Task]] = defaultdict(list)
+    for task in tasks:
+        by_campaign[task.campaign_id].append(task)
+    campaigns = {c.id: c for c in await Campaign.filter(id__in=list(by_campaign))}
+    return [(campaigns[cid], by_campaign[cid]) for cid in sorted(by_campaign)]
+
+
+@dataclass
+class Progress:
+    total: int = 0
+    by_status: dict[TaskStatus, int] = field(default_factory=dict)
+    active_by_step: dict[int, int] = field(default_factory=dict)
+    percent: float = 0.0
+
+
+async def campaign_progress(campaign: Campaign) -> Progress:
+    """Counted with one grouped query (and the step positions)."""
+    rows = await (
+        Task.filter(campaign_id=campaign.id).annotate(n=Count("id"), submitted=Sum("submit_count"))
+        .group_by("status", "step_id").values_list("status", "step_id", "n", "submitted")
+    )
+    positions = dict(await Step.filter(campaign_id=campaign.id).values_list("id", "position"))
+    progress = Progress()
+    submitted = remaining = 0
+    for status, step_id, count, submits in rows:
+        status = TaskStatus(status)
+        progress.total += count
+        progress.by_status[status] = progress.by_status.get(status, 0) + count
+        submitted += submits or 0
+        if status in ACTIVE and step_id in positions:
+            progress.active_by_step[step_id] = progress.active_by_step.get(step_id, 0) + count
+            remaining += count * remaining_submissions(len(positions), positions[step_id])
+    progress.percent = progress_percent(submitted, remaining, campaign.launched_at is not None)
+    return progress

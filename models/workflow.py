@@ -1,0 +1,271 @@
+"""The campaign workflow, pure: statuses, the transition table, attribution, launch entry, progress.
+
+Nothing here touches the database, the web or GraphQL; actions ask it what happens and write it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from stepwise.models.errors import DomainError, ErrorCode, invalid_input
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "DRAFT"
+    ONGOING = "ONGOING"
+    OVERDUE = "OVERDUE"  # never stored: an ONGOING campaign past its due date
+    COMPLETED = "COMPLETED"
+
+
+class StepType(StrEnum):
+    ANNOTATION = "ANNOTATION"
+    REVIEW = "REVIEW"
+
+
+class TaskStatus(StrEnum):
+    IN_PROGRESS = "IN_PROGRESS"
+    TO_REWORK = "TO_REWORK"
+    DONE = "DONE"
+    SKIPPED = "SKIPPED"
+
+
+ACTIVE = frozenset({TaskStatus.IN_PROGRESS, TaskStatus.TO_REWORK})
+
+
+class AttributionPolicy(StrEnum):
+    ROUND_ROBIN = "ROUND_ROBIN"
+    LEAST_LOADED = "LEAST_LOADED"
+
+
+class NewAssetPolicy(StrEnum):
+    ADD_TO_CAMPAIGN = "ADD_TO_CAMPAIGN"
+    IGNORE = "IGNORE"
+
+
+class PreexistingStrategy(StrEnum):
+    BACK_TO_ANNOTATION = "BACK_TO_ANNOTATION"
+    FIRST_QUALITY_CHECK = "FIRST_QUALITY_CHECK"
+    DONE = "DONE"
+
+
+class EventKind(StrEnum):
+    CREATED = "CREATED"
+    STARTED = "STARTED"
+    SAVED = "SAVED"
+    SUBMITTED = "SUBMITTED"
+    SENT_TO_REWORK = "SENT_TO_REWORK"
+    SKIPPED = "SKIPPED"
+    REASSIGNED = "REASSIGNED"
+    DONE = "DONE"
+
+
+class TaskAction(StrEnum):
+    START = "START"
+    SAVE = "SAVE"
+    SUBMIT = "SUBMIT"
+    SEND_TO_REWORK = "SEND_TO_REWORK"
+    SKIP = "SKIP"
+    REASSIGN = "REASSIGN"
+
+
+class Target(StrEnum):
+    """Where an action takes the task."""
+
+    STAY = "STAY"  # same step, same status
+    NEXT = "NEXT"  # the next step, or out as DONE after the last
+    PREVIOUS_ANNOTATION = "PREVIOUS_ANNOTATION"  # back to the nearest earlier ANNOTATION step
+    OUT = "OUT"  # out of the workflow as SKIPPED
+
+
+@dataclass(frozen=True)
+class Rule:
+    target: Target
+    events: tuple[EventKind, ...]
+    only_at: StepType | None = None  # the step type the action needs (else WRONG_STEP)
+    needs_open_issue: bool = False  # an OPEN issue on the asset, existing or raised with the action
+
+
+# The transition table: every action on an active task. Acting on DONE or SKIPPED is INVALID_STATE.
+TRANSITIONS: dict[TaskAction, Rule] = {
+    TaskAction.START: Rule(Target.STAY, (EventKind.STARTED,)),
+    TaskAction.SAVE: Rule(Target.STAY, (EventKind.SAVED,)),
+    TaskAction.SUBMIT: Rule(Target.NEXT, (EventKind.SUBMITTED,)),
+    TaskAction.SEND_TO_REWORK: Rule(
+        Target.PREVIOUS_ANNOTATION, (EventKind.SENT_TO_REWORK,), only_at=StepType.REVIEW, needs_open_issue=True
+    ),
+    TaskAction.SKIP: Rule(Target.OUT, (EventKind.SKIPPED,), needs_open_issue=True),
+    TaskAction.REASSIGN: Rule(Target.STAY, (EventKind.REASSIGNED,)),
+}
+
+
+@dataclass(frozen=True)
+class Move:
+    """What an action does: the new status and step (None when out of the workflow), the events
+    to write in order, and whether the task enters a step (and so needs an assignee)."""
+
+    status: TaskStatus
+    step_index: int | None
+    events: tuple[EventKind, ...]
+    enters_step: bool
+    needs_open_issue: bool
+    leaves_forward: bool  # the current step was submitted (history marks it DONE)
+
+
+def plan_transition(
+    status: TaskStatus, action: TaskAction, step_types: Sequence[StepType], step_index: int | None
+) -> Move:
+    """What `action` does to a task in `status` at `step_index` of a workflow of `step_types`."""
+    if status not in ACTIVE or step_index is None:
+        raise DomainError(ErrorCode.INVALID_STATE, f"The task is {status}: nothing more can be done on it.")
+    rule = TRANSITIONS[action]
+    if rule.only_at is not None and step_types[step_index] is not rule.only_at:
+        raise DomainError(ErrorCode.WRONG_STEP, f"{action} needs a {rule.only_at} step.")
+    if rule.target is Target.STAY:
+        return Move(status, step_index, rule.events, False, rule.needs_open_issue, False)
+    if rule.target is Target.OUT:
+        return Move(TaskStatus.SKIPPED, None, rule.events, False, rule.needs_open_issue, False)
+    if rule.target is Target.NEXT:
+        if step_index + 1 < len(step_types):
+            return Move(TaskStatus.IN_PROGRESS, step_index + 1, rule.events, True, rule.needs_open_issue, True)
+        return Move(TaskStatus.DONE, None, (*rule.events, EventKind.DONE), False, rule.needs_open_issue, True)
+    previous = [i for i in range(step_index) if step_types[i] is StepType.ANNOTATION]
+    if not previous:
+        raise DomainError(ErrorCode.NO_PREVIOUS_ANNOTATION_STEP, "No ANNOTATION step comes before this one.")
+    return Move(TaskStatus.TO_REWORK, previous[-1], rule.events, True, rule.needs_open_issue, False)
+
+
+# ---------------------------------------------------------------- attribution
+
+
+def attribute(
+    policy: AttributionPolicy,
+    assignees: Sequence[int],
+    *,
+    previous_holder: int | None = None,
+    round_robin_next: int = 0,
+    loads: Mapping[int, int] | None = None,
+) -> tuple[int, int]:
+    """The assignee of a task entering a step, and the step's next round-robin position.
+
+    A task returning to a step goes back to whoever held it there last, if still an assignee
+    (the round-robin position does not move). Otherwise ROUND_ROBIN takes the assignee at the
+    step's position and moves on; LEAST_LOADED takes the fewest active tasks, ties by list order.
+    """
+    if not assignees:
+        raise DomainError(ErrorCode.NO_ASSIGNEES, "The step has no assignee.")
+    if previous_holder is not None and previous_holder in assignees:
+        return previous_holder, round_robin_next
+    if policy is AttributionPolicy.ROUND_ROBIN:
+        index = round_robin_next % len(assignees)
+        return assignees[index], (index + 1) % len(assignees)
+    loads = loads or {}
+    chosen = min(range(len(assignees)), key=lambda i: (loads.get(assignees[i], 0), i))
+    return assignees[chosen], round_robin_next
+
+
+def attribute_many(
+    policy: AttributionPolicy,
+    assignees: Sequence[int],
+    count: int,
+    *,
+    round_robin_next: int = 0,
+    loads: dict[int, int] | None = None,
+) -> tuple[list[int], int]:
+    """`count` successive attributions of new tasks at one step (a launch), in order; `loads` is
+    updated in place so that later steps see these tasks. Same choices as calling `attribute`
+    `count` times, in O(count log n)."""
+    if count and not assignees:
+        raise DomainError(ErrorCode.NO_ASSIGNEES, "The step has no assignee.")
+    loads = {} if loads is None else loads
+    if policy is AttributionPolicy.ROUND_ROBIN:
+        n = len(assignees)
+        chosen = [assignees[(round_robin_next + k) % n] for k in range(count)]
+        for user in chosen:
+            loads[user] = loads.get(user, 0) + 1
+        return chosen, (round_robin_next + count) % n if n else round_robin_next
+    first_index: dict[int, int] = {}
+    for index, user in enumerate(assignees):
+        first_index.setdefault(user, index)
+    heap = [(loads.get(user, 0), index, user) for user, index in first_index.items()]
+    heapq.heapify(heap)
+    chosen = []
+    for _ in range(count):
+        load, index, user = heapq.heappop(heap)
+        chosen.append(user)
+        heapq.heappush(heap, (load + 1, index, user))
+    for user in chosen:
+        loads[user] = loads.get(user, 0) + 1
+    return chosen, round_robin_next
+
+
+# ---------------------------------------------------------------- launch and campaign life
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where a new task starts: a step index (None: DONE at once), and whether it carries the
+    asset's pre-existing annotation as its working annotation."""
+
+    step_index: int | None
+    copies_annotation: bool
+
+
+def entry_for(strategy: PreexistingStrategy, has_annotation: bool, step_types: Sequence[StepType]) -> Entry:
+    if not has_annotation or strategy is PreexistingStrategy.BACK_TO_ANNOTATION:
+        return Entry(0, False)
+    if strategy is PreexistingStrategy.DONE:
+        return Entry(None, True)
+    if StepType.REVIEW not in step_types:
+        raise invalid_input(
+            "input.campaignId",
+            "FIRST_QUALITY_CHECK needs a REVIEW step: some assets already have an annotation.",
+        )
+    return Entry(step_types.index(StepType.REVIEW), True)
+
+
+def check_launchable(status: CampaignStatus, assignee_counts: Sequence[int]) -> None:
+    """Launch needs a DRAFT campaign whose every step has an assignee."""
+    if status is not CampaignStatus.DRAFT:
+        raise DomainError(ErrorCode.INVALID_STATE, "The campaign was already launched.")
+    if not assignee_counts:
+        raise DomainError(ErrorCode.NO_STEPS, "Add at least one step before launching.")
+    for position, count in enumerate(assignee_counts):
+        if count == 0:
+            raise DomainError(ErrorCode.NO_ASSIGNEES, f"Step {position} has no assignee.", "steps")
+
+
+def displayed_status(stored: CampaignStatus, due_date: datetime | None, now: datetime) -> CampaignStatus:
+    """OVERDUE is an ONGOING campaign past its due date; it is computed, never stored."""
+    if stored is CampaignStatus.ONGOING and due_date is not None and now > due_date:
+        return CampaignStatus.OVERDUE
+    return stored
+
+
+def accepts_new_assets(
+    status: CampaignStatus, policy: NewAssetPolicy, close_when_initial_done: bool, initial_tasks_open: bool
+) -> bool:
+    """Whether an asset added to the version now gets a task."""
+    if status not in (CampaignStatus.ONGOING, CampaignStatus.OVERDUE, CampaignStatus.COMPLETED):
+        return False
+    if policy is NewAssetPolicy.IGNORE:
+        return False
+    return not (close_when_initial_done and not initial_tasks_open)
+
+
+# ---------------------------------------------------------------- progress
+
+
+def remaining_submissions(step_count: int, position: int) -> int:
+    """Submissions an active task still needs: its current step to the last, inclusive."""
+    return step_count - position
+
+
+def progress_percent(submitted: int, remaining: int, launched: bool) -> float:
+    """100 × S / (S + R); 100 when nothing is left of a launched campaign, 0 before launch."""
+    if submitted + remaining == 0:
+        return 100.0 if launched else 0.0
+    return 100.0 * submitted / (submitted + remaining)

@@ -1,0 +1,52 @@
+"""Root lookups of campaigns and tasks, and the viewer's own task list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from stepwise.models.actions.campaigns import find_campaign
+from stepwise.models.actions.task_access import find_task
+from stepwise.models.db.datasets import DatasetVersion as VersionRow
+from stepwise.models.errors import NotFound
+from stepwise.models.queries.tasks import my_active_tasks
+from stepwise.permissions.graphql import IsAuthenticated
+from stepwise.schema.context import Info
+from stepwise.schema.ids import decode_id
+from stepwise.schema.types.campaigns import Campaign
+from stepwise.schema.types.datasets import DatasetVersion
+from stepwise.schema.types.tasks import MyTaskGroup, Task
+
+AUTH = [IsAuthenticated]
+
+
+@strawberry.type
+class CampaignQueries:
+    @strawberry.field(description="A campaign by ID; null with NOT_FOUND when the viewer cannot see it.", permission_classes=AUTH)
+    async def campaign(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The campaign's ID.")]) -> Campaign | None:
+        return Campaign.from_row(await find_campaign(info.context.access, decode_id(id, "Campaign"), "campaign.read"))
+
+    @strawberry.field(
+        description="A task by ID; null with NOT_FOUND when the viewer cannot see it (LABELERs see only their own active tasks).",
+        permission_classes=AUTH,
+    )
+    async def task(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The task's ID.")]) -> Task | None:
+        task, _ = await find_task(info.context.access, decode_id(id, "Task"))
+        return Task.from_row(task)
+
+    @strawberry.field(description="The viewer's own active tasks in an organization, grouped by campaign.", permission_classes=AUTH)
+    async def my_tasks(
+        self, info: Info,
+        organization_id: Annotated[strawberry.ID, strawberry.argument(description="The organization's ID; NOT_FOUND unless the viewer is a member.")],
+    ) -> list[MyTaskGroup]:
+        org_id = decode_id(organization_id, "Organization")
+        access = info.context.access
+        if await access.org_role(org_id) is None:
+            raise NotFound("Organization")
+        groups = []
+        for campaign, tasks in await my_active_tasks(access.require_viewer().id, org_id):
+            version = await info.context.loaders.get(VersionRow, campaign.version_id)
+            groups.append(MyTaskGroup(campaign=Campaign.from_row(campaign), dataset_version=DatasetVersion.from_row(version),
+                                      tasks=[Task.from_row(t) for t in tasks]))
+        return groups

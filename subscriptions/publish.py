@@ -1,0 +1,25 @@
+"""Publishing domain events, always after the transaction that produced them has committed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from stepwise.models.events import IssueChanged, TaskChanged
+from stepwise.subscriptions.bus import Bus
+from stepwise.subscriptions.channels import channels_for
+
+logger = logging.getLogger("stepwise.events")
+
+
+async def publish_committed(bus: Bus | None, events: Iterable[TaskChanged | IssueChanged]) -> None:
+    """Send each event to its channels. The change is already committed: a broker failure is
+    logged, never turned into a failed mutation (clients refetch after reconnecting)."""
+    if bus is None:
+        return
+    for event in events:
+        for channel in channels_for(event):
+            try:
+                await bus.publish(channel, event.to_message())
+            except Exception:  # the write stands; a lost notification must not undo it
+                logger.exception("could not publish %s on %s", type(event).__name__, channel)
