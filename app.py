@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
         async with open_database(settings.database_url), open_bus(settings.broker_url) as bus:
+            app.state.bus = bus  # for in-process listeners (tests, future background jobs)
             yield {"bus": bus}
 
     graphql = StepwiseGraphQL(settings)

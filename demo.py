@@ -1,4 +1,5 @@
-"""Demo data: an organization with one user per role, a dataset, a version of 300 assets.
+"""Demo data: an organization with one user per role, a dataset, a version of 300 assets, and a
+launched two-step campaign with tasks in every state.
 
 Loaded through the same actions as the API. Idempotent: a second run finds the demo
 organization and changes nothing.
@@ -9,10 +10,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from stepwise.models.actions import accounts, assets, datasets, organizations
+from stepwise.models.actions import accounts, assets, campaigns, datasets, launch, organizations, transitions
+from stepwise.models.actions.issues import NewIssue
 from stepwise.models.db.accounts import Organization, User
+from stepwise.models.db.campaigns import Task
+from stepwise.models.db.issues import IssueKind
 from stepwise.models.db.lifecycle import open_database
 from stepwise.models.shapes import ShapeDraft, ShapeKind
+from stepwise.models.workflow import PreexistingStrategy, StepType, TaskAction
 from stepwise.permissions.access import Access
 from stepwise.permissions.roles import DatasetRole, OrgRole
 
@@ -77,5 +82,31 @@ async def load_demo(database_url: str, say: Callable[[str], object] = print) -> 
                 await datasets.add_dataset_worker(manager, dataset.id, users[name].id, dataset_role)
         version = await datasets.create_dataset_version(manager, dataset.id, "v1", LABELS)
         await assets.add_assets(manager, version.id, _demo_assets(random.Random(7)))
-        say(f"Loaded '{DEMO_ORGANIZATION}': {len(PEOPLE)} users, dataset 'Street scenes', {ASSET_COUNT} assets.")
+        await _demo_campaign(version.id, users)
+        say(f"Loaded '{DEMO_ORGANIZATION}': {len(PEOPLE)} users, dataset 'Street scenes', {ASSET_COUNT} assets, "
+            "a launched campaign.")
         return _credentials()
+
+
+async def _demo_campaign(version_id: int, users: dict[str, User]) -> None:
+    """Annotate (lou, cora) then Review (max); annotated assets go straight to review. Then some
+    work: submissions, reviews, one rework and one skip, so every task status shows."""
+    manager = Access(users["max"])
+    campaign = await campaigns.create_campaign(manager, version_id)
+    await campaigns.update_campaign(manager, campaign.id, preexisting_strategy=PreexistingStrategy.FIRST_QUALITY_CHECK)
+    await campaigns.add_step(manager, campaign.id, "Annotate", StepType.ANNOTATION, [users["lou"].id, users["cora"].id], None)
+    await campaigns.add_step(manager, campaign.id, "Review", StepType.REVIEW, [users["max"].id], None)
+    await launch.launch_campaign(manager, campaign.id)
+    shapes = [ShapeDraft("car", ShapeKind.RECTANGLE, [(10, 10), (200, 120)])]
+    by_user = {name: Access(user) for name, user in users.items()}
+    annotate = await Task.filter(campaign_id=campaign.id, step__position=0).order_by("id").limit(12)
+    for task in annotate[:10]:
+        holder = next(name for name, user in users.items() if user.id == task.assignee_id)
+        await transitions.perform(by_user[holder], task.id, TaskAction.SUBMIT, transitions.Request(shapes=shapes))
+    review = await Task.filter(campaign_id=campaign.id, step__position=1).order_by("id").limit(8)
+    for task in review[:5]:
+        await transitions.perform(manager, task.id, TaskAction.SUBMIT, transitions.Request())
+    problem = NewIssue(IssueKind.IMAGE, "The box misses the second car on the left.")
+    await transitions.perform(manager, review[5].id, TaskAction.SEND_TO_REWORK, transitions.Request(new_issue=problem))
+    blurry = NewIssue(IssueKind.IMAGE, "Too blurry to annotate.")
+    await transitions.perform(manager, review[6].id, TaskAction.SKIP, transitions.Request(new_issue=blurry))

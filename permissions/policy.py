@@ -42,12 +42,79 @@ POLICY: dict[str, tuple[Scope, frozenset[OrgRole] | frozenset[DatasetRole]]] = {
     "campaign.configure": (Scope.DATASET, frozenset({MANAGER})),
     "campaign.tasks": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
     "campaign.progress": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
+    "campaign.issues": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
+    "campaign.analytics": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
     # tasks: LABELERs reach only their own active tasks (a row rule on top of this table)
     "task.read": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
     "task.readOwn": (Scope.DATASET, frozenset({LABELER})),
     "task.work": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR, LABELER})),
     "task.reassign": (Scope.DATASET, frozenset({MANAGER})),
 }
+
+
+# Which action guards each operation of the contract. PUBLIC needs nothing; SIGNED_IN only a valid
+# token; every other value is a POLICY action checked against the object the operation names.
+PUBLIC, SIGNED_IN = "public", "signedIn"
+OPERATIONS: dict[str, str] = {
+    "Query.me": PUBLIC,
+    "Mutation.signUp": PUBLIC,
+    "Mutation.logIn": PUBLIC,
+    "Query.organizations": SIGNED_IN,
+    "Query.node": SIGNED_IN,
+    "Query.nodes": SIGNED_IN,
+    "Query.notifications": SIGNED_IN,
+    "Mutation.createOrganization": SIGNED_IN,
+    "Mutation.markNotificationsRead": SIGNED_IN,
+    "Subscription.notifications": SIGNED_IN,
+    "Query.organization": "organization.read",
+    "Query.myTasks": "organization.read",
+    "Query.myIssues": "organization.read",
+    "Subscription.myTaskUpdates": "organization.read",
+    "Organization.members": "organization.members",
+    "Organization.invitations": "organization.invitations",
+    "Mutation.inviteMember": "organization.inviteMember",
+    "Mutation.createDataset": "organization.createDataset",
+    "User.email": "user.email",
+    "Query.dataset": "dataset.read",
+    "Dataset.workers": "dataset.read",
+    "Dataset.versions": "dataset.read",
+    "Mutation.addDatasetWorker": "dataset.addWorker",
+    "Mutation.createDatasetVersion": "dataset.createVersion",
+    "Query.datasetVersion": "datasetVersion.read",
+    "DatasetVersion.assets": "datasetVersion.read",
+    "Mutation.addAssets": "datasetVersion.addAssets",
+    "Query.campaign": "campaign.read",
+    "Subscription.taskUpdates": "campaign.read",
+    "Subscription.issueUpdates": "campaign.read",
+    "Mutation.createCampaign": "campaign.configure",
+    "Mutation.addStep": "campaign.configure",
+    "Mutation.updateStep": "campaign.configure",
+    "Mutation.removeStep": "campaign.configure",
+    "Mutation.updateCampaign": "campaign.configure",
+    "Mutation.uploadInstructions": "campaign.configure",
+    "Mutation.launchCampaign": "campaign.configure",
+    "Campaign.tasks": "campaign.tasks",
+    "Campaign.progress": "campaign.progress",
+    "Subscription.campaignProgress": "campaign.progress",
+    "Campaign.issues": "campaign.issues",
+    "Campaign.analytics": "campaign.analytics",
+    "Query.task": "task.read",
+    "Query.issue": "task.read",
+    "Mutation.startTask": "task.work",
+    "Mutation.saveAnnotation": "task.work",
+    "Mutation.submitTask": "task.work",
+    "Mutation.sendTaskToRework": "task.work",
+    "Mutation.skipTask": "task.work",
+    "Mutation.createIssue": "task.work",
+    "Mutation.replyToIssue": "task.work",
+    "Mutation.resolveIssue": "task.work",
+    "Mutation.reopenIssue": "task.work",
+    "Mutation.reassignTask": "task.reassign",
+    "Mutation.reassignTasks": "task.reassign",
+}
+# Row rules on top of the table: a LABELER reads, works on and discusses only their own active
+# tasks (task.readOwn); everyone sees their own e-mail address; Organization.datasets lists only
+# the datasets where dataset.read is allowed.
 
 
 def scope_of(action: str) -> Scope:

@@ -11,7 +11,7 @@ from tortoise.models import Model
 from stepwise.models.db.accounts import Invitation, Membership
 from stepwise.models.db.datasets import Dataset, DatasetVersion, DatasetWorker, Label
 from stepwise.models.db.campaigns import Campaign, Step, StepAssignee, Task, TaskEvent
-from stepwise.models.db.issues import Issue, IssueStatus
+from stepwise.models.db.issues import Issue, IssueComment, IssueStatus
 from stepwise.models.queries.assets import asset_counts
 
 
@@ -71,6 +71,7 @@ class Loaders:
         self.assignees_by_step = _children_loader(StepAssignee, "step_id", "position")
         self.events_by_task = _children_loader(TaskEvent, "task_id")
         self.issues_by_asset = _children_loader(Issue, "asset_id")
+        self.comments_by_issue = _children_loader(IssueComment, "issue_id")
         self.open_issue_count_by_asset = DataLoader(load_fn=_open_issue_counts)
 
     def by_id(self, model: type[Model]) -> DataLoader:

@@ -10,6 +10,8 @@ from stepwise.models.db import accounts as accounts_db
 from stepwise.models.db import campaigns as campaigns_db
 from stepwise.models.db import datasets as datasets_db
 from stepwise.models.errors import NotFound
+from stepwise.models.workflow import ACTIVE
+from stepwise.permissions.policy import allows
 from stepwise.models.actions.task_access import find_task
 from stepwise.resolvers.scopes import scope_of
 from stepwise.schema.context import Info
@@ -58,6 +60,23 @@ async def fetch_step(info: Info, pk: int):
     return Step.from_row(step)
 
 
+async def fetch_asset(info: Info, pk: int) -> Asset:
+    """MANAGERs and CONTRIBUTORs read any asset of their datasets; LABELERs those of their own active tasks."""
+    row = await info.context.loaders.get(datasets_db.Asset, pk)
+    if row is not None:
+        org_id, dataset_id = await scope_of(info.context.loaders, row)
+        access = info.context.access
+        if await access.can("asset.read", org_id, dataset_id):
+            return Asset.from_row(row)
+        role = await access.dataset_role(dataset_id, org_id)
+        own = await campaigns_db.Task.filter(
+            asset_id=pk, assignee_id=access.require_viewer().id, status__in=list(ACTIVE)
+        ).exists()
+        if allows("task.readOwn", role) and own:
+            return Asset.from_row(row)
+    raise NotFound("Asset")
+
+
 def _typed(model, action: str, wrap) -> Callable[[Info, int], Awaitable]:
     async def fetch(info: Info, pk: int):
         return wrap(await fetch_visible(info, model, pk, action, model.__name__))
@@ -71,7 +90,7 @@ NODE_FETCHERS: dict[str, Callable[[Info, int], Awaitable]] = {
     "Dataset": _typed(datasets_db.Dataset, "dataset.read", Dataset.from_row),
     "DatasetVersion": _typed(datasets_db.DatasetVersion, "datasetVersion.read", DatasetVersion.from_row),
     "Label": _typed(datasets_db.Label, "label.read", Label.from_row),
-    "Asset": _typed(datasets_db.Asset, "asset.read", Asset.from_row),
+    "Asset": fetch_asset,
     "Campaign": _typed(campaigns_db.Campaign, "campaign.read", Campaign.from_row),
     "Step": fetch_step,
     "Task": fetch_task,

@@ -1,7 +1,7 @@
-"""The issue, notification and subscription operations of the contract, composed into the roots.
+"""The notification and subscription operations of the contract, composed into the roots.
 
-Not served in this release: `issue(id)` answers NOT_FOUND, the viewer's lists are empty, and
-every mutation and subscription here answers NOT_IMPLEMENTED (docs/api.md).
+Not served in this release: the notification list is empty, and markNotificationsRead and
+every subscription answer NOT_IMPLEMENTED (docs/api.md).
 """
 
 from __future__ import annotations
@@ -14,39 +14,15 @@ import strawberry
 from stepwise.models.errors import NotAvailableYet, NotFound
 from stepwise.permissions.graphql import IsAuthenticated
 from stepwise.schema.campaign_inputs import (
-    AddStepInput,
-    CommentIssueInput,
-    CreateCampaignInput,
-    CreateIssueInput,
-    LaunchCampaignInput,
     MarkNotificationsReadInput,
-    ReassignTaskInput,
-    ReassignTasksInput,
-    RemoveStepInput,
-    SaveAnnotationInput,
-    SendToReworkInput,
-    SkipTaskInput,
-    SubmitTaskInput,
-    TaskInput,
-    UpdateCampaignInput,
-    UpdateStepInput,
-    UploadInstructionsInput,
 )
 from stepwise.schema.campaign_payloads import (
-    CampaignPayload,
-    IssuePayload,
     NotificationsPayload,
-    StepPayload,
-    TaskPayload,
-    TasksPayload,
 )
 from stepwise.schema.context import Info
 from stepwise.schema.ids import decode_id
-from stepwise.schema.types.campaigns import Campaign, CampaignProgress
-from stepwise.schema.types.enums import IssueStatusType
-from stepwise.schema.types.issues import Issue
+from stepwise.schema.types.campaigns import CampaignProgress
 from stepwise.schema.types.notifications import Notification
-from stepwise.schema.types.tasks import MyTaskGroup, Task
 from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
 
 AUTH = [IsAuthenticated]
@@ -66,26 +42,8 @@ async def require_member(info: Info, organization_id: strawberry.ID) -> int:
     return org_pk
 
 
-@strawberry.type(description="Issue and notification lookups.")
-class IssueQueries:
-    @strawberry.field(
-        description="An issue by ID; null with NOT_FOUND when the viewer cannot see it.", permission_classes=AUTH
-    )
-    def issue(self, id: Annotated[strawberry.ID, arg("The issue's ID.")]) -> Issue | None:
-        raise NotFound("Issue")
-
-    @strawberry.field(
-        description="Issues on the assets of the viewer's own active tasks, oldest first.", permission_classes=AUTH
-    )
-    async def my_issues(
-        self,
-        info: Info,
-        organization_id: Annotated[strawberry.ID, arg(ORGANIZATION_ID)],
-        status: Annotated[IssueStatusType | None, arg("Only issues in this status; all when omitted.")] = None,
-    ) -> list[Issue]:
-        await require_member(info, organization_id)
-        return []
-
+@strawberry.type(description="Notification lookups.")
+class NotificationQueries:
     @strawberry.field(description="The viewer's notifications, newest first.", permission_classes=AUTH)
     def notifications(
         self,
@@ -94,31 +52,8 @@ class IssueQueries:
         return []
 
 
-@strawberry.type(description="Issues and notifications.")
-class IssueMutations:
-    @strawberry.mutation(
-        description="Raises an issue on an asset of an ONGOING or OVERDUE campaign; its body is the first comment.",
-        permission_classes=AUTH,
-    )
-    def create_issue(self, input: Annotated[CreateIssueInput, arg("The asset and the issue.")]) -> IssuePayload:
-        raise NotAvailableYet("createIssue")
-
-    @strawberry.mutation(description="Replies in an issue's thread.", permission_classes=AUTH)
-    def reply_to_issue(self, input: Annotated[CommentIssueInput, arg("The issue and the reply.")]) -> IssuePayload:
-        raise NotAvailableYet("replyToIssue")
-
-    @strawberry.mutation(
-        description="Resolves an OPEN issue, with an optional comment (else INVALID_STATE).", permission_classes=AUTH
-    )
-    def resolve_issue(self, input: Annotated[CommentIssueInput, arg("The issue and a comment.")]) -> IssuePayload:
-        raise NotAvailableYet("resolveIssue")
-
-    @strawberry.mutation(
-        description="Re-opens a RESOLVED issue, with an optional comment (else INVALID_STATE).", permission_classes=AUTH
-    )
-    def reopen_issue(self, input: Annotated[CommentIssueInput, arg("The issue and a comment.")]) -> IssuePayload:
-        raise NotAvailableYet("reopenIssue")
-
+@strawberry.type(description="Notifications.")
+class NotificationMutations:
     @strawberry.mutation(description="Marks some of the viewer's notifications read.", permission_classes=AUTH)
     def mark_notifications_read(
         self, input: Annotated[MarkNotificationsReadInput, arg("The notifications.")]

@@ -9,7 +9,7 @@ import strawberry
 
 from stepwise.models.db import accounts as accounts_db
 from stepwise.models.db import datasets as datasets_db
-from stepwise.models.errors import AccessError, BadRequest
+from stepwise.models.errors import BadRequest
 from stepwise.permissions.graphql import IsAuthenticated
 from stepwise.resolvers.nodes import fetch_visible, resolve_node
 from stepwise.schema.context import Info

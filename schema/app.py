@@ -10,7 +10,8 @@ from stepwise.config import Settings
 from stepwise.resolvers.campaign_queries import CampaignQueries
 from stepwise.resolvers.mutations.campaigns import CampaignMutations
 from stepwise.resolvers.mutations.tasks import TaskMutations
-from stepwise.resolvers.pending_operations import IssueMutations, IssueQueries, Subscription
+from stepwise.resolvers.issue_operations import IssueMutations, IssueQueries
+from stepwise.resolvers.pending_operations import NotificationMutations, NotificationQueries, Subscription
 from stepwise.resolvers.mutations.accounts import AccountMutations
 from stepwise.resolvers.mutations.datasets import DatasetMutations
 from stepwise.resolvers.queries import AccountQueries, DatasetQueries, NodeQueries
@@ -22,12 +23,12 @@ MAX_TOKENS = 20_000
 
 
 @strawberry.type(description="Everything a client can read.")
-class Query(NodeQueries, AccountQueries, DatasetQueries, CampaignQueries, IssueQueries):
+class Query(NodeQueries, AccountQueries, DatasetQueries, CampaignQueries, IssueQueries, NotificationQueries):
     pass
 
 
 @strawberry.type(description="Everything a client can change.")
-class Mutation(AccountMutations, DatasetMutations, CampaignMutations, TaskMutations, IssueMutations):
+class Mutation(AccountMutations, DatasetMutations, CampaignMutations, TaskMutations, IssueMutations, NotificationMutations):
     pass
 
 

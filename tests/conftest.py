@@ -87,6 +87,7 @@ class Api:
     """GraphQL over HTTP through the ASGI app."""
 
     client: httpx.AsyncClient
+    app: object = None
 
     async def post(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
         headers = {"authorization": f"Bearer {token}"} if token else {}
@@ -124,7 +125,7 @@ async def _app_api(settings_env: dict[str, str]) -> AsyncIterator[Api]:
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Api(client)
+            yield Api(client, app)
 
 
 @pytest.fixture

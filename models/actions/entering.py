@@ -1,4 +1,5 @@
-"""A task entering a step: who gets it (sticky holder, round robin, least loaded)."""
+"""A task entering a step: who gets it (sticky holder, round robin, least loaded), and the
+record of who held it at the steps it left."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ async def previous_holder(task_id: int, step_id: int) -> int | None:
 
 
 async def remember_holder(task_id: int, step_id: int, user_id: int) -> None:
+    """Record who held the task at a step it is leaving (for a later return there)."""
     updated = await TaskStepHolder.filter(task_id=task_id, step_id=step_id).update(user_id=user_id)
     if not updated:
         await TaskStepHolder.create(task_id=task_id, step_id=step_id, user_id=user_id)
@@ -35,17 +37,15 @@ async def remember_holder(task_id: int, step_id: int, user_id: int) -> None:
 async def choose_assignee(campaign: Campaign, task_id: int, step: WorkflowStep, forced: int | None = None) -> int:
     """The assignee of `task_id` entering `step` (or `forced`, for a rework back to its submitter)."""
     if forced is not None:
-        chosen = forced
-    else:
-        loads = (
-            await active_loads(campaign.id, step.assignees, task_id)
-            if campaign.attribution_policy is AttributionPolicy.LEAST_LOADED
-            else None
-        )
-        chosen, next_index = attribute(
-            campaign.attribution_policy, step.assignees, previous_holder=await previous_holder(task_id, step.id),
-            round_robin_next=step.round_robin_next, loads=loads,
-        )
-        await save_round_robin(step, next_index)
-    await remember_holder(task_id, step.id, chosen)
+        return forced
+    loads = (
+        await active_loads(campaign.id, step.assignees, task_id)
+        if campaign.attribution_policy is AttributionPolicy.LEAST_LOADED
+        else None
+    )
+    chosen, next_index = attribute(
+        campaign.attribution_policy, step.assignees, previous_holder=await previous_holder(task_id, step.id),
+        round_robin_next=step.round_robin_next, loads=loads,
+    )
+    await save_round_robin(step, next_index)
     return chosen

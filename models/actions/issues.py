@@ -1,17 +1,22 @@
-"""Issues on assets: raising one (alone, or with a rework or skip) and checking for open ones."""
+"""Issues on assets: raising one (alone, or with a rework or skip), the comment thread
+(reply, resolve, re-open), and checking for open ones."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
+from tortoise.transactions import in_transaction
+
 from stepwise.models import clock
-from stepwise.models.db.campaigns import Campaign
+from stepwise.models.actions.task_access import find_task
+from stepwise.models.db.campaigns import Campaign, Task
 from stepwise.models.db.datasets import Asset
 from stepwise.models.db.issues import CommentAction, Issue, IssueComment, IssueKind, IssueStatus
-from stepwise.models.errors import DomainError, ErrorCode, invalid_input
+from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_input
 from stepwise.models.events import IssueChanged
 from stepwise.models.workflow import CampaignStatus
+from stepwise.permissions.access import Access
 
 BODY_MAX = 10_000
 
@@ -66,3 +71,69 @@ async def raise_issue(
 
 async def has_open_issue(asset_id: int) -> bool:
     return await Issue.filter(asset_id=asset_id, status=IssueStatus.OPEN).exists()
+
+
+async def _visible_task_of_asset(access: Access, asset_id: int) -> tuple[Task, Campaign]:
+    """The asset's task, when the viewer can see it: issues are reachable exactly like tasks."""
+    task = await Task.get_or_none(asset_id=asset_id)
+    if task is None:
+        raise NotFound("Asset")
+    try:
+        return await find_task(access, task.id)
+    except NotFound:
+        raise NotFound("Asset") from None
+
+
+async def create_issue(access: Access, asset_id: int, issue: NewIssue) -> tuple[Issue, IssueChanged]:
+    """Raise an issue on an asset whose task the viewer can see, at the task's current step."""
+    viewer = access.require_viewer()
+    task, campaign = await _visible_task_of_asset(access, asset_id)
+    async with in_transaction():
+        asset = await Asset.get(id=asset_id)
+        return await raise_issue(campaign, asset, viewer.id, issue, task.step_id, "input")
+
+
+async def find_issue(access: Access, issue_id: int) -> tuple[Issue, Campaign]:
+    issue = await Issue.get_or_none(id=issue_id)
+    if issue is None:
+        raise NotFound("Issue")
+    try:
+        _, campaign = await _visible_task_of_asset(access, issue.asset_id)
+    except NotFound:
+        raise NotFound("Issue") from None
+    return issue, campaign
+
+
+# What each comment action needs and does: (required status, new status, event kind).
+COMMENT_RULES = {
+    CommentAction.REPLIED: (None, None, "REPLIED"),
+    CommentAction.RESOLVED: (IssueStatus.OPEN, IssueStatus.RESOLVED, "RESOLVED"),
+    CommentAction.REOPENED: (IssueStatus.RESOLVED, IssueStatus.OPEN, "REOPENED"),
+}
+
+
+async def comment_issue(access: Access, issue_id: int, action: CommentAction, body: str | None) -> tuple[Issue, IssueChanged]:
+    """Reply to, resolve or re-open an issue; each adds a comment to the thread."""
+    viewer = access.require_viewer()
+    issue, campaign = await find_issue(access, issue_id)
+    text = (body or "").strip()
+    if action is CommentAction.REPLIED and not text:
+        raise invalid_input("input.body", "A reply needs a body.")
+    if len(text) > BODY_MAX:
+        raise invalid_input("input.body", f"At most {BODY_MAX} characters.")
+    required, new_status, kind = COMMENT_RULES[action]
+    async with in_transaction():
+        campaign = await Campaign.get(id=campaign.id)
+        require_ongoing(campaign)
+        issue = await Issue.filter(id=issue.id).select_for_update().get()
+        if required is not None and issue.status is not required:
+            raise DomainError(ErrorCode.INVALID_STATE, f"The issue is {issue.status}.")
+        now = clock.now()
+        if new_status is not None:
+            resolved = new_status is IssueStatus.RESOLVED
+            await Issue.filter(id=issue.id).update(
+                status=new_status, resolved_at=now if resolved else None, resolved_by_id=viewer.id if resolved else None
+            )
+        await IssueComment.create(issue_id=issue.id, author_id=viewer.id, body=text, action=action, created_at=now)
+        issue = await Issue.get(id=issue.id)
+    return issue, IssueChanged(kind, campaign.organization_id, campaign.id, issue.id, issue.asset_id, viewer.id, now)

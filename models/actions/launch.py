@@ -1,8 +1,9 @@
 """Launching a campaign: one task per asset of the version, attributed, in one transaction.
 
-Set-based: the asset list is read once, attribution is computed in memory by the pure
-`attribute_many`, tasks go in with one batched INSERT, annotations and CREATED events are
-copied with INSERT/UPDATE ... SELECT. 100,000 assets are a handful of statements.
+Set-based: tasks whose attribution is a plain rotation through a step's assignees (ROUND_ROBIN,
+or LEAST_LOADED while loads are even) go in with one INSERT ... SELECT per entry step, the
+rotation computed by ROW_NUMBER(); otherwise the pure `attribute_many` decides in memory and
+one batched INSERT writes them. Annotations and CREATED events are copied set-based too.
 """
 
 from __future__ import annotations
@@ -14,75 +15,109 @@ from stepwise.models.actions.campaigns import find_campaign, locked
 from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign
 from stepwise.models.queries.workflow import WorkflowStep, load_workflow, save_round_robin
-from stepwise.models.workflow import CampaignStatus, TaskStatus, attribute_many, check_launchable, entry_for
+from stepwise.models.workflow import (
+    AttributionPolicy,
+    CampaignStatus,
+    TaskStatus,
+    attribute_many,
+    check_launchable,
+    entry_for,
+)
 from stepwise.permissions.access import Access
 
-INSERT_TASK = (
-    "INSERT INTO task (campaign_id, asset_id, status, step_id, assignee_id, version, is_initial,"
-    " step_entered_at, submit_count, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, 0, ?, ?)"
+COLUMNS = "campaign_id, asset_id, status, step_id, assignee_id, version, is_initial, step_entered_at, submit_count, created_at, updated_at"
+INSERT_TASK = f"INSERT INTO task ({COLUMNS}) VALUES (?, ?, ?, ?, ?, 1, ?, ?, 0, ?, ?)"
+# {group}: which of the version's assets (with or without a pre-existing annotation).
+ROTATION = (
+    f"INSERT INTO task ({COLUMNS}) SELECT ?, a.id, 'IN_PROGRESS', ?, sa.user_id, 1, ?, ?, 0, ?, ?"
+    " FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS rn FROM asset WHERE version_id = ? AND {group}) a"
+    " JOIN step_assignee sa ON sa.step_id = ? AND sa.position = (a.rn + ?) % ? ORDER BY a.id"
 )
+DONE_AT_ONCE = (
+    f"INSERT INTO task ({COLUMNS}) SELECT ?, a.id, 'DONE', NULL, NULL, 1, ?, NULL, 0, ?, ?"
+    " FROM asset a WHERE a.version_id = ? AND {group} ORDER BY a.id"
+)
+GROUPS = {False: "annotation IS NULL", True: "annotation IS NOT NULL"}
 COPY_ANNOTATIONS = (
     "UPDATE task SET annotation = (SELECT a.annotation FROM asset a WHERE a.id = task.asset_id),"
-    " annotation_updated_at = ? WHERE campaign_id = ? AND asset_id IN"
+    " annotation_updated_at = ? WHERE campaign_id = ? AND id >= ? AND asset_id IN"
     " (SELECT id FROM asset WHERE version_id = ? AND annotation IS NOT NULL)"
 )
 CREATED_EVENTS = (
     "INSERT INTO task_event (task_id, campaign_id, kind, step_id, actor_id, assignee_id, at)"
-    " SELECT id, campaign_id, 'CREATED', step_id, ?, assignee_id, ? FROM task WHERE campaign_id = ? {where} ORDER BY id"
-)
-HOLDERS = (
-    "INSERT INTO task_step_holder (task_id, step_id, user_id)"
-    " SELECT id, step_id, assignee_id FROM task WHERE campaign_id = ? AND step_id IS NOT NULL AND id >= ?"
+    " SELECT id, campaign_id, 'CREATED', step_id, ?, assignee_id, ? FROM task WHERE campaign_id = ? AND id >= ? ORDER BY id"
 )
 DONE_EVENTS = (
     "INSERT INTO task_event (task_id, campaign_id, kind, step_id, actor_id, assignee_id, at)"
-    " SELECT id, campaign_id, 'DONE', NULL, ?, NULL, ? FROM task WHERE campaign_id = ? AND status = 'DONE' {where} ORDER BY id"
+    " SELECT id, campaign_id, 'DONE', NULL, ?, NULL, ? FROM task"
+    " WHERE campaign_id = ? AND id >= ? AND status = 'DONE' ORDER BY id"
 )
 
 
-async def create_tasks(
-    campaign: Campaign, steps: list[WorkflowStep], assets: list[tuple[int, bool]], *, actor_id: int | None,
-    initial: bool, loads: dict[int, int],
-) -> tuple[int, int]:
-    """Insert attributed tasks for `assets` (id, has annotation) with their CREATED (and DONE)
-    events; return (tasks created, how many are active). Callers own the transaction."""
-    now = clock.now()
-    step_types = [s.type for s in steps]
-    entries = {has: entry_for(campaign.preexisting_strategy, has, step_types) for has in {h for _, h in assets}}
-    by_step: dict[int | None, list[int]] = {}
-    for asset_id, has in assets:
-        by_step.setdefault(entries[has].step_index, []).append(asset_id)
-    rows = []
-    for step_index in sorted(by_step, key=lambda i: -1 if i is None else i):
-        asset_ids = by_step[step_index]
-        if step_index is None:
-            rows += [(campaign.id, a, TaskStatus.DONE.value, None, None, initial, None, now, now) for a in asset_ids]
-            continue
-        step = steps[step_index]
-        chosen, next_index = attribute_many(
-            campaign.attribution_policy, step.assignees, len(asset_ids), round_robin_next=step.round_robin_next, loads=loads
-        )
+def _rotation_start(policy: AttributionPolicy, step: WorkflowStep, loads: dict[int, int]) -> int | None:
+    """Where a plain rotation through the assignees starts, or None when attribution is not one."""
+    if policy is AttributionPolicy.ROUND_ROBIN:
+        return step.round_robin_next % len(step.assignees)
+    users = step.assignees
+    if len(set(users)) == len(users) and len({loads.get(u, 0) for u in users}) == 1:
+        return 0  # LEAST_LOADED with even loads: ties by list order, i.e. a rotation from the first
+    return None
+
+
+def _count_rotation(step: WorkflowStep, start: int, count: int, loads: dict[int, int]) -> None:
+    n = len(step.assignees)
+    for k in range(n):
+        user = step.assignees[(start + k) % n]
+        loads[user] = loads.get(user, 0) + count // n + (1 if k < count % n else 0)
+
+
+async def insert_attributed(campaign: Campaign, step: WorkflowStep | None, asset_ids: list[int],
+                            loads: dict[int, int], now, *, initial: bool) -> None:
+    """Tasks for these assets entering `step` (None: DONE at once), attributed in memory."""
+    if step is None:
+        rows = [(campaign.id, a, TaskStatus.DONE.value, None, None, initial, None, now, now) for a in asset_ids]
+    else:
+        chosen, next_index = attribute_many(campaign.attribution_policy, step.assignees, len(asset_ids),
+                                            round_robin_next=step.round_robin_next, loads=loads)
         await save_round_robin(step, next_index)
         status = TaskStatus.IN_PROGRESS.value
-        rows += [(campaign.id, a, status, step.id, u, initial, now, now, now) for a, u in zip(asset_ids, chosen, strict=True)]
-    first_new_id = await _next_task_id()
+        rows = [(campaign.id, a, status, step.id, u, initial, now, now, now) for a, u in zip(asset_ids, chosen, strict=True)]
     await sql.execute_many(INSERT_TASK, rows)
-    if any(entry.copies_annotation for entry in entries.values()):
-        # Only the new tasks: their asset ids are this call's.
-        await sql.execute(COPY_ANNOTATIONS + " AND id >= ?", [now, campaign.id, campaign.version_id, first_new_id])
-    await sql.execute(HOLDERS, [campaign.id, first_new_id])
-    where = "AND id >= ?"
-    await sql.execute(CREATED_EVENTS.format(where=where), [actor_id, now, campaign.id, first_new_id])
-    if None in by_step:
-        await sql.execute(DONE_EVENTS.format(where=where), [actor_id, now, campaign.id, first_new_id])
-    active = sum(len(ids) for index, ids in by_step.items() if index is not None)
-    return len(rows), active
 
 
-async def _next_task_id() -> int:
-    """Task ids only grow, and writers are serialized by the transaction: new rows are >= this."""
-    rows = await sql.fetch("SELECT COALESCE(MAX(id), 0) + 1 FROM task")
-    return rows[0][0]
+async def _insert_group(campaign: Campaign, step: WorkflowStep | None, group: str, count: int,
+                        loads: dict[int, int], now) -> None:
+    """Launch-time tasks for the version's assets matching `group` (an SQL condition)."""
+    if step is None:
+        await sql.execute(DONE_AT_ONCE.format(group=group), [campaign.id, True, now, now, campaign.version_id])
+        return
+    start = _rotation_start(campaign.attribution_policy, step, loads)
+    if start is None:
+        asset_ids = [row[0] for row in await sql.fetch(
+            f"SELECT id FROM asset WHERE version_id = ? AND {group} ORDER BY id", [campaign.version_id])]
+        await insert_attributed(campaign, step, asset_ids, loads, now, initial=True)
+        return
+    await sql.execute(
+        ROTATION.format(group=group),
+        [campaign.id, step.id, True, now, now, now, campaign.version_id, step.id, start, len(step.assignees)],
+    )
+    _count_rotation(step, start, count, loads)
+    if campaign.attribution_policy is AttributionPolicy.ROUND_ROBIN:
+        await save_round_robin(step, (start + count) % len(step.assignees))
+
+
+async def next_task_id() -> int:
+    """Task ids only grow and the campaign row is locked: this campaign's new tasks are >= this."""
+    return (await sql.fetch("SELECT COALESCE(MAX(id), 0) + 1 FROM task"))[0][0]
+
+
+async def write_creation_events(campaign: Campaign, first_task_id: int, actor_id: int | None, now,
+                                *, copy_annotations: bool) -> None:
+    """CREATED for every new task (and DONE for those done at once), and their annotations."""
+    if copy_annotations:
+        await sql.execute(COPY_ANNOTATIONS, [now, campaign.id, first_task_id, campaign.version_id])
+    await sql.execute(CREATED_EVENTS, [actor_id, now, campaign.id, first_task_id])
+    await sql.execute(DONE_EVENTS, [actor_id, now, campaign.id, first_task_id])
 
 
 async def launch_campaign(access: Access, campaign_id: int) -> Campaign:
@@ -93,18 +128,28 @@ async def launch_campaign(access: Access, campaign_id: int) -> Campaign:
         campaign = await locked(campaign)
         steps = await load_workflow(campaign.id)
         check_launchable(campaign.status, [len(s.assignees) for s in steps])
-        assets = [
-            (asset_id, bool(has))
-            for asset_id, has in await sql.fetch(
-                "SELECT id, CASE WHEN annotation IS NULL THEN 0 ELSE 1 END FROM asset WHERE version_id = ? ORDER BY id",
-                [campaign.version_id],
-            )
-        ]
-        _, active = await create_tasks(campaign, steps, assets, actor_id=viewer.id, initial=True, loads={})
+        counts = {bool(has): n for has, n in await sql.fetch(
+            "SELECT CASE WHEN annotation IS NULL THEN 0 ELSE 1 END, COUNT(*) FROM asset WHERE version_id = ? GROUP BY 1",
+            [campaign.version_id])}
+        step_types = [s.type for s in steps]
+        entries = {has: entry_for(campaign.preexisting_strategy, has, step_types) for has in counts}
         now = clock.now()
+        first_task_id = await next_task_id()
+        by_step: dict[int | None, list[bool]] = {}
+        for has in counts:
+            by_step.setdefault(entries[has].step_index, []).append(has)
+        loads: dict[int, int] = {}
+        # Steps in workflow order (tasks DONE at once first): later steps see earlier loads.
+        for index in sorted(by_step, key=lambda i: -1 if i is None else i):
+            kinds = by_step[index]
+            group = GROUPS[kinds[0]] if len(kinds) == 1 else "1 = 1"
+            step = None if index is None else steps[index]
+            await _insert_group(campaign, step, group, sum(counts[h] for h in kinds), loads, now)
+        copies = any(counts[h] and entries[h].copies_annotation for h in counts)
+        await write_creation_events(campaign, first_task_id, viewer.id, now, copy_annotations=copies)
+        active = sum(n for has, n in counts.items() if entries[has].step_index is not None)
         campaign.launched_at = now
         campaign.status = CampaignStatus.ONGOING if active else CampaignStatus.COMPLETED
         campaign.completed_at = None if active else now
         await campaign.save(update_fields=["status", "launched_at", "completed_at"])
     return campaign
-

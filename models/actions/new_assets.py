@@ -5,10 +5,10 @@ from __future__ import annotations
 from stepwise.models import clock
 from stepwise.models.actions.completion import complete_if_finished
 from stepwise.models.actions.entering import active_loads
-from stepwise.models.actions.launch import create_tasks
+from stepwise.models.actions.launch import insert_attributed, next_task_id, write_creation_events
 from stepwise.models.db.campaigns import Campaign, Task
 from stepwise.models.queries.workflow import load_workflow
-from stepwise.models.workflow import ACTIVE, CampaignStatus, accepts_new_assets
+from stepwise.models.workflow import ACTIVE, CampaignStatus, accepts_new_assets, entry_for
 
 
 async def add_tasks_for_new_assets(version_id: int, assets: list[tuple[int, bool]]) -> int:
@@ -21,12 +21,22 @@ async def add_tasks_for_new_assets(version_id: int, assets: list[tuple[int, bool
     if not accepts_new_assets(campaign.status, campaign.new_asset_policy, campaign.close_to_new_assets, initial_open):
         return 0
     steps = await load_workflow(campaign.id)
-    everyone = sorted({user for step in steps for user in step.assignees})
-    loads = await active_loads(campaign.id, everyone, moving_task_id=0)
-    created, active = await create_tasks(campaign, steps, assets, actor_id=None, initial=False, loads=loads)
+    step_types = [s.type for s in steps]
+    entries = {has: entry_for(campaign.preexisting_strategy, has, step_types) for has in {h for _, h in assets}}
+    by_step: dict[int | None, list[int]] = {}
+    for asset_id, has in assets:
+        by_step.setdefault(entries[has].step_index, []).append(asset_id)
+    loads = await active_loads(campaign.id, sorted({u for s in steps for u in s.assignees}), moving_task_id=0)
+    now = clock.now()
+    first_task_id = await next_task_id()
+    for index in sorted(by_step, key=lambda i: -1 if i is None else i):
+        step = None if index is None else steps[index]
+        await insert_attributed(campaign, step, by_step[index], loads, now, initial=False)
+    copies = any(entry.copies_annotation for entry in entries.values())
+    await write_creation_events(campaign, first_task_id, None, now, copy_annotations=copies)
+    active = sum(len(ids) for index, ids in by_step.items() if index is not None)
     if active and campaign.status is CampaignStatus.COMPLETED:
         await Campaign.filter(id=campaign.id).update(status=CampaignStatus.ONGOING, completed_at=None)
     elif not active and campaign.status is CampaignStatus.ONGOING:
-        # Every new task was DONE at once; the campaign may have nothing left.
-        await complete_if_finished(campaign, clock.now())
-    return created
+        await complete_if_finished(campaign, now)  # every new task was DONE at once
+    return len(assets)

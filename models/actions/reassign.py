@@ -7,7 +7,6 @@ from tortoise.transactions import in_transaction
 
 from stepwise.models import clock
 from stepwise.models.actions.campaigns import find_campaign
-from stepwise.models.actions.entering import remember_holder
 from stepwise.models.db.campaigns import Campaign, Task, TaskEvent
 from stepwise.models.db.datasets import DatasetWorker
 from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_input
@@ -32,7 +31,6 @@ async def _reassign_rows(campaign: Campaign, tasks: list[Task], user_id: int, ac
         )
         if not changed:
             raise DomainError(ErrorCode.CONFLICT, "A task changed meanwhile; reload and retry.")
-        await remember_holder(task.id, task.step_id, user_id)
         events.append(TaskChanged(EventKind.REASSIGNED, campaign.organization_id, campaign.id, task.id, actor_id,
                                   user_id, task.assignee_id, now))
     await TaskEvent.bulk_create([

@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 
 from stepwise.models import clock
 from stepwise.models.actions.completion import complete_if_finished
-from stepwise.models.actions.entering import choose_assignee
+from stepwise.models.actions.entering import choose_assignee, remember_holder
 from stepwise.models.actions.issues import NewIssue, has_open_issue, raise_issue
 from stepwise.models.actions.task_access import find_task
 from stepwise.models.db.campaigns import Task, TaskEvent
@@ -112,6 +112,8 @@ async def perform(access: Access, task_id: int, action: TaskAction, request: Req
             changes["submit_count"] = F("submit_count") + 1
             event_extra["annotation"] = changes.get("annotation", task.annotation)
         new_assignee = task.assignee_id
+        if move.step_index != index:
+            await remember_holder(task.id, task.step_id, task.assignee_id)
         if move.enters_step:
             target = steps[move.step_index]
             forced = await _rework_target_holder(task, target) if action is TaskAction.SEND_TO_REWORK else None

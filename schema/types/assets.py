@@ -127,10 +127,14 @@ class Asset(Node):
         return Task.from_row(row) if row else None
 
     @strawberry.field(description="Issues raised on this asset, oldest first, optionally by status.")
-    def issues(
-        self, status: Annotated[IssueStatusType | None, strawberry.argument(description="Only issues in this status.")] = None
+    async def issues(
+        self,
+        info: Info,
+        status: Annotated[IssueStatusType | None, strawberry.argument(description="Only issues in this status.")] = None,
     ) -> list[IssueRef]:
-        return []  # issues exist only inside a launched campaign (docs/api.md)
+        from stepwise.schema.types.issues import issues_of_asset
+
+        return await issues_of_asset(info, self.row.id, status)
 
 
 @strawberry.type(description="An asset in a page, with its cursor.")

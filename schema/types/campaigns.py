@@ -11,6 +11,8 @@ from stepwise.models import clock
 from stepwise.models.db import campaigns as db
 from stepwise.models.db.datasets import DatasetVersion as VersionRow
 from stepwise.models.errors import NotAvailableYet
+from stepwise.models.db.issues import IssueKind, IssueStatus
+from stepwise.models.queries.issues import IssueFilter as IssueQuery
 from stepwise.models.queries.tasks import TaskFilter as TaskQuery
 from stepwise.models.queries.tasks import campaign_progress
 from stepwise.models.workflow import TaskStatus, displayed_status
@@ -129,6 +131,16 @@ def _task_query(task_filter: TaskFilter | None) -> TaskQuery:
     )
 
 
+def _issue_query(issue_filter: IssueFilter | None) -> IssueQuery:
+    if issue_filter is None:
+        return IssueQuery()
+    return IssueQuery(
+        status=IssueStatus(issue_filter.status.value) if issue_filter.status else None,
+        kind=IssueKind(issue_filter.kind.value) if issue_filter.kind else None,
+        asset_id=decode_id(issue_filter.asset_id, "Asset") if issue_filter.asset_id else None,
+    )
+
+
 @strawberry.type(
     description="The annotation campaign of a dataset version: a workflow of steps every asset's task goes through."
 )
@@ -210,9 +222,11 @@ class Campaign(Node):
         return await task_connection(self.row.id, _task_query(filter), first, after)
 
     @strawberry.field(
-        description="Issues raised on the campaign's assets, a page at a time. Not for LABELER workers (see myIssues)."
+        description="Issues raised on the campaign's assets, oldest first, a page at a time. "
+        "Not for LABELER workers (FORBIDDEN; see myIssues).",
+        permission_classes=[policy("campaign.issues")],
     )
-    def issues(
+    async def issues(
         self,
         filter: Annotated[
             IssueFilter | None, strawberry.argument(description="Only issues matching every given criterion.")
@@ -220,7 +234,9 @@ class Campaign(Node):
         first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
         after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> IssueConnectionRef:
-        raise NotAvailableYet("Campaign.issues")
+        from stepwise.schema.types.issues import issue_connection
+
+        return await issue_connection(self.row.id, _issue_query(filter), first, after)
 
     @strawberry.field(
         description="Task counters and overall completion. Not for LABELER workers (FORBIDDEN).",

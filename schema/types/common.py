@@ -23,6 +23,16 @@ class PageInfo:
     end_cursor: str | None = strawberry.field(description="Cursor of the last item; pass it as `after`.")
 
 
+def page_info(edges: list, has_next: bool, after: str | None) -> PageInfo:
+    """PageInfo of a keyset page: edges carry `cursor`; a page after a cursor has a previous one."""
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=after is not None,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+
+
 @strawberry.type(description="A business-rule rejection of a mutation. Nothing was changed.")
 class UserError:
     code: ErrorCodeType = strawberry.field(description="A machine-readable reason.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -12,12 +11,13 @@ from stepwise.models.db import datasets as db
 from stepwise.models.errors import NotAvailableYet
 from stepwise.models.queries.assets import asset_page
 from stepwise.resolvers.scopes import scope_of
+from stepwise.permissions.graphql import policy
 from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
 from stepwise.schema.pagination import decode_cursor, encode_cursor, page_size
 from stepwise.schema.types.accounts import Organization, User, load_user
 from stepwise.schema.types.assets import Asset, AssetConnection, AssetEdge
-from stepwise.schema.types.common import Node, PageInfo
+from stepwise.schema.types.common import Node, page_info
 from stepwise.schema.types.enums import DatasetRoleType
 
 if TYPE_CHECKING:
@@ -52,12 +52,18 @@ class Dataset(Node):
         role = await info.context.access.dataset_role(self.row.id, self.row.organization_id)
         return DatasetRoleType(role.value) if role else None
 
-    @strawberry.field(description="The dataset's workers, in the order they were added.")
+    @strawberry.field(
+        description="The dataset's workers, in the order they were added. Not for LABELER workers (FORBIDDEN).",
+        permission_classes=[policy("dataset.read")],
+    )
     async def workers(self, info: Info) -> list[DatasetWorker]:
         rows = await info.context.loaders.workers_by_dataset.load(self.row.id)
         return [DatasetWorker(row=row) for row in rows]
 
-    @strawberry.field(description="The dataset's versions, oldest first.")
+    @strawberry.field(
+        description="The dataset's versions, oldest first. Not for LABELER workers (FORBIDDEN).",
+        permission_classes=[policy("dataset.read")],
+    )
     async def versions(self, info: Info) -> list[DatasetVersion]:
         rows = await info.context.loaders.versions_by_dataset.load(self.row.id)
         return [DatasetVersion.from_row(row) for row in rows]
@@ -103,7 +109,11 @@ class DatasetVersion(Node):
     async def asset_count(self, info: Info) -> int:
         return await info.context.loaders.asset_count_by_version.load(self.row.id)
 
-    @strawberry.field(description="The version's assets in the order they were added, a page at a time.")
+    @strawberry.field(
+        description="The version's assets in the order they were added, a page at a time. "
+        "Not for LABELER workers (FORBIDDEN): they reach the assets of their own tasks through myTasks.",
+        permission_classes=[policy("datasetVersion.read")],
+    )
     async def assets(
         self,
         first: Annotated[int | None, strawberry.argument(description="Page size, 0 to 500 (default 100).")] = None,
@@ -111,13 +121,7 @@ class DatasetVersion(Node):
     ) -> AssetConnection:
         rows, has_next = await asset_page(self.row.id, page_size(first), decode_cursor(after))
         edges = [AssetEdge(cursor=encode_cursor(row.id), node=Asset.from_row(row)) for row in rows]
-        page_info = PageInfo(
-            has_next_page=has_next,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        )
-        return AssetConnection(edges=edges, page_info=page_info, version_id=self.row.id)
+        return AssetConnection(edges=edges, page_info=page_info(edges, has_next, after), version_id=self.row.id)
 
     @strawberry.field(description="The version's annotation campaign, if one was created (at most one per version).")
     async def campaign(self, info: Info) -> CampaignRef | None:

@@ -1,7 +1,4 @@
-"""Issues: problems raised on an asset during a campaign, each with a thread of comments.
-
-Part of the contract, not served in this release (issues exist only in a launched campaign).
-"""
+"""Issues: problems raised on an asset during a campaign, each with a thread of comments."""
 
 from __future__ import annotations
 
@@ -9,10 +6,16 @@ from datetime import datetime
 
 import strawberry
 
-from stepwise.schema.types.accounts import User
+from stepwise.models.db import issues as db
+from stepwise.models.db.datasets import Asset as AssetRow
+from stepwise.models.queries.issues import IssueFilter, issue_count, issue_page
+from stepwise.schema.context import Info
+from stepwise.schema.ids import encode_id
+from stepwise.schema.pagination import decode_cursor, encode_cursor, page_size
+from stepwise.schema.types.accounts import User, load_user
 from stepwise.schema.types.assets import Asset
-from stepwise.schema.types.campaigns import Step
-from stepwise.schema.types.common import Node, PageInfo
+from stepwise.schema.types.campaigns import Step, load_step
+from stepwise.schema.types.common import Node, PageInfo, page_info
 from stepwise.schema.types.enums import IssueCommentActionType, IssueKindType, IssueStatusType
 
 
@@ -26,29 +29,84 @@ class Zone:
 
 @strawberry.type(description="One message of an issue's thread.")
 class IssueComment:
-    id: strawberry.ID = strawberry.field(description="The comment's opaque ID.")
-    author: User = strawberry.field(description="Who wrote it.")
-    body: str = strawberry.field(description="The text; may be empty for RESOLVED and REOPENED comments.")
-    action: IssueCommentActionType = strawberry.field(description="What the comment did to the issue.")
-    created_at: datetime = strawberry.field(description="When it was written.")
+    row: strawberry.Private[db.IssueComment]
+
+    @strawberry.field(description="The comment's opaque ID.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("IssueComment", self.row.id))
+
+    @strawberry.field(description="Who wrote it.")
+    async def author(self, info: Info) -> User:
+        return await load_user(info, self.row.author_id)
+
+    @strawberry.field(description="The text; may be empty for RESOLVED and REOPENED comments.")
+    def body(self) -> str:
+        return self.row.body
+
+    @strawberry.field(description="What the comment did to the issue.")
+    def action(self) -> IssueCommentActionType:
+        return IssueCommentActionType(self.row.action.value)
+
+    @strawberry.field(description="When it was written.")
+    def created_at(self) -> datetime:
+        return self.row.created_at
 
 
-@strawberry.type(
-    description="A problem raised on an asset, on a zone or the whole image; an OPEN one blocks the last submit."
-)
+@strawberry.type(description="A problem raised on an asset, on a zone or the whole image; an OPEN one blocks the last submit.")
 class Issue(Node):
-    asset: Asset = strawberry.field(description="The asset the issue is about.")
-    kind: IssueKindType = strawberry.field(description="Whether it points at a zone or at the whole image.")
-    status: IssueStatusType = strawberry.field(description="Whether it still needs attention.")
-    zone: Zone | None = strawberry.field(description="Set for ZONE issues only.")
-    author: User = strawberry.field(description="Who raised it.")
-    step: Step | None = strawberry.field(description="The step the asset was at when the issue was raised.")
-    created_at: datetime = strawberry.field(description="When it was raised.")
-    resolved_at: datetime | None = strawberry.field(description="When it was last resolved; null while OPEN.")
-    resolved_by: User | None = strawberry.field(description="Who resolved it last; null while OPEN.")
-    comments: list[IssueComment] = strawberry.field(
-        description="The thread, oldest first; the first comment is the issue's description."
-    )
+    row: strawberry.Private[db.Issue]
+
+    @classmethod
+    def from_row(cls, row: db.Issue) -> Issue:
+        return cls(id=encode_id("Issue", row.id), row=row)
+
+    @strawberry.field(description="The asset the issue is about.")
+    async def asset(self, info: Info) -> Asset:
+        return Asset.from_row(await info.context.loaders.get(AssetRow, self.row.asset_id))
+
+    @strawberry.field(description="Whether it points at a zone or at the whole image.")
+    def kind(self) -> IssueKindType:
+        return IssueKindType(self.row.kind.value)
+
+    @strawberry.field(description="Whether it still needs attention.")
+    def status(self) -> IssueStatusType:
+        return IssueStatusType(self.row.status.value)
+
+    @strawberry.field(description="Set for ZONE issues only.")
+    def zone(self) -> Zone | None:
+        row = self.row
+        if row.zone_x is None:
+            return None
+        return Zone(x=row.zone_x, y=row.zone_y, width=row.zone_width, height=row.zone_height)
+
+    @strawberry.field(description="Who raised it.")
+    async def author(self, info: Info) -> User:
+        return await load_user(info, self.row.author_id)
+
+    @strawberry.field(description="The step the asset was at when the issue was raised.")
+    async def step(self, info: Info) -> Step | None:
+        return await load_step(info, self.row.step_id)
+
+    @strawberry.field(description="When it was raised.")
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field(description="When it was last resolved; null while OPEN.")
+    def resolved_at(self) -> datetime | None:
+        return self.row.resolved_at
+
+    @strawberry.field(description="Who resolved it last; null while OPEN.")
+    async def resolved_by(self, info: Info) -> User | None:
+        return await load_user(info, self.row.resolved_by_id)
+
+    @strawberry.field(description="The thread, oldest first; the first comment is the issue's description.")
+    async def comments(self, info: Info) -> list[IssueComment]:
+        return [IssueComment(row=row) for row in await info.context.loaders.comments_by_issue.load(self.row.id)]
+
+
+async def issues_of_asset(info: Info, asset_id: int, status: IssueStatusType | None) -> list[Issue]:
+    rows = await info.context.loaders.issues_by_asset.load(asset_id)
+    return [Issue.from_row(r) for r in rows if status is None or r.status.value == status.value]
 
 
 @strawberry.type(description="An issue in a page, with its cursor.")
@@ -57,8 +115,20 @@ class IssueEdge:
     node: Issue = strawberry.field(description="The issue.")
 
 
-@strawberry.type(description="A page of a campaign's issues.")
+@strawberry.type(description="A page of a campaign's issues, oldest first.")
 class IssueConnection:
     edges: list[IssueEdge] = strawberry.field(description="The issues of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page sits in the whole list.")
-    total_count: int = strawberry.field(description="How many issues match the filter, over all pages.")
+    campaign_id: strawberry.Private[int]
+    issue_filter: strawberry.Private[IssueFilter]
+
+    @strawberry.field(description="How many issues match the filter, over all pages.")
+    async def total_count(self) -> int:
+        return await issue_count(self.campaign_id, self.issue_filter)
+
+
+async def issue_connection(campaign_id: int, issue_filter: IssueFilter, first: int | None, after: str | None) -> IssueConnection:
+    rows, has_next = await issue_page(campaign_id, issue_filter, page_size(first), decode_cursor(after))
+    edges = [IssueEdge(cursor=encode_cursor(row.id), node=Issue.from_row(row)) for row in rows]
+    return IssueConnection(edges=edges, page_info=page_info(edges, has_next, after), campaign_id=campaign_id,
+                           issue_filter=issue_filter)

@@ -9,7 +9,6 @@ import strawberry
 
 from stepwise.models.db import campaigns as db
 from stepwise.models.db.datasets import Asset as AssetRow
-from stepwise.models.errors import NotAvailableYet
 from stepwise.models.queries.tasks import TaskFilter, task_count, task_page
 from stepwise.models.workflow import ACTIVE, EventKind
 from stepwise.schema.context import Info
@@ -18,7 +17,7 @@ from stepwise.schema.pagination import decode_cursor, encode_cursor, page_size
 from stepwise.schema.types.accounts import User, load_user
 from stepwise.schema.types.assets import Annotation, Asset
 from stepwise.schema.types.campaigns import Campaign, Step, load_step
-from stepwise.schema.types.common import Node, PageInfo
+from stepwise.schema.types.common import Node, PageInfo, page_info
 from stepwise.schema.types.datasets import DatasetVersion
 from stepwise.schema.types.enums import IssueStatusType, StepStateType, TaskEventKindType, TaskStatusType
 
@@ -122,13 +121,16 @@ class Task(Node):
         return await info.context.loaders.open_issue_count_by_asset.load(self.row.asset_id)
 
     @strawberry.field(description="Issues raised on the task's asset, oldest first, optionally by status.")
-    def issues(
+    async def issues(
         self,
+        info: Info,
         status: Annotated[
             IssueStatusType | None, strawberry.argument(description="Only issues in this status; all when omitted.")
         ] = None,
     ) -> list[IssueRef]:
-        raise NotAvailableYet("Task.issues")
+        from stepwise.schema.types.issues import issues_of_asset
+
+        return await issues_of_asset(info, self.row.asset_id, status)
 
     @strawberry.field(description="One entry per workflow step, in workflow order.")
     async def history(self, info: Info) -> list[StepHistoryEntry]:
@@ -179,11 +181,8 @@ class TaskConnection:
 async def task_connection(campaign_id: int, task_filter: TaskFilter, first: int | None, after: str | None) -> TaskConnection:
     rows, has_next = await task_page(campaign_id, task_filter, page_size(first), decode_cursor(after))
     edges = [TaskEdge(cursor=encode_cursor(row.id), node=Task.from_row(row)) for row in rows]
-    page_info = PageInfo(
-        has_next_page=has_next, has_previous_page=after is not None,
-        start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None,
-    )
-    return TaskConnection(edges=edges, page_info=page_info, campaign_id=campaign_id, task_filter=task_filter)
+    return TaskConnection(edges=edges, page_info=page_info(edges, has_next, after), campaign_id=campaign_id,
+                          task_filter=task_filter)
 
 
 @strawberry.type(description="The viewer's own active tasks in one campaign.")
