@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from cross_web import HTTPException  # strawberry's own HTTP error type
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
-from strawberry.asgi import GraphQL
-from tortoise import connections
-
 from stepwise.config import Settings, load_settings
 from stepwise.guards import RequestGuards
 from stepwise.models.actions.accounts import authenticate
@@ -25,6 +24,8 @@ from stepwise.permissions.auth import bearer_token
 from stepwise.schema.app import build_schema
 from stepwise.schema.context import Context
 from stepwise.subscriptions.bus import open_bus
+from strawberry.asgi import GraphQL
+from tortoise import connections
 
 logger = logging.getLogger("stepwise")
 HEALTH_TIMEOUT_SECONDS = 2.0
@@ -40,6 +41,21 @@ class StepwiseGraphQL(GraphQL):
             allowed_origins=settings.allowed_origins,
         )
         self.settings = settings
+
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON that is not UTF-8 or nests absurdly deep is a client error, not a crash."""
+        try:
+            return json.loads(data)
+        except (UnicodeDecodeError, RecursionError):
+            raise HTTPException(400, "The request body is not valid UTF-8 JSON.") from None
+
+    async def parse_http_body(self, request: Any):
+        # Batches are off, so a body must be one JSON object (strawberry assumes it is).
+        if request.method != "GET" and "application/json" in (request.content_type or ""):
+            body = self.decode_json(await request.get_body())
+            if not isinstance(body, (dict, list)):
+                raise HTTPException(400, "The request body must be a JSON object.")
+        return await super().parse_http_body(request)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         viewer = await authenticate(bearer_token(request.headers.get("authorization")))

@@ -7,11 +7,13 @@ being read (by Content-Length), or as soon as the streamed bytes pass the limit.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+logger = logging.getLogger("stepwise.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -88,3 +90,9 @@ class RequestGuards:
         except _BodyTooLarge:
             if not started:
                 await _send_json(send, 413, too_large, request_id)
+        except Exception:
+            # A bug: log it with the request id the client gets, and answer without internals.
+            logger.exception("unhandled error in request %s", request_id)
+            if not started:
+                error = {"message": "Unexpected error.", "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}}
+                await _send_json(send, 500, {"errors": [error]}, request_id)

@@ -9,10 +9,11 @@ from tortoise.functions import Count
 from tortoise.models import Model
 
 from stepwise.models.db.accounts import Invitation, Membership
-from stepwise.models.db.datasets import Dataset, DatasetVersion, DatasetWorker, Label
+from stepwise.models.db.datasets import Asset, Dataset, DatasetVersion, DatasetWorker, Label
 from stepwise.models.db.campaigns import Campaign, Step, StepAssignee, Task, TaskEvent
 from stepwise.models.db.issues import Issue, IssueComment, IssueStatus
 from stepwise.models.queries.assets import asset_counts
+from stepwise.models.queries.rows import asset_rows, in_list, task_rows
 
 
 def _by_id_loader(model: type[Model]) -> DataLoader:
@@ -52,11 +53,22 @@ async def _open_issue_counts(asset_ids: list[int]) -> list[int]:
     return [counts.get(i, 0) for i in asset_ids]
 
 
+def _lean_loader(fetch) -> DataLoader:
+    """By-id loader over lean SQL rows (models/queries/rows.py) for the hot list pages."""
+
+    async def load(ids: list[int]):
+        rows = {row.id: row for row in await fetch(f"id IN ({in_list(ids)})", list(ids))}
+        return [rows.get(i) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
 class Loaders:
     """Built fresh for each operation (never shared: a cache must not cross viewers)."""
 
     def __init__(self) -> None:
-        self._by_id: dict[type[Model], DataLoader] = {}
+        # Assets and tasks come as lean rows: pages list a hundred of them at a time.
+        self._by_id: dict[type[Model], DataLoader] = {Asset: _lean_loader(asset_rows), Task: _lean_loader(task_rows)}
         self.labels_by_version = _children_loader(Label, "version_id", "name")
         self.versions_by_dataset = _children_loader(DatasetVersion, "dataset_id")
         self.workers_by_dataset = _children_loader(DatasetWorker, "dataset_id")

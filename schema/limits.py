@@ -36,22 +36,24 @@ class Measure:
     cost: int = 0
 
 
-def _page_factor(field: FieldNode) -> int:
+def _page_factor(field: FieldNode) -> int | None:
+    """The page size a field asks for (`first`), the worst case for a variable, None without."""
     for argument in field.arguments or ():
         if argument.name.value == "first":
             return int(argument.value.value) if isinstance(argument.value, IntValueNode) else MAX_PAGE
-    return 0
+    return None
 
 
-def _list_factor(field: FieldNode, parent_type, field_type) -> int:
+def _list_factor(field: FieldNode, parent_type, field_def) -> int:
     page = _page_factor(field)
-    if page:
+    if page is not None:
         return page
+    if "first" in field_def.args:
+        return DEFAULT_PAGE  # a paged field without `first` returns the default page
+    field_type = field_def.type
     if isinstance(get_nullable_type(field_type), GraphQLList):
         # Edges of a connection are already counted by the connection's page size.
         return 1 if parent_type is not None and parent_type.name.endswith("Connection") else UNPAGED_LIST_FACTOR
-    if parent_type is not None and field.arguments and any(a.name.value == "after" for a in field.arguments):
-        return DEFAULT_PAGE
     return 1
 
 
@@ -68,7 +70,7 @@ def _measure(selection_set: SelectionSetNode, parent_type, fragments, multiplier
             # Object and interface types both have `fields`; unions have none to select directly.
             field_def = (getattr(parent_type, "fields", None) or {}).get(name)
             if selection.selection_set and field_def is not None:
-                factor = _list_factor(selection, parent_type, field_def.type)
+                factor = _list_factor(selection, parent_type, field_def)
                 _measure(selection.selection_set, get_named_type(field_def.type), fragments,
                          multiplier * factor, depth + 1, seen, total)
         elif isinstance(selection, InlineFragmentNode):

@@ -5,11 +5,12 @@ from __future__ import annotations
 from tortoise.functions import Count
 
 from stepwise.models.db.datasets import Asset
+from stepwise.models.queries.rows import AssetRow, asset_rows
 
 
-async def asset_page(version_id: int, first: int, after_id: int) -> tuple[list[Asset], bool]:
+async def asset_page(version_id: int, first: int, after_id: int) -> tuple[list[AssetRow], bool]:
     """Up to `first` assets after `after_id` in id order, and whether more follow."""
-    rows = await Asset.filter(version_id=version_id, id__gt=after_id).order_by("id").limit(first + 1)
+    rows = await asset_rows("version_id = ? AND id > ?", [version_id, after_id], f"ORDER BY id LIMIT {first + 1}")
     return rows[:first], len(rows) > first
 
 

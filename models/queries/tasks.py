@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from tortoise.functions import Count, Sum
 
 from stepwise.models.db.campaigns import Campaign, Step, Task
+from stepwise.models.queries.rows import TaskRow, in_list, task_rows
 from stepwise.models.workflow import ACTIVE, TaskStatus, progress_percent, remaining_submissions
 
 
@@ -16,6 +17,20 @@ class TaskFilter:
     statuses: tuple[TaskStatus, ...] | None = None
     step_id: int | None = None
     assignee_id: int | None = None
+
+
+def _where(campaign_id: int, task_filter: TaskFilter) -> tuple[str, list]:
+    clauses, params = ["campaign_id = ?"], [campaign_id]
+    if task_filter.statuses:
+        clauses.append(f"status IN ({in_list(list(task_filter.statuses))})")
+        params += [s.value for s in task_filter.statuses]
+    if task_filter.step_id is not None:
+        clauses.append("step_id = ?")
+        params.append(task_filter.step_id)
+    if task_filter.assignee_id is not None:
+        clauses.append("assignee_id = ?")
+        params.append(task_filter.assignee_id)
+    return " AND ".join(clauses), params
 
 
 def _filtered(campaign_id: int, task_filter: TaskFilter):
@@ -29,8 +44,10 @@ def _filtered(campaign_id: int, task_filter: TaskFilter):
     return query
 
 
-async def task_page(campaign_id: int, task_filter: TaskFilter, first: int, after_id: int) -> tuple[list[Task], bool]:
-    rows = await _filtered(campaign_id, task_filter).filter(id__gt=after_id).order_by("id").limit(first + 1)
+async def task_page(campaign_id: int, task_filter: TaskFilter, first: int, after_id: int) -> tuple[list[TaskRow], bool]:
+    """Keyset page on (campaign_id, id): page 10,000 costs what page 1 costs."""
+    where, params = _where(campaign_id, task_filter)
+    rows = await task_rows(f"{where} AND id > ?", [*params, after_id], f"ORDER BY id LIMIT {first + 1}")
     return rows[:first], len(rows) > first
 
 
