@@ -42,6 +42,13 @@ class Access:
     async def org_role(self, org_id: int) -> OrgRole | None:
         return (await self.org_roles()).get(org_id)
 
+    async def require_member(self, org_id: int) -> OrgRole:
+        """The viewer's role in the organization; NOT_FOUND when they are not a member."""
+        role = await self.org_role(org_id)
+        if role is None:
+            raise NotFound("Organization")
+        return role
+
     async def dataset_role(self, dataset_id: int, org_id: int) -> DatasetRole | None:
         viewer = self.require_viewer()
         async with self._loading:

@@ -9,7 +9,6 @@ import strawberry
 from stepwise.models.actions.campaigns import find_campaign
 from stepwise.models.actions.task_access import find_task
 from stepwise.models.db.datasets import DatasetVersion as VersionRow
-from stepwise.models.errors import NotFound
 from stepwise.models.queries.tasks import my_active_tasks
 from stepwise.permissions.graphql import IsAuthenticated
 from stepwise.schema.context import Info
@@ -42,8 +41,7 @@ class CampaignQueries:
     ) -> list[MyTaskGroup]:
         org_id = decode_id(organization_id, "Organization")
         access = info.context.access
-        if await access.org_role(org_id) is None:
-            raise NotFound("Organization")
+        await access.require_member(org_id)
         groups = []
         for campaign, tasks in await my_active_tasks(access.require_viewer().id, org_id):
             version = await info.context.loaders.get(VersionRow, campaign.version_id)

@@ -8,7 +8,6 @@ import strawberry
 
 from stepwise.models.actions import issues
 from stepwise.models.db.issues import CommentAction, IssueKind, IssueStatus
-from stepwise.models.errors import NotFound
 from stepwise.models.queries.issues import my_issues
 from stepwise.permissions.graphql import IsAuthenticated
 from stepwise.resolvers.mutations.results import INPUT, payload_of
@@ -38,8 +37,7 @@ class IssueQueries:
     ) -> list[Issue]:
         org_id = decode_id(organization_id, "Organization")
         access = info.context.access
-        if await access.org_role(org_id) is None:
-            raise NotFound("Organization")
+        await access.require_member(org_id)
         rows = await my_issues(access.require_viewer().id, org_id, IssueStatus(status.value) if status else None)
         return [Issue.from_row(row) for row in rows]
 

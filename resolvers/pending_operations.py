@@ -11,7 +11,7 @@ from typing import Annotated
 
 import strawberry
 
-from stepwise.models.errors import NotAvailableYet, NotFound
+from stepwise.models.errors import NotAvailableYet
 from stepwise.permissions.graphql import IsAuthenticated
 from stepwise.schema.campaign_inputs import (
     MarkNotificationsReadInput,
@@ -37,8 +37,7 @@ def arg(description: str):
 async def require_member(info: Info, organization_id: strawberry.ID) -> int:
     """The organization's key, or NOT_FOUND when the viewer is not one of its members."""
     org_pk = decode_id(organization_id, "Organization")
-    if await info.context.access.org_role(org_pk) is None:
-        raise NotFound("Organization")
+    await info.context.access.require_member(org_pk)
     return org_pk
 
 
