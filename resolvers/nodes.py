@@ -12,6 +12,7 @@ from stepwise.models.db import datasets as datasets_db
 from stepwise.models.errors import NotFound
 from stepwise.models.workflow import ACTIVE
 from stepwise.permissions.policy import allows
+from stepwise.models.actions.issues import find_issue
 from stepwise.models.actions.task_access import find_task
 from stepwise.resolvers.scopes import scope_of
 from stepwise.schema.context import Info
@@ -20,6 +21,7 @@ from stepwise.schema.types.accounts import Organization, User
 from stepwise.schema.types.assets import Asset
 from stepwise.schema.types.campaigns import Campaign, Step
 from stepwise.schema.types.datasets import Dataset, DatasetVersion, Label
+from stepwise.schema.types.issues import Issue
 from stepwise.schema.types.tasks import Task
 
 
@@ -77,6 +79,11 @@ async def fetch_asset(info: Info, pk: int) -> Asset:
     raise NotFound("Asset")
 
 
+async def fetch_issue(info: Info, pk: int) -> Issue:
+    row, _ = await find_issue(info.context.access, pk)
+    return Issue.from_row(row)
+
+
 def _typed(model, action: str, wrap) -> Callable[[Info, int], Awaitable]:
     async def fetch(info: Info, pk: int):
         return wrap(await fetch_visible(info, model, pk, action, model.__name__))
@@ -94,6 +101,7 @@ NODE_FETCHERS: dict[str, Callable[[Info, int], Awaitable]] = {
     "Campaign": _typed(campaigns_db.Campaign, "campaign.read", Campaign.from_row),
     "Step": fetch_step,
     "Task": fetch_task,
+    "Issue": fetch_issue,
 }
 
 
