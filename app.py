@@ -24,15 +24,38 @@ from stepwise.permissions.auth import bearer_token
 from stepwise.schema.app import build_schema
 from stepwise.schema.context import Context
 from stepwise.subscriptions.bus import open_bus
+from strawberry import UNSET
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from tortoise import connections
 
 logger = logging.getLogger("stepwise")
 HEALTH_TIMEOUT_SECONDS = 2.0
 
 
+async def viewer_of_connection(params: object):
+    """The user named by a websocket's connection_init payload, or None."""
+    if not isinstance(params, dict) or not isinstance(params.get("authorization"), str):
+        return None
+    return await authenticate(bearer_token(params["authorization"]))
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler):
+    """graphql-transport-ws: a missing or bad token closes the socket with 4401, as the contract says."""
+
+    async def handle_connection_init(self, message) -> None:
+        if await viewer_of_connection(message.get("payload")) is None:
+            await self.websocket.close(code=4401, reason="Unauthorized")
+            return
+        await super().handle_connection_init(message)
+
+
 class StepwiseGraphQL(GraphQL):
-    """Authenticates once per request and builds a fresh context (and loaders) for it."""
+    """Authenticates once per request (HTTP) or per connection (websocket, from connection_init)
+    and builds a fresh context for it."""
+
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -56,6 +79,15 @@ class StepwiseGraphQL(GraphQL):
             if not isinstance(body, (dict, list)):
                 raise HTTPException(400, "The request body must be a JSON object.")
         return await super().parse_http_body(request)
+
+    async def on_ws_connect(self, context: Context):
+        """Both protocols: authenticate the connection_init payload; the legacy protocol answers
+        a bad token with a connection_error message."""
+        viewer = await viewer_of_connection(context.connection_params)
+        if viewer is None:
+            raise ConnectionRejectionError({"message": "Send {\"authorization\": \"Bearer <token>\"} in connection_init."})
+        context.access = Access(viewer)
+        return UNSET
 
     async def get_context(self, request: Any, response: Any) -> Context:
         viewer = await authenticate(bearer_token(request.headers.get("authorization")))

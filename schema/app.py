@@ -11,12 +11,13 @@ from stepwise.resolvers.campaign_queries import CampaignQueries
 from stepwise.resolvers.mutations.campaigns import CampaignMutations
 from stepwise.resolvers.mutations.tasks import TaskMutations
 from stepwise.resolvers.issue_operations import IssueMutations, IssueQueries
-from stepwise.resolvers.pending_operations import NotificationMutations, NotificationQueries, Subscription
+from stepwise.resolvers.pending_operations import NotificationMutations, NotificationQueries
 from stepwise.resolvers.mutations.accounts import AccountMutations
 from stepwise.resolvers.mutations.datasets import DatasetMutations
 from stepwise.resolvers.queries import AccountQueries, DatasetQueries, NodeQueries
 from stepwise.schema.errors import ErrorPolicy
 from stepwise.schema.limits import query_limits_rule
+from stepwise.subscriptions.fields import Subscription
 from stepwise.schema.types import accounts, assets, datasets
 
 MAX_TOKENS = 20_000

@@ -20,6 +20,8 @@ class Context:
     access: Access
     request_id: str
     loaders: Loaders = field(default_factory=Loaders)
+    # Websockets: the connection_init payload (strawberry sets it); credentials travel there.
+    connection_params: dict | None = None
 
     @property
     def viewer(self):

@@ -13,6 +13,21 @@ from contextlib import asynccontextmanager
 
 from broadcaster import Broadcast
 
+from stepwise.models.errors import AccessError
+
+
+MAX_PENDING = 1_000
+_OVERFLOW = object()
+
+
+class SlowConsumer(AccessError):
+    """The client did not read its events fast enough; it should refetch and resubscribe."""
+
+    code = "SLOW_CONSUMER"
+
+    def __init__(self) -> None:
+        super().__init__(f"More than {MAX_PENDING} events waited for this subscription: refetch, then subscribe again.")
+
 
 class Bus:
     def __init__(self, url: str) -> None:
@@ -32,13 +47,33 @@ class Bus:
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict]]:
-        """Yields an async iterator of the channel's messages; unsubscribes on exit."""
+        """Registered on the channel on entry; yields an async iterator of its messages and
+        unsubscribes on exit. A subscriber more than MAX_PENDING messages behind is cut off
+        (SlowConsumer) instead of growing memory without bound."""
         subscription = self._broadcast.subscribe(channel=channel)
         async with self._lock:
             subscriber = await subscription.__aenter__()
+        pending: asyncio.Queue = asyncio.Queue()
+
+        async def pump() -> None:
+            async for event in subscriber:
+                if pending.qsize() >= MAX_PENDING:
+                    pending.put_nowait(_OVERFLOW)
+                    return
+                pending.put_nowait(event.message)
+
+        async def messages() -> AsyncIterator[dict]:
+            while True:
+                item = await pending.get()
+                if item is _OVERFLOW:
+                    raise SlowConsumer()
+                yield json.loads(item)
+
+        pumping = asyncio.create_task(pump())
         try:
-            yield (json.loads(event.message) async for event in subscriber)
+            yield messages()
         finally:
+            pumping.cancel()
             await subscription.__aexit__(None, None, None)
 
 

@@ -1,0 +1,172 @@
+"""The Subscription type: subscribe (authorized), then for every event re-check that this viewer
+may see it, load what the selection needs with fresh loaders, and yield.
+
+The subscription is registered on the bus before any snapshot is read, so nothing committed in
+between is missed. Nothing is replayed after a disconnect: clients refetch, then resubscribe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from stepwise.models.actions.campaigns import find_campaign
+from stepwise.models.db.campaigns import Campaign as CampaignRow
+from stepwise.models.db.campaigns import Task as TaskRow
+from stepwise.models.db.issues import Issue as IssueRow
+from stepwise.models.errors import NotAvailableYet
+from stepwise.models.workflow import ACTIVE
+from stepwise.permissions.graphql import IsAuthenticated
+from stepwise.permissions.policy import allows
+from stepwise.resolvers.loaders import Loaders
+from stepwise.schema.context import Info
+from stepwise.schema.ids import decode_id
+from stepwise.schema.types.accounts import load_user
+from stepwise.schema.types.campaigns import CampaignProgress, progress_of
+from stepwise.schema.types.enums import IssueUpdateKindType, TaskEventKindType
+from stepwise.schema.types.issues import Issue
+from stepwise.schema.types.notifications import Notification
+from stepwise.schema.types.tasks import Task
+from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
+from stepwise.subscriptions import channels
+
+AUTH = [IsAuthenticated]
+
+
+def arg(description: str):
+    return strawberry.argument(description=description)
+
+
+@asynccontextmanager
+async def _listening(info: Info, channel: str) -> AsyncIterator[AsyncIterator[dict]]:
+    """Registered on the channel on entry. Before each message the viewer's roles are reloaded
+    (authorization is checked per event) and the operation gets fresh loaders."""
+    async with info.context.bus.subscribe(channel) as messages:
+        yield _refreshed(info, messages)
+
+
+async def _refreshed(info: Info, messages: AsyncIterator[dict]) -> AsyncIterator[dict]:
+    async for message in messages:
+        info.context.access.forget()
+        info.context.loaders = Loaders()
+        yield message
+
+
+async def _role(info: Info, campaign: CampaignRow):
+    return await info.context.access.dataset_role(campaign.dataset_id, campaign.organization_id)
+
+
+def _concerns(viewer_id: int, message: dict) -> bool:
+    """A task change a LABELER hears of: the task was or became theirs."""
+    return viewer_id in (message["assignee_id"], message["previous_assignee_id"])
+
+
+async def _holds(viewer_id: int, message: dict) -> bool:
+    """An issue a LABELER hears of: on the asset of one of their active tasks."""
+    return await TaskRow.filter(asset_id=message["asset_id"], assignee_id=viewer_id, status__in=list(ACTIVE)).exists()
+
+
+async def _task_update(info: Info, message: dict) -> TaskUpdate | None:
+    task = await TaskRow.get_or_none(id=message["task_id"])
+    if task is None:
+        return None
+    return TaskUpdate(
+        kind=TaskEventKindType(message["kind"]), task=Task.from_row(task),
+        actor=await load_user(info, message["actor_id"]), at=datetime.fromisoformat(message["at"]),
+    )
+
+
+@strawberry.type(
+    name="Subscription",
+    description="Realtime events over the websocket at /graphql; authorization is checked again for every event.",
+)
+class Subscription:
+    @strawberry.subscription(
+        description="Every change to a task of the campaign. "
+        "LABELER workers receive only changes to tasks that were or became theirs.",
+        permission_classes=AUTH,
+    )
+    async def task_updates(
+        self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")]
+    ) -> AsyncGenerator[TaskUpdate, None]:
+        campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), "campaign.read")
+        viewer_id = info.context.access.require_viewer().id
+        async with _listening(info, channels.campaign_tasks(campaign.id)) as messages:
+            async for message in messages:
+                role = await _role(info, campaign)
+                if role is None:
+                    return  # no longer a worker: the subscription ends
+                if allows("task.read", role) or (allows("task.readOwn", role) and _concerns(viewer_id, message)):
+                    update = await _task_update(info, message)
+                    if update is not None:
+                        yield update
+
+    @strawberry.subscription(
+        description="Changes to tasks that were or became the viewer's, across the organization.",
+        permission_classes=AUTH,
+    )
+    async def my_task_updates(
+        self, info: Info,
+        organization_id: Annotated[strawberry.ID, arg("The organization's ID; NOT_FOUND unless the viewer is a member.")],
+    ) -> AsyncGenerator[TaskUpdate, None]:
+        org_id = decode_id(organization_id, "Organization")
+        await info.context.access.require_member(org_id)
+        viewer_id = info.context.access.require_viewer().id
+        async with _listening(info, channels.organization_tasks(org_id)) as messages:
+            async for message in messages:
+                if await info.context.access.org_role(org_id) is None:
+                    return
+                if _concerns(viewer_id, message):
+                    update = await _task_update(info, message)
+                    if update is not None:
+                        yield update
+
+    @strawberry.subscription(
+        description="Issue activity in the campaign. "
+        "LABELER workers receive only issues on assets of their own active tasks.",
+        permission_classes=AUTH,
+    )
+    async def issue_updates(
+        self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")]
+    ) -> AsyncGenerator[IssueUpdate, None]:
+        campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), "campaign.read")
+        viewer_id = info.context.access.require_viewer().id
+        async with _listening(info, channels.campaign_issues(campaign.id)) as messages:
+            async for message in messages:
+                role = await _role(info, campaign)
+                if role is None:
+                    return
+                if not (allows("task.read", role) or (allows("task.readOwn", role) and await _holds(viewer_id, message))):
+                    continue
+                issue = await IssueRow.get_or_none(id=message["issue_id"])
+                if issue is not None:
+                    yield IssueUpdate(
+                        kind=IssueUpdateKindType(message["kind"]), issue=Issue.from_row(issue),
+                        actor=await load_user(info, message["actor_id"]), at=datetime.fromisoformat(message["at"]),
+                    )
+
+    @strawberry.subscription(
+        description="The current progress at once, then again after every change to it. Not for LABELER workers.",
+        permission_classes=AUTH,
+    )
+    async def campaign_progress(
+        self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")]
+    ) -> AsyncGenerator[CampaignProgress, None]:
+        campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), "campaign.progress")
+        async with _listening(info, channels.campaign_tasks(campaign.id)) as messages:
+            # Subscribed first, then the snapshot: a change committed in between is not lost.
+            yield await progress_of(info, await CampaignRow.get(id=campaign.id))
+            async for _ in messages:
+                if not allows("campaign.progress", await _role(info, campaign)):
+                    return
+                yield await progress_of(info, await CampaignRow.get(id=campaign.id))
+
+    @strawberry.subscription(description="The viewer's new notifications, as they are sent.", permission_classes=AUTH)
+    async def notifications(self) -> AsyncGenerator[Notification, None]:
+        if True:
+            raise NotAvailableYet("notifications")
+        yield

@@ -1,0 +1,121 @@
+"""Subscriptions over real websockets, both protocols, against a real uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+import websockets
+
+from campaign_helpers import LAUNCH, START, SUBMIT, act, add_assets, all_tasks, campaign_with_steps
+from conftest import Api, build_world
+
+TASK_UPDATES = "subscription($c: ID!) { taskUpdates(campaignId: $c) { kind actor { username } task { status assignee { username } asset { filename } } } }"
+PROGRESS = "subscription($c: ID!) { campaignProgress(campaignId: $c) { totalTasks inProgress done percent } }"
+
+
+@pytest.fixture
+async def live(live_server):
+    """A world with a launched two-step campaign on a real server: (api, world, campaign, tasks)."""
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
+        api = Api(client)
+        world = await build_world(api)
+        await add_assets(api, world, ["a.jpg", "b.jpg", "c.jpg", "d.jpg"])
+        campaign, _ = await campaign_with_steps(
+            api, world, [("Annotate", "ANNOTATION", ["labeler1", "contributor1"]), ("Review", "REVIEW", ["manager1"])])
+        await api.data(LAUNCH, {"c": campaign}, world.manager)
+        yield api, world, campaign, await all_tasks(api, world, campaign), live_server.replace("http", "ws") + "/graphql"
+
+
+async def open_transport_ws(url: str, token: str | None):
+    socket = await websockets.connect(url, subprotocols=["graphql-transport-ws"])
+    await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"} if token else {}}))
+    return socket
+
+
+async def next_data(socket, timeout: float = 5) -> dict:
+    while True:
+        message = json.loads(await asyncio.wait_for(socket.recv(), timeout))
+        if message["type"] in ("next", "data"):
+            return message["payload"]
+        if message["type"] in ("error", "complete"):
+            return message
+
+
+async def test_transport_ws_rejects_a_bad_token_with_4401(live):
+    _, _, _, _, url = live
+    for token in (None, "swt_not-a-token"):
+        socket = await open_transport_ws(url, token)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 5)
+        assert closed.value.rcvd.code == 4401
+
+
+async def test_legacy_protocol_answers_a_bad_token_with_an_error_message(live):
+    _, _, _, _, url = live
+    async with websockets.connect(url, subprotocols=["graphql-ws"]) as socket:
+        await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": "Bearer nope"}}))
+        message = json.loads(await asyncio.wait_for(socket.recv(), 5))
+        assert message["type"] == "connection_error"
+
+
+async def test_task_updates_arrive_after_commit_for_both_protocols(live):
+    api, world, campaign, tasks, url = live
+    socket = await open_transport_ws(url, world.manager)
+    assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "connection_ack"
+    await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": TASK_UPDATES, "variables": {"c": campaign}}}))
+    legacy = await websockets.connect(url, subprotocols=["graphql-ws"])
+    await legacy.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {world.contributor}"}}))
+    assert json.loads(await asyncio.wait_for(legacy.recv(), 5))["type"] == "connection_ack"
+    await legacy.send(json.dumps({"id": "1", "type": "start", "payload": {"query": TASK_UPDATES, "variables": {"c": campaign}}}))
+    await asyncio.sleep(0.3)  # both subscriptions registered
+
+    submitted = await act(api, SUBMIT, {"taskId": tasks[0]["id"]}, world.labeler)
+    assert submitted["errors"] == []
+    for ws in (socket, legacy):
+        update = (await next_data(ws))["data"]["taskUpdates"]
+        assert update == {"kind": "SUBMITTED", "actor": {"username": "labeler1"},
+                          "task": {"status": "IN_PROGRESS", "assignee": {"username": "manager1"}, "asset": {"filename": "a.jpg"}}}
+    # A refused change publishes nothing.
+    refused = await act(api, SUBMIT, {"taskId": tasks[0]["id"]}, world.contributor)
+    assert refused["errors"][0]["code"] == "NOT_ASSIGNEE"
+    with pytest.raises(asyncio.TimeoutError):
+        await next_data(socket, timeout=0.5)
+    await socket.close()
+    await legacy.close()
+
+
+async def test_labelers_hear_only_of_tasks_that_were_or_became_theirs(live):
+    api, world, campaign, tasks, url = live
+    socket = await open_transport_ws(url, world.labeler)
+    assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "connection_ack"
+    await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": TASK_UPDATES, "variables": {"c": campaign}}}))
+    await asyncio.sleep(0.3)
+    # tasks[1] is the contributor's: the labeler hears nothing of it; tasks[0] is theirs.
+    assert (await act(api, START, {"taskId": tasks[1]["id"]}, world.contributor))["errors"] == []
+    assert (await act(api, START, {"taskId": tasks[0]["id"]}, world.labeler))["errors"] == []
+    update = (await next_data(socket))["data"]["taskUpdates"]
+    assert update["kind"] == "STARTED" and update["task"]["asset"] == {"filename": "a.jpg"}
+    await socket.close()
+
+
+async def test_campaign_progress_now_then_after_each_change(live):
+    api, world, campaign, tasks, url = live
+    socket = await open_transport_ws(url, world.manager)
+    assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "connection_ack"
+    await socket.send(json.dumps({"id": "p", "type": "subscribe", "payload": {"query": PROGRESS, "variables": {"c": campaign}}}))
+    first = (await next_data(socket))["data"]["campaignProgress"]
+    assert first == {"totalTasks": 4, "inProgress": 4, "done": 0, "percent": 0.0}
+    await act(api, SUBMIT, {"taskId": tasks[0]["id"]}, world.labeler)
+    after = (await next_data(socket))["data"]["campaignProgress"]
+    assert after["percent"] == pytest.approx(100 * 1 / (1 + 7))
+    labeler = await open_transport_ws(url, world.labeler)
+    assert json.loads(await asyncio.wait_for(labeler.recv(), 5))["type"] == "connection_ack"
+    await labeler.send(json.dumps({"id": "p", "type": "subscribe", "payload": {"query": PROGRESS, "variables": {"c": campaign}}}))
+    refused = await next_data(labeler)
+    errors = refused["payload"] if refused.get("type") == "error" else refused["errors"]
+    assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+    await socket.close()
+    await labeler.close()
