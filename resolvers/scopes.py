@@ -6,7 +6,7 @@ from tortoise.models import Model
 
 from stepwise.models.db.accounts import Organization
 from stepwise.models.db.campaigns import Campaign
-from stepwise.models.db.datasets import Asset, Dataset, DatasetVersion, Label
+from stepwise.models.db.datasets import Dataset, DatasetVersion, Label
 from stepwise.resolvers.loaders import Loaders
 
 
@@ -18,7 +18,7 @@ async def scope_of(loaders: Loaders, row: Model) -> tuple[int, int | None]:
         return row.organization_id, row.dataset_id
     if isinstance(row, Dataset):
         return row.organization_id, row.id
-    if isinstance(row, (Asset, Label)):
+    if isinstance(row, Label) or hasattr(row, "version_id"):  # assets come as models or lean rows
         row = await loaders.get(DatasetVersion, row.version_id)
     if isinstance(row, DatasetVersion):
         dataset = await loaders.get(Dataset, row.dataset_id)

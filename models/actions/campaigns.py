@@ -24,12 +24,13 @@ MAX_STEPS = 20
 MAX_ASSIGNEES = 200
 
 
-async def find_campaign(access: Access, campaign_id: int, action: str) -> Campaign:
-    """The campaign if the viewer may `action` it; NOT_FOUND when they cannot see it."""
+async def find_campaign(access: Access, campaign_id: int, action: str, what: str = "Campaign") -> Campaign:
+    """The campaign if the viewer may `action` it; NOT_FOUND when they cannot see it. `what`
+    names the object the caller asked for, so a hidden one reads exactly like a missing one."""
     campaign = await Campaign.get_or_none(id=campaign_id)
     if campaign is None:
-        raise NotFound("Campaign")
-    await access.check(action, campaign.organization_id, campaign.dataset_id, what="Campaign")
+        raise NotFound(what)
+    await access.check(action, campaign.organization_id, campaign.dataset_id, what=what)
     return campaign
 
 
@@ -112,7 +113,7 @@ async def find_step(access: Access, step_id: int) -> tuple[Step, Campaign]:
     step = await Step.get_or_none(id=step_id)
     if step is None:
         raise NotFound("Step")
-    return step, await find_campaign(access, step.campaign_id, "campaign.configure")
+    return step, await find_campaign(access, step.campaign_id, "campaign.configure", what="Step")
 
 
 async def update_step(

@@ -7,6 +7,7 @@ from tortoise.transactions import in_transaction
 
 from stepwise.models import clock
 from stepwise.models.actions.campaigns import find_campaign
+from stepwise.models.actions.task_access import can_see_task
 from stepwise.models.db.campaigns import Campaign, Task, TaskEvent
 from stepwise.models.db.datasets import DatasetWorker
 from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_input
@@ -55,7 +56,11 @@ async def reassign_tasks(
         campaign_ids = {t.campaign_id for t in tasks.values()}
         if len(tasks) != len(task_ids) or len(campaign_ids) != 1:
             raise NotFound("Task")
-        campaign = await find_campaign(access, campaign_ids.pop(), "task.reassign")
+        campaign = await find_campaign(access, campaign_ids.pop(), "campaign.read", what="Task")
+        for task in tasks.values():
+            if not await can_see_task(access, task, campaign):
+                raise NotFound("Task")  # a task the viewer cannot see reads like a missing one
+        await access.check("task.reassign", campaign.organization_id, campaign.dataset_id, what="Task")
         ordered = [tasks[i] for i in task_ids]
         for index, task in enumerate(ordered):
             if task.status not in ACTIVE:

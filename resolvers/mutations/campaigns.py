@@ -109,7 +109,9 @@ class CampaignMutations:
         return await payload_of(CampaignPayload, run)
 
     @strawberry.mutation(description="Uploads the campaign's PDF instructions (multipart request). MANAGER only.", permission_classes=AUTH)
-    def upload_instructions(self, input: Annotated[UploadInstructionsInput, INPUT]) -> CampaignPayload:
+    async def upload_instructions(self, info: Info, input: Annotated[UploadInstructionsInput, INPUT]) -> CampaignPayload:
+        # Who may is checked now, so the answer will not change for anyone but the MANAGERs.
+        await campaigns.find_campaign(info.context.access, decode_id(input.campaign_id, "Campaign"), "campaign.configure")
         raise NotAvailableYet("uploadInstructions")
 
     @strawberry.mutation(description="Launches a DRAFT campaign: every asset of the version gets a task, in one transaction. MANAGER only.", permission_classes=AUTH)

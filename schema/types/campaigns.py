@@ -245,7 +245,10 @@ class Campaign(Node):
     async def progress(self, info: Info) -> CampaignProgress:
         return await progress_of(info, self.row)
 
-    @strawberry.field(description="Throughput, efficiency and quality figures. Not for LABELER workers.")
+    @strawberry.field(
+        description="Throughput, efficiency and quality figures. Not for LABELER workers (FORBIDDEN).",
+        permission_classes=[policy("campaign.analytics")],
+    )
     def analytics(
         self,
         date_range: Annotated[
