@@ -43,9 +43,14 @@ async def _reassign_rows(campaign: Campaign, tasks: list[Task], user_id: int, ac
 
 
 async def reassign_tasks(
-    access: Access, task_ids: list[int], user_id: int, step_id: int | None
+    access: Access, task_ids: list[int], user_id: int, step_id: int | None, *, bulk: bool = True
 ) -> tuple[list[Task], list[TaskChanged]]:
-    """Give active tasks to another worker. With `step_id`, every task must be at that step."""
+    """Give active tasks to another worker. With `step_id`, every task must be at that step.
+    `bulk` says which input named the tasks (`taskIds` or a single `taskId`), for error fields."""
+
+    def task_field(index: int) -> str:
+        return f"input.taskIds.{index}" if bulk else "input.taskId"
+
     viewer = access.require_viewer()
     if not task_ids:
         raise invalid_input("input.taskIds", "Give at least one task.")
@@ -64,9 +69,9 @@ async def reassign_tasks(
         ordered = [tasks[i] for i in task_ids]
         for index, task in enumerate(ordered):
             if task.status not in ACTIVE:
-                raise DomainError(ErrorCode.INVALID_STATE, f"The task is {task.status}.", f"input.taskIds.{index}")
+                raise DomainError(ErrorCode.INVALID_STATE, f"The task is {task.status}.", task_field(index))
             if step_id is not None and task.step_id != step_id:
-                raise DomainError(ErrorCode.WRONG_STEP, "Every task must be at the filtered step.", f"input.taskIds.{index}")
+                raise DomainError(ErrorCode.WRONG_STEP, "Every task must be at the filtered step.", task_field(index))
         await _require_worker(campaign, user_id)
         events = await _reassign_rows(campaign, ordered, user_id, viewer.id)
         refreshed = {t.id: t for t in await Task.filter(id__in=task_ids)}

@@ -84,7 +84,7 @@ class TaskMutations:
         task_id, user_id = decode_id(input.task_id, "Task"), decode_id(input.assignee_id, "User")
 
         async def run() -> TaskPayload:
-            tasks, events = await reassign.reassign_tasks(info.context.access, [task_id], user_id, None)
+            tasks, events = await reassign.reassign_tasks(info.context.access, [task_id], user_id, None, bulk=False)
             await publish_committed(info.context.bus, events)
             return TaskPayload(task=Task.from_row(tasks[0]))
 
