@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from tortoise.functions import Count, Sum
 
+from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign, Step, Task
 from stepwise.models.queries.rows import TaskRow, in_list, task_rows
 from stepwise.models.workflow import ACTIVE, TaskStatus, progress_percent, remaining_submissions
@@ -33,17 +34,6 @@ def _where(campaign_id: int, task_filter: TaskFilter) -> tuple[str, list]:
     return " AND ".join(clauses), params
 
 
-def _filtered(campaign_id: int, task_filter: TaskFilter):
-    query = Task.filter(campaign_id=campaign_id)
-    if task_filter.statuses:
-        query = query.filter(status__in=list(task_filter.statuses))
-    if task_filter.step_id is not None:
-        query = query.filter(step_id=task_filter.step_id)
-    if task_filter.assignee_id is not None:
-        query = query.filter(assignee_id=task_filter.assignee_id)
-    return query
-
-
 async def task_page(campaign_id: int, task_filter: TaskFilter, first: int, after_id: int) -> tuple[list[TaskRow], bool]:
     """Keyset page on (campaign_id, id): page 10,000 costs what page 1 costs."""
     where, params = _where(campaign_id, task_filter)
@@ -52,7 +42,8 @@ async def task_page(campaign_id: int, task_filter: TaskFilter, first: int, after
 
 
 async def task_count(campaign_id: int, task_filter: TaskFilter) -> int:
-    return await _filtered(campaign_id, task_filter).count()
+    where, params = _where(campaign_id, task_filter)
+    return (await sql.fetch(f"SELECT COUNT(*) FROM task WHERE {where}", params))[0][0]
 
 
 async def my_active_tasks(user_id: int, organization_id: int) -> list[tuple[Campaign, list[Task]]]:
