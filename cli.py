@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -59,13 +60,13 @@ def serve(
     if workers > 1 and reload:
         _fail("--reload runs a single process: drop --workers or --reload.")
     _migrate(settings)
-    import uvicorn
-
     console.print(f"Serving GraphQL on http://{host}:{port}/graphql ({workers} worker(s)).")
-    uvicorn.run(
-        "stepwise.app:create_app", factory=True, host=host, port=port, workers=workers, reload=reload,
-        log_level=settings.log_level.lower(),
-    )
+    # Replace this process with plain uvicorn rather than calling it from inside typer/click:
+    # on CPython 3.11 the deeper start-up stack made every request page-fault ~8x more
+    # (frame-stack chunk churn, CPython gh-142183); measured in docs/benchmarks.md.
+    args = [sys.executable, "-m", "uvicorn", "stepwise.app:create_app", "--factory", "--host", host,
+            "--port", str(port), "--workers", str(workers), "--log-level", settings.log_level.lower()]
+    os.execv(sys.executable, args + (["--reload"] if reload else []))
 
 
 @app.command()

@@ -10,8 +10,10 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from stepwise.models.actions.new_assets import add_tasks_for_new_assets
+from stepwise.models.db import sql
 from stepwise.models.db.datasets import Asset, Dataset, DatasetVersion, Label
 from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_input
+from stepwise.models.queries.rows import AssetRow, asset_rows
 from stepwise.models.shapes import ShapeDraft, validate_shapes
 from stepwise.models.validation import require_dimension, require_filename, require_url
 from stepwise.permissions.access import Access
@@ -77,7 +79,7 @@ async def _existing_filenames(version_id: int, filenames: list[str]) -> set[str]
     return found
 
 
-async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraft]) -> list[Asset]:
+async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraft]) -> list[AssetRow]:
     """Insert every asset or none; a filename already in the version is INVALID_INPUT."""
     version = await find_version(access, version_id, "datasetVersion.addAssets")
     if not drafts:
@@ -89,20 +91,24 @@ async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraf
     filenames = [row.filename for row in rows]
     try:
         async with in_transaction():
-            clash = await _existing_filenames(version.id, filenames)
-            if clash:
-                index = next(i for i, name in enumerate(filenames) if name in clash)
-                raise invalid_input(
-                    f"input.assets.{index}.filename", f"{filenames[index]!r} is already in this version."
-                )
+            first_id = (await sql.fetch("SELECT COALESCE(MAX(id), 0) + 1 FROM asset"))[0][0]
             await Asset.bulk_create(rows, batch_size=BATCH)
-            # bulk_create does not fill ids: read the rows back, in input order.
-            by_name: dict[str, Asset] = {}
-            for start in range(0, len(filenames), BATCH):
-                for asset in await Asset.filter(version_id=version.id, filename__in=filenames[start : start + BATCH]):
-                    by_name[asset.filename] = asset
-            added = [by_name[name] for name in filenames]
+            added = await _read_back(version.id, first_id, filenames)
             await add_tasks_for_new_assets(version.id, [(a.id, a.annotation is not None) for a in added])
     except IntegrityError:
+        # The unique (version, filename) index refused a row: name the first clash for the client.
+        clash = await _existing_filenames(version.id, filenames)
+        if clash:
+            index = next(i for i, name in enumerate(filenames) if name in clash)
+            raise invalid_input(f"input.assets.{index}.filename", f"{filenames[index]!r} is already in this version.") from None
         raise DomainError(ErrorCode.INVALID_INPUT, "A filename was added concurrently; retry.", "input.assets") from None
     return added
+
+
+async def _read_back(version_id: int, first_id: int, filenames: list[str]) -> list[AssetRow]:
+    """bulk_create fills no ids: read this call's rows back in input order, by the (version, id)
+    index (ids only grow; a concurrent call's rows in the same version are filtered out by name)."""
+    wanted = set(filenames)
+    rows = await asset_rows("version_id = ? AND id >= ?", [version_id, first_id])
+    by_name = {row.filename: row for row in rows if row.filename in wanted}
+    return [by_name[name] for name in filenames]
