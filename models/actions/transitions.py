@@ -80,57 +80,73 @@ async def _rework_target_holder(task: Task, step: WorkflowStep) -> int | None:
     )
 
 
+async def _locked_active_task(task_id: int, expected_version: int | None, viewer_id: int) -> Task:
+    """The task, locked for this transaction, if this viewer may move it now."""
+    task = await Task.filter(id=task_id).select_for_update().get()
+    if expected_version is not None and expected_version != task.version:
+        raise DomainError(ErrorCode.CONFLICT, f"The task changed (version {task.version}); reload it.")
+    if task.status not in ACTIVE:
+        raise DomainError(ErrorCode.INVALID_STATE, f"The task is {task.status}: nothing more can be done on it.")
+    if task.assignee_id != viewer_id:
+        raise DomainError(ErrorCode.NOT_ASSIGNEE, "Only the task's assignee may do this.")
+    return task
+
+
+async def _own_changes(task: Task, action: TaskAction, request: Request, viewer_id: int, now) -> tuple[dict, dict]:
+    """What the action changes on the task itself, and what its events record."""
+    changes: dict = {"updated_at": now}
+    event_extra: dict = {}
+    if request.shapes is not None:
+        changes.update(annotation=await _validated_annotation(task, request.shapes),
+                       annotation_updated_at=now, annotation_updated_by_id=viewer_id)
+    if action is TaskAction.START:
+        changes["started_at"] = now
+    if action in (TaskAction.SUBMIT, TaskAction.SEND_TO_REWORK, TaskAction.SKIP):
+        event_extra["duration_seconds"] = _duration(task, request.active_seconds, now)
+    if action is TaskAction.SUBMIT:
+        changes["submit_count"] = F("submit_count") + 1
+        event_extra["annotation"] = changes.get("annotation", task.annotation)
+    return changes, event_extra
+
+
+async def _placement(task: Task, campaign, steps: list[WorkflowStep], index: int, move: Move, action: TaskAction,
+                     now) -> dict:
+    """Where the task goes and who holds it there (status, step, assignee columns)."""
+    if move.step_index != index:
+        await remember_holder(task.id, task.step_id, task.assignee_id)
+    if move.enters_step:
+        target = steps[move.step_index]
+        forced = await _rework_target_holder(task, target) if action is TaskAction.SEND_TO_REWORK else None
+        assignee = await choose_assignee(campaign, task.id, target, forced)
+        return {"status": move.status, "step_id": target.id, "assignee_id": assignee, "step_entered_at": now,
+                "started_at": None}
+    if move.step_index is None:
+        return {"status": move.status, "step_id": None, "assignee_id": None}
+    return {"status": move.status, "assignee_id": task.assignee_id}
+
+
 async def perform(access: Access, task_id: int, action: TaskAction, request: Request) -> Outcome:
     """Apply `action` to a task as its assignee, in one transaction; see models/workflow.py."""
     viewer = access.require_viewer()
     task, campaign = await find_task(access, task_id)
     await access.check("task.work", campaign.organization_id, campaign.dataset_id, what="Task")
     async with in_transaction():
-        task = await Task.filter(id=task.id).select_for_update().get()
-        if request.expected_version is not None and request.expected_version != task.version:
-            raise DomainError(ErrorCode.CONFLICT, f"The task changed (version {task.version}); reload it.")
-        if task.status not in ACTIVE:
-            raise DomainError(ErrorCode.INVALID_STATE, f"The task is {task.status}: nothing more can be done on it.")
-        if task.assignee_id != viewer.id:
-            raise DomainError(ErrorCode.NOT_ASSIGNEE, "Only the task's assignee may do this.")
+        task = await _locked_active_task(task.id, request.expected_version, viewer.id)
         steps = await load_workflow(campaign.id)
         index = next(i for i, s in enumerate(steps) if s.id == task.step_id)
         move = plan_transition(task.status, action, [s.type for s in steps], index)
         outcome = Outcome(task)
         await _check_issue_rules(task, campaign, move, action, request, viewer.id, outcome)
         now = clock.now()
-        changes: dict = {"updated_at": now}
-        event_extra: dict = {}
-        if request.shapes is not None:
-            changes.update(annotation=await _validated_annotation(task, request.shapes),
-                           annotation_updated_at=now, annotation_updated_by_id=viewer.id)
-        if action is TaskAction.START:
-            changes["started_at"] = now
-        if action in (TaskAction.SUBMIT, TaskAction.SEND_TO_REWORK, TaskAction.SKIP):
-            event_extra["duration_seconds"] = _duration(task, request.active_seconds, now)
-        if action is TaskAction.SUBMIT:
-            changes["submit_count"] = F("submit_count") + 1
-            event_extra["annotation"] = changes.get("annotation", task.annotation)
-        new_assignee = task.assignee_id
-        if move.step_index != index:
-            await remember_holder(task.id, task.step_id, task.assignee_id)
-        if move.enters_step:
-            target = steps[move.step_index]
-            forced = await _rework_target_holder(task, target) if action is TaskAction.SEND_TO_REWORK else None
-            new_assignee = await choose_assignee(campaign, task.id, target, forced)
-            changes.update(step_id=target.id, step_entered_at=now, started_at=None)
-        elif move.step_index is None:
-            new_assignee = None
-            changes["step_id"] = None
-        changes.update(status=move.status, assignee_id=new_assignee)
-        changed = await Task.filter(id=task.id, version=task.version).update(**changes, version=F("version") + 1)
-        if not changed:
+        changes, event_extra = await _own_changes(task, action, request, viewer.id, now)
+        changes.update(await _placement(task, campaign, steps, index, move, action, now))
+        if not await Task.filter(id=task.id, version=task.version).update(**changes, version=F("version") + 1):
             raise DomainError(ErrorCode.CONFLICT, "The task changed meanwhile; reload it.")
+        new_assignee = changes["assignee_id"]
         for kind in move.events:
-            extra = event_extra if kind is not EventKind.DONE else {}
             await TaskEvent.create(
                 task_id=task.id, campaign_id=campaign.id, kind=kind, step_id=task.step_id, actor_id=viewer.id,
-                assignee_id=new_assignee, at=now, **extra,
+                assignee_id=new_assignee, at=now, **(event_extra if kind is not EventKind.DONE else {}),
             )
             outcome.events.append(TaskChanged(kind, campaign.organization_id, campaign.id, task.id, viewer.id,
                                               new_assignee, task.assignee_id, now))
