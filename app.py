@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -119,6 +120,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
         async with open_database(settings.database_url), open_bus(settings.broker_url) as bus:
             app.state.bus = bus  # for in-process listeners (tests, future background jobs)
+            # Start-up objects (schema, models, modules) never die: keep them out of every
+            # collection. Measured: p90 of a task page 81 -> 33 ms (docs/benchmarks.md).
+            gc.freeze()
             yield {"bus": bus}
 
     graphql = StepwiseGraphQL(settings)

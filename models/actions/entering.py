@@ -28,10 +28,12 @@ async def previous_holder(task_id: int, step_id: int) -> int | None:
 
 
 async def remember_holder(task_id: int, step_id: int, user_id: int) -> None:
-    """Record who held the task at a step it is leaving (for a later return there)."""
-    updated = await TaskStepHolder.filter(task_id=task_id, step_id=step_id).update(user_id=user_id)
-    if not updated:
-        await TaskStepHolder.create(task_id=task_id, step_id=step_id, user_id=user_id)
+    """Record who held the task at a step it is leaving (for a later return there); one upsert."""
+    await sql.execute(
+        "INSERT INTO task_step_holder (task_id, step_id, user_id) VALUES (?, ?, ?)"
+        " ON CONFLICT (task_id, step_id) DO UPDATE SET user_id = excluded.user_id",
+        [task_id, step_id, user_id],
+    )
 
 
 async def choose_assignee(campaign: Campaign, task_id: int, step: WorkflowStep, forced: int | None = None) -> int:

@@ -21,10 +21,12 @@ async def can_see_task(access: Access, task: Task, campaign: Campaign) -> bool:
     )
 
 
-async def find_task(access: Access, task_id: int) -> tuple[Task, Campaign]:
-    """The task and its campaign if the viewer can see the task."""
+async def find_task(access: Access, task_id: int, *, lock: bool = False) -> tuple[Task, Campaign]:
+    """The task and its campaign if the viewer can see the task (`lock`: FOR UPDATE, inside the
+    caller's transaction on PostgreSQL)."""
     access.require_viewer()
-    task = await Task.get_or_none(id=task_id)
+    query = Task.filter(id=task_id)
+    task = await (query.select_for_update() if lock else query).first()
     campaign = await Campaign.get_or_none(id=task.campaign_id) if task else None
     if task is None or campaign is None or not await can_see_task(access, task, campaign):
         raise NotFound("Task")

@@ -80,16 +80,14 @@ async def _rework_target_holder(task: Task, step: WorkflowStep) -> int | None:
     )
 
 
-async def _locked_active_task(task_id: int, expected_version: int | None, viewer_id: int) -> Task:
-    """The task, locked for this transaction, if this viewer may move it now."""
-    task = await Task.filter(id=task_id).select_for_update().get()
+def _check_movable(task: Task, expected_version: int | None, viewer_id: int) -> None:
+    """Whether this viewer may move the (locked) task now."""
     if expected_version is not None and expected_version != task.version:
         raise DomainError(ErrorCode.CONFLICT, f"The task changed (version {task.version}); reload it.")
     if task.status not in ACTIVE:
         raise DomainError(ErrorCode.INVALID_STATE, f"The task is {task.status}: nothing more can be done on it.")
     if task.assignee_id != viewer_id:
         raise DomainError(ErrorCode.NOT_ASSIGNEE, "Only the task's assignee may do this.")
-    return task
 
 
 async def _own_changes(task: Task, action: TaskAction, request: Request, viewer_id: int, now) -> tuple[dict, dict]:
@@ -128,10 +126,10 @@ async def _placement(task: Task, campaign, steps: list[WorkflowStep], index: int
 async def perform(access: Access, task_id: int, action: TaskAction, request: Request) -> Outcome:
     """Apply `action` to a task as its assignee, in one transaction; see models/workflow.py."""
     viewer = access.require_viewer()
-    task, campaign = await find_task(access, task_id)
-    await access.check("task.work", campaign.organization_id, campaign.dataset_id, what="Task")
     async with in_transaction():
-        task = await _locked_active_task(task.id, request.expected_version, viewer.id)
+        task, campaign = await find_task(access, task_id, lock=True)
+        await access.check("task.work", campaign.organization_id, campaign.dataset_id, what="Task")
+        _check_movable(task, request.expected_version, viewer.id)
         steps = await load_workflow(campaign.id)
         index = next(i for i, s in enumerate(steps) if s.id == task.step_id)
         move = plan_transition(task.status, action, [s.type for s in steps], index)
@@ -154,8 +152,19 @@ async def perform(access: Access, task_id: int, action: TaskAction, request: Req
             await _accept_annotation(task.asset_id, changes.get("annotation", task.annotation), viewer.id, now)
         if move.status not in ACTIVE:
             await complete_if_finished(campaign, now)
-        outcome.task = await Task.get(id=task.id)
+        outcome.task = _as_written(task, changes)
     return outcome
+
+
+def _as_written(task: Task, changes: dict) -> Task:
+    """The locked row with this transition's changes applied (no re-read: nobody else could
+    change it meanwhile)."""
+    for name, value in changes.items():
+        if name == "submit_count":
+            value = task.submit_count + 1  # the UPDATE used F("submit_count") + 1
+        setattr(task, name, value)
+    task.version += 1
+    return task
 
 
 async def _accept_annotation(asset_id: int, annotation, user_id: int, now) -> None:
