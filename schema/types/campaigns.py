@@ -219,7 +219,7 @@ class Campaign(Node):
     ) -> TaskConnectionRef:
         from stepwise.schema.types.tasks import task_connection
 
-        return await task_connection(self.row.id, _task_query(filter), first, after)
+        return await task_connection(info, self.row.id, _task_query(filter), first, after)
 
     @strawberry.field(
         description="Issues raised on the campaign's assets, oldest first, a page at a time. "

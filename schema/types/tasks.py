@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,9 +12,11 @@ from stepwise.models.db import campaigns as db
 from stepwise.models.db.datasets import Asset as AssetRow
 from stepwise.models.queries.tasks import TaskFilter, task_count, task_page
 from stepwise.models.workflow import ACTIVE, EventKind
+from stepwise.models.db.accounts import User as UserRow
 from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
 from stepwise.schema.pagination import decode_cursor, encode_cursor, page_size
+from stepwise.schema.prefetch import node_fields
 from stepwise.schema.types.accounts import User, load_user
 from stepwise.schema.types.assets import Annotation, Asset
 from stepwise.schema.types.campaigns import Campaign, Step, load_step
@@ -71,9 +74,20 @@ class TaskEvent:
         return self.row.at
 
 
+@dataclass
+class Preloaded:
+    """A page's relations, loaded once for the whole page (see schema/prefetch.py)."""
+
+    steps: dict | None = None
+    users: dict | None = None
+    assets: dict | None = None
+    open_issues: dict | None = None
+
+
 @strawberry.type(description="The work on one asset in a campaign, moving through the workflow step by step.")
 class Task(Node):
     row: strawberry.Private[db.Task]
+    preloaded: strawberry.Private[Preloaded | None] = None
 
     @classmethod
     def from_row(cls, row: db.Task) -> Task:
@@ -83,21 +97,28 @@ class Task(Node):
     async def campaign(self, info: Info) -> Campaign:
         return Campaign.from_row(await info.context.loaders.get(db.Campaign, self.row.campaign_id))
 
+    # Relations answer at once from a page's preload, else through the loaders (a coroutine).
     @strawberry.field(description="The asset to annotate or review.")
-    async def asset(self, info: Info) -> Asset:
-        return Asset.from_row(await info.context.loaders.get(AssetRow, self.row.asset_id))
+    def asset(self, info: Info) -> Asset:
+        if self.preloaded and self.preloaded.assets is not None:
+            return self.preloaded.assets[self.row.asset_id]
+        return _asset(info, self.row.asset_id)
 
     @strawberry.field(description="Where the task is in the workflow.")
     def status(self) -> TaskStatusType:
         return TaskStatusType(self.row.status.value)
 
     @strawberry.field(description="The current step; null once DONE or SKIPPED.")
-    async def step(self, info: Info) -> Step | None:
-        return await load_step(info, self.row.step_id)
+    def step(self, info: Info) -> Step | None:
+        if self.preloaded and self.preloaded.steps is not None:
+            return self.preloaded.steps.get(self.row.step_id)
+        return load_step(info, self.row.step_id)
 
     @strawberry.field(description="The current assignee, the only one who may act on the task; null once DONE or SKIPPED.")
-    async def assignee(self, info: Info) -> User | None:
-        return await load_user(info, self.row.assignee_id)
+    def assignee(self, info: Info) -> User | None:
+        if self.preloaded and self.preloaded.users is not None:
+            return self.preloaded.users.get(self.row.assignee_id)
+        return load_user(info, self.row.assignee_id)
 
     @strawberry.field(description="Incremented by every change; pass it as expectedVersion to detect concurrent edits.")
     def version(self) -> int:
@@ -117,8 +138,10 @@ class Task(Node):
         return annotation_of(row.annotation, row.annotation_updated_at or row.updated_at, row.annotation_updated_by_id)
 
     @strawberry.field(description="How many OPEN issues the task's asset has.")
-    async def open_issue_count(self, info: Info) -> int:
-        return await info.context.loaders.open_issue_count_by_asset.load(self.row.asset_id)
+    def open_issue_count(self, info: Info) -> int:
+        if self.preloaded and self.preloaded.open_issues is not None:
+            return self.preloaded.open_issues.get(self.row.asset_id, 0)
+        return info.context.loaders.open_issue_count_by_asset.load(self.row.asset_id)
 
     @strawberry.field(description="Issues raised on the task's asset, oldest first, optionally by status.")
     async def issues(
@@ -178,9 +201,35 @@ class TaskConnection:
         return await task_count(self.campaign_id, self.task_filter)
 
 
-async def task_connection(campaign_id: int, task_filter: TaskFilter, first: int | None, after: str | None) -> TaskConnection:
+async def _asset(info: Info, asset_id: int) -> Asset:
+    return Asset.from_row(await info.context.loaders.get(AssetRow, asset_id))
+
+
+async def preload(info: Info, campaign_id: int, rows: list) -> Preloaded:
+    """Load, once for the page, each relation the query selects on the tasks."""
+    wanted = node_fields(info)
+    loaders = info.context.loaders
+    found = Preloaded()
+    if "step" in wanted:
+        found.steps = {s.id: Step.from_row(s) for s in await loaders.steps_by_campaign.load(campaign_id)}
+    if "assignee" in wanted:
+        ids = sorted({r.assignee_id for r in rows if r.assignee_id is not None})
+        found.users = {u.id: User.from_row(u) for u in await loaders.by_id(UserRow).load_many(ids) if u}
+    if "asset" in wanted:
+        assets = await loaders.by_id(AssetRow).load_many([r.asset_id for r in rows])
+        found.assets = {a.id: Asset.from_row(a) for a in assets if a}
+    if "openIssueCount" in wanted:
+        asset_ids = [r.asset_id for r in rows]
+        found.open_issues = dict(zip(asset_ids, await loaders.open_issue_count_by_asset.load_many(asset_ids), strict=True))
+    return found
+
+
+async def task_connection(info: Info, campaign_id: int, task_filter: TaskFilter, first: int | None,
+                          after: str | None) -> TaskConnection:
     rows, has_next = await task_page(campaign_id, task_filter, page_size(first), decode_cursor(after))
-    edges = [TaskEdge(cursor=encode_cursor(row.id), node=Task.from_row(row)) for row in rows]
+    preloaded = await preload(info, campaign_id, rows)
+    edges = [TaskEdge(cursor=encode_cursor(row.id), node=Task(id=encode_id("Task", row.id), row=row, preloaded=preloaded))
+             for row in rows]
     return TaskConnection(edges=edges, page_info=page_info(edges, has_next, after), campaign_id=campaign_id,
                           task_filter=task_filter)
 
