@@ -592,6 +592,6 @@ async def test_a_page_of_tasks_costs_the_same_queries_whatever_its_size(api, wor
         assert edges[2]["node"]["step"] == {"name": "Review"} and edges[1]["node"]["assignee"] is None
         counts[size] = len(counter.statements)
         print(size, *counter.statements, sep="\n  ")
-    # token+user, campaign, viewer's memberships, viewer's worker roles, task page,
+    # token+user, campaign, viewer's roles (memberships and worker rows, one query), task page,
     # steps, users, assets, open issue counts
-    assert counts[100] == counts[10] == 9, counts
+    assert counts[100] == counts[10] == 8, counts
