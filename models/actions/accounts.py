@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
-
+from stepwise.models.db import sql
 from stepwise.models.db.accounts import ApiToken, Invitation, Membership, User
 from stepwise.models.errors import DomainError, ErrorCode
-from stepwise.models.validation import normalize_email, require_strong_password, require_username
+from stepwise.models.queries.rows import as_datetime
+from stepwise.models.validation import (
+    normalize_email,
+    require_strong_password,
+    require_username,
+)
 from stepwise.permissions.auth import (
     hash_password,
     new_token,
@@ -15,6 +18,8 @@ from stepwise.permissions.auth import (
     token_digest,
     verify_password,
 )
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 
 async def issue_token(user: User, label: str) -> str:
@@ -59,8 +64,18 @@ async def authenticate(token: str | None) -> User | None:
     """The user behind a bearer token, or None for a missing, malformed or unknown one."""
     if not token or not plausible_token(token):
         return None
-    row = await ApiToken.filter(token_hash=token_digest(token)).select_related("user").first()
-    return row.user if row else None
+    # Plain SQL: this runs on every authenticated request.
+    rows = await sql.fetch(
+        'SELECT u.id, u.username, u.email, u.password_hash, u.created_at FROM api_token t'
+        ' JOIN "user" u ON u.id = t.user_id WHERE t.token_hash = ?',
+        [token_digest(token)],
+    )
+    if not rows:
+        return None
+    user_id, username, email, password_hash, created_at = rows[0]
+    # _init_from_db: a row read from the database (so usable as a relation in writes), no re-query.
+    return User._init_from_db(id=user_id, username=username, email=email, password_hash=password_hash,
+                              created_at=as_datetime(created_at))
 
 
 async def create_token_for(username: str, label: str = "cli") -> str:

@@ -24,7 +24,7 @@ ASSET_COLUMNS = (
 )
 
 
-def _when(value) -> datetime | None:
+def as_datetime(value) -> datetime | None:
     """SQLite hands dates back as text, PostgreSQL as datetimes."""
     if value is None or isinstance(value, datetime):
         return value
@@ -51,15 +51,15 @@ class TaskRow:
 
     @cached_property
     def annotation_updated_at(self) -> datetime | None:
-        return _when(self._raw[8])
+        return as_datetime(self._raw[8])
 
     @cached_property
     def created_at(self) -> datetime:
-        return _when(self._raw[10])
+        return as_datetime(self._raw[10])
 
     @cached_property
     def updated_at(self) -> datetime:
-        return _when(self._raw[11])
+        return as_datetime(self._raw[11])
 
 
 class AssetRow:
@@ -74,11 +74,11 @@ class AssetRow:
 
     @cached_property
     def annotation_updated_at(self) -> datetime | None:
-        return _when(self._raw[7])
+        return as_datetime(self._raw[7])
 
     @cached_property
     def created_at(self) -> datetime:
-        return _when(self._raw[9])
+        return as_datetime(self._raw[9])
 
 
 async def task_rows(where: str, params: list, suffix: str = "") -> list[TaskRow]:
