@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from stepwise.models import clock
@@ -16,6 +15,7 @@ from stepwise.models.actions.completion import complete_if_finished
 from stepwise.models.actions.entering import choose_assignee, remember_holder
 from stepwise.models.actions.issues import NewIssue, has_open_issue, raise_issue
 from stepwise.models.actions.task_access import find_task
+from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Task, TaskEvent
 from stepwise.models.db.datasets import Asset, Label
 from stepwise.models.errors import DomainError, ErrorCode, invalid_input
@@ -102,7 +102,7 @@ async def _own_changes(task: Task, action: TaskAction, request: Request, viewer_
     if action in (TaskAction.SUBMIT, TaskAction.SEND_TO_REWORK, TaskAction.SKIP):
         event_extra["duration_seconds"] = _duration(task, request.active_seconds, now)
     if action is TaskAction.SUBMIT:
-        changes["submit_count"] = F("submit_count") + 1
+        changes["submit_count"] = "+1"  # written as submit_count = submit_count + 1
         event_extra["annotation"] = changes.get("annotation", task.annotation)
     return changes, event_extra
 
@@ -138,14 +138,15 @@ async def perform(access: Access, task_id: int, action: TaskAction, request: Req
         now = clock.now()
         changes, event_extra = await _own_changes(task, action, request, viewer.id, now)
         changes.update(await _placement(task, campaign, steps, index, move, action, now))
-        if not await Task.filter(id=task.id, version=task.version).update(**changes, version=F("version") + 1):
+        if not await _write_task(task, changes):
             raise DomainError(ErrorCode.CONFLICT, "The task changed meanwhile; reload it.")
         new_assignee = changes["assignee_id"]
         for kind in move.events:
-            await TaskEvent.create(
-                task_id=task.id, campaign_id=campaign.id, kind=kind, step_id=task.step_id, actor_id=viewer.id,
-                assignee_id=new_assignee, at=now, **(event_extra if kind is not EventKind.DONE else {}),
-            )
+            extra = event_extra if kind is not EventKind.DONE else {}
+            await sql.execute(INSERT_EVENT, [
+                task.id, campaign.id, kind.value, task.step_id, viewer.id, new_assignee, now,
+                sql.json_param(extra.get("annotation")), extra.get("duration_seconds"),
+            ])
             outcome.events.append(TaskChanged(kind, campaign.organization_id, campaign.id, task.id, viewer.id,
                                               new_assignee, task.assignee_id, now))
         if move.status is TaskStatus.DONE:
@@ -156,12 +157,31 @@ async def perform(access: Access, task_id: int, action: TaskAction, request: Req
     return outcome
 
 
-def _as_written(task: Task, changes: dict) -> Task:
+INSERT_EVENT = (
+    "INSERT INTO task_event (task_id, campaign_id, kind, step_id, actor_id, assignee_id, at, annotation,"
+    " duration_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+async def _write_task(task, changes: dict) -> bool:
+    """The conditional UPDATE ... WHERE version = ?: False when someone else moved the task first."""
+    columns, params = [], []
+    for name, value in changes.items():
+        if name == "submit_count":
+            columns.append("submit_count = submit_count + 1")
+            continue
+        columns.append(f"{name} = ?")
+        params.append(sql.json_param(value) if name == "annotation" else getattr(value, "value", value))
+    statement = f"UPDATE task SET {', '.join(columns)}, version = version + 1 WHERE id = ? AND version = ?"
+    return await sql.execute(statement, [*params, task.id, task.version]) == 1
+
+
+def _as_written(task, changes: dict):
     """The locked row with this transition's changes applied (no re-read: nobody else could
     change it meanwhile)."""
     for name, value in changes.items():
         if name == "submit_count":
-            value = task.submit_count + 1  # the UPDATE used F("submit_count") + 1
+            continue  # counted in SQL; the payload does not show it
         setattr(task, name, value)
     task.version += 1
     return task

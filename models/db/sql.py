@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +28,17 @@ def to_dialect(conn: BaseDBAsyncClient, sql: str) -> str:
         return sql
     counter = iter(range(1, 10_000))
     return _QMARK.sub(lambda _: f"${next(counter)}", sql)
+
+
+def for_update() -> str:
+    """Row locks where the database has them (PostgreSQL); SQLite's BEGIN IMMEDIATE already
+    serializes writers."""
+    return " FOR UPDATE" if is_postgres(current_connection()) else ""
+
+
+def json_param(value):
+    """A JSON column's parameter: both drivers take the text."""
+    return None if value is None else json.dumps(value)
 
 
 async def fetch(sql: str, params: Sequence[Any] = ()) -> list:

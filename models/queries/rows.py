@@ -16,7 +16,7 @@ from stepwise.models.workflow import TaskStatus
 
 TASK_COLUMNS = (
     "id, campaign_id, asset_id, status, step_id, assignee_id, version, annotation, annotation_updated_at,"
-    " annotation_updated_by_id, created_at, updated_at"
+    " annotation_updated_by_id, created_at, updated_at, started_at, step_entered_at"
 )
 ASSET_COLUMNS = (
     "id, version_id, filename, width, height, url, annotation, annotation_updated_at,"
@@ -60,6 +60,14 @@ class TaskRow:
     @cached_property
     def updated_at(self) -> datetime:
         return as_datetime(self._raw[11])
+
+    @cached_property
+    def started_at(self) -> datetime | None:
+        return as_datetime(self._raw[12])
+
+    @cached_property
+    def step_entered_at(self) -> datetime | None:
+        return as_datetime(self._raw[13])
 
 
 class AssetRow:
