@@ -24,14 +24,11 @@ DatasetRef = Annotated["Dataset", strawberry.lazy("stepwise.schema.types.dataset
 @strawberry.type(description="A person with an account.")
 class User(Node):
     row: strawberry.Private[db.User]
+    username: str = strawberry.field(description="The unique sign-in name.")
 
     @classmethod
     def from_row(cls, row: db.User) -> User:
-        return cls(id=encode_id("User", row.id), row=row)
-
-    @strawberry.field(description="The unique sign-in name.")
-    def username(self) -> str:
-        return self.row.username
+        return cls(id=encode_id("User", row.id), row=row, username=row.username)
 
     @strawberry.field(
         description="Visible to the user themself and to admins of an organization they belong to; null otherwise."

@@ -77,29 +77,18 @@ class Annotation:
 @strawberry.type(description="An image of a dataset version.")
 class Asset(Node):
     row: strawberry.Private[db.Asset]
+    filename: str = strawberry.field(description="The file name, unique within its version.")
+    width: int = strawberry.field(description="Width in pixels.")
+    height: int = strawberry.field(description="Height in pixels.")
+    url: str | None = strawberry.field(description="Where the image can be downloaded, if known.")
 
     @classmethod
     def from_row(cls, row: db.Asset) -> Asset:
-        return cls(id=encode_id("Asset", row.id), row=row)
+        return cls(id=encode_id("Asset", row.id), row=row, filename=row.filename, width=row.width,
+                   height=row.height, url=row.url)
 
     async def scope(self, info: Info) -> tuple[int, int | None]:
         return await scope_of(info.context.loaders, self.row)
-
-    @strawberry.field(description="The file name, unique within its version.")
-    def filename(self) -> str:
-        return self.row.filename
-
-    @strawberry.field(description="Width in pixels.")
-    def width(self) -> int:
-        return self.row.width
-
-    @strawberry.field(description="Height in pixels.")
-    def height(self) -> int:
-        return self.row.height
-
-    @strawberry.field(description="Where the image can be downloaded, if known.")
-    def url(self) -> str | None:
-        return self.row.url
 
     @strawberry.field(description="The version this asset belongs to.")
     async def dataset_version(self, info: Info) -> VersionRef:

@@ -58,22 +58,16 @@ class Instructions:
 @strawberry.type(description="One stage of a campaign's workflow, with the workers who take its tasks.")
 class Step(Node):
     row: strawberry.Private[db.Step]
+    name: str = strawberry.field(description='The step\'s name, shown to workers (e.g. "Annotate", "Review").')
+    type: StepTypeType = strawberry.field(
+        description="What the step asks for: drawing (ANNOTATION) or checking (REVIEW). Fixed after launch."
+    )
+    position: int = strawberry.field(description="0-based place in the workflow. Fixed after launch.")
 
     @classmethod
     def from_row(cls, row: db.Step) -> Step:
-        return cls(id=encode_id("Step", row.id), row=row)
-
-    @strawberry.field(description='The step\'s name, shown to workers (e.g. "Annotate", "Review").')
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field(description="What the step asks for: drawing (ANNOTATION) or checking (REVIEW). Fixed after launch.")
-    def type(self) -> StepTypeType:
-        return StepTypeType(self.row.type.value)
-
-    @strawberry.field(description="0-based place in the workflow. Fixed after launch.")
-    def position(self) -> int:
-        return self.row.position
+        return cls(id=encode_id("Step", row.id), row=row, name=row.name, type=StepTypeType(row.type.value),
+                   position=row.position)
 
     @strawberry.field(description="The workers who take tasks at this step, in attribution order; all are dataset workers.")
     async def assignees(self, info: Info) -> list[User]:

@@ -87,11 +87,16 @@ class Preloaded:
 @strawberry.type(description="The work on one asset in a campaign, moving through the workflow step by step.")
 class Task(Node):
     row: strawberry.Private[db.Task]
+    status: TaskStatusType = strawberry.field(description="Where the task is in the workflow.")
+    version: int = strawberry.field(
+        description="Incremented by every change; pass it as expectedVersion to detect concurrent edits."
+    )
     preloaded: strawberry.Private[Preloaded | None] = None
 
     @classmethod
-    def from_row(cls, row: db.Task) -> Task:
-        return cls(id=encode_id("Task", row.id), row=row)
+    def from_row(cls, row: db.Task, preloaded: Preloaded | None = None) -> Task:
+        return cls(id=encode_id("Task", row.id), row=row, status=TaskStatusType(row.status.value),
+                   version=row.version, preloaded=preloaded)
 
     @strawberry.field(description="The campaign the task belongs to.")
     async def campaign(self, info: Info) -> Campaign:
@@ -104,10 +109,6 @@ class Task(Node):
             return self.preloaded.assets[self.row.asset_id]
         return _asset(info, self.row.asset_id)
 
-    @strawberry.field(description="Where the task is in the workflow.")
-    def status(self) -> TaskStatusType:
-        return TaskStatusType(self.row.status.value)
-
     @strawberry.field(description="The current step; null once DONE or SKIPPED.")
     def step(self, info: Info) -> Step | None:
         if self.preloaded and self.preloaded.steps is not None:
@@ -119,10 +120,6 @@ class Task(Node):
         if self.preloaded and self.preloaded.users is not None:
             return self.preloaded.users.get(self.row.assignee_id)
         return load_user(info, self.row.assignee_id)
-
-    @strawberry.field(description="Incremented by every change; pass it as expectedVersion to detect concurrent edits.")
-    def version(self) -> int:
-        return self.row.version
 
     @strawberry.field(description="When the task was created (at launch or for a new asset).")
     def created_at(self) -> datetime:
@@ -228,7 +225,7 @@ async def task_connection(info: Info, campaign_id: int, task_filter: TaskFilter,
                           after: str | None) -> TaskConnection:
     rows, has_next = await task_page(campaign_id, task_filter, page_size(first), decode_cursor(after))
     preloaded = await preload(info, campaign_id, rows)
-    edges = [TaskEdge(cursor=encode_cursor(row.id), node=Task(id=encode_id("Task", row.id), row=row, preloaded=preloaded))
+    edges = [TaskEdge(cursor=encode_cursor(row.id), node=Task.from_row(row, preloaded))
              for row in rows]
     return TaskConnection(edges=edges, page_info=page_info(edges, has_next, after), campaign_id=campaign_id,
                           task_filter=task_filter)
