@@ -18,24 +18,13 @@ from stepwise.schema.campaign_inputs import (
 from stepwise.schema.campaign_payloads import (
     NotificationsPayload,
 )
-from stepwise.schema.context import Info
-from stepwise.schema.ids import decode_id
 from stepwise.schema.types.notifications import Notification
 
 AUTH = [IsAuthenticated]
-CAMPAIGN_ID = "The campaign's ID."
-ORGANIZATION_ID = "The organization's ID; NOT_FOUND unless the viewer is a member."
 
 
 def arg(description: str):
     return strawberry.argument(description=description)
-
-
-async def require_member(info: Info, organization_id: strawberry.ID) -> int:
-    """The organization's key, or NOT_FOUND when the viewer is not one of its members."""
-    org_pk = decode_id(organization_id, "Organization")
-    await info.context.access.require_member(org_pk)
-    return org_pk
 
 
 @strawberry.type(description="Notification lookups.")

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from stepwise.models.actions.datasets import find_version
 from stepwise.models.actions.new_assets import add_tasks_for_new_assets
 from stepwise.models.db import sql
-from stepwise.models.db.datasets import Asset, Dataset, DatasetVersion, Label
-from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_input
+from stepwise.models.db.datasets import Asset, Label
+from stepwise.models.errors import DomainError, ErrorCode, invalid_input
 from stepwise.models.queries.rows import AssetRow, asset_rows
 from stepwise.models.shapes import ShapeDraft, validate_shapes
 from stepwise.models.validation import require_dimension, require_filename, require_url
@@ -30,15 +31,6 @@ class AssetDraft:
     height: int
     url: str | None = None
     shapes: Sequence[ShapeDraft] | None = None
-
-
-async def find_version(access: Access, version_id: int, action: str) -> DatasetVersion:
-    version = await DatasetVersion.get_or_none(id=version_id)
-    if version is None:
-        raise NotFound("DatasetVersion")
-    dataset = await Dataset.get(id=version.dataset_id)
-    await access.check(action, dataset.organization_id, dataset.id, what="DatasetVersion")
-    return version
 
 
 def _validated_rows(drafts: Sequence[AssetDraft], version_id: int, label_ids: dict[str, int]) -> list[Asset]:
@@ -81,7 +73,7 @@ async def _existing_filenames(version_id: int, filenames: list[str]) -> set[str]
 
 async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraft]) -> list[AssetRow]:
     """Insert every asset or none; a filename already in the version is INVALID_INPUT."""
-    version = await find_version(access, version_id, "datasetVersion.addAssets")
+    version, _ = await find_version(access, version_id, "datasetVersion.addAssets")
     if not drafts:
         raise invalid_input("input.assets", "Give at least one asset.")
     if len(drafts) > MAX_ASSETS_PER_CALL:

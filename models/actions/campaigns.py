@@ -7,8 +7,9 @@ from datetime import datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from stepwise.models.actions.datasets import find_version
 from stepwise.models.db.campaigns import Campaign, Step, StepAssignee
-from stepwise.models.db.datasets import Dataset, DatasetVersion, DatasetWorker
+from stepwise.models.db.datasets import DatasetWorker
 from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_input
 from stepwise.models.validation import require_name
 from stepwise.models.workflow import (
@@ -36,11 +37,7 @@ async def find_campaign(access: Access, campaign_id: int, action: str, what: str
 
 async def create_campaign(access: Access, version_id: int) -> Campaign:
     """A DRAFT campaign on a version; a version holds at most one."""
-    version = await DatasetVersion.get_or_none(id=version_id)
-    if version is None:
-        raise NotFound("DatasetVersion")
-    dataset = await Dataset.get(id=version.dataset_id)
-    await access.check("campaign.configure", dataset.organization_id, dataset.id, what="DatasetVersion")
+    version, dataset = await find_version(access, version_id, "campaign.configure")
     if await Campaign.filter(version_id=version.id).exists():
         raise DomainError(ErrorCode.ALREADY_EXISTS, "This version already has a campaign.", "input.datasetVersionId")
     try:

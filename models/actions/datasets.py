@@ -24,6 +24,16 @@ async def find_dataset(access: Access, dataset_id: int, action: str) -> Dataset:
     return dataset
 
 
+async def find_version(access: Access, version_id: int, action: str) -> tuple[DatasetVersion, Dataset]:
+    """The version and its dataset if the viewer may do `action`; NOT_FOUND when they cannot see it."""
+    version = await DatasetVersion.get_or_none(id=version_id)
+    if version is None:
+        raise NotFound("DatasetVersion")
+    dataset = await Dataset.get(id=version.dataset_id)
+    await access.check(action, dataset.organization_id, dataset.id, what="DatasetVersion")
+    return version, dataset
+
+
 async def create_dataset(access: Access, organization_id: int, name: str) -> Dataset:
     """A new dataset; its creator becomes its MANAGER."""
     viewer = access.require_viewer()

@@ -74,6 +74,13 @@ class Annotation:
         return await load_user(info, self.updated_by_id)
 
 
+def annotation_of(shapes: list | None, updated_at: datetime | None, updated_by_id: int | None) -> Annotation | None:
+    """The GraphQL Annotation of stored shapes (an asset's, a task's, or one submitted at a step)."""
+    if shapes is None:
+        return None
+    return Annotation(shapes_json=shapes, updated_at=updated_at, updated_by_id=updated_by_id)
+
+
 @strawberry.type(description="An image of a dataset version.")
 class Asset(Node):
     row: strawberry.Private[db.Asset]
@@ -100,13 +107,8 @@ class Asset(Node):
         description="The asset's accepted annotation: pre-existing, or the one that finished the workflow."
     )
     def annotation(self) -> Annotation | None:
-        if self.row.annotation is None:
-            return None
-        return Annotation(
-            shapes_json=self.row.annotation,
-            updated_at=self.row.annotation_updated_at or self.row.created_at,
-            updated_by_id=self.row.annotation_updated_by_id,
-        )
+        row = self.row
+        return annotation_of(row.annotation, row.annotation_updated_at or row.created_at, row.annotation_updated_by_id)
 
     @strawberry.field(description="The asset's task in its version's campaign; null before launch.")
     async def task(self, info: Info) -> TaskRef | None:

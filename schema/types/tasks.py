@@ -18,7 +18,7 @@ from stepwise.schema.ids import encode_id
 from stepwise.schema.pagination import decode_cursor, encode_cursor, page_size
 from stepwise.schema.prefetch import node_fields
 from stepwise.schema.types.accounts import User, load_user
-from stepwise.schema.types.assets import Annotation, Asset
+from stepwise.schema.types.assets import Annotation, Asset, annotation_of
 from stepwise.schema.types.campaigns import Campaign, Step, load_step
 from stepwise.schema.types.common import Node, PageInfo, page_info
 from stepwise.schema.types.datasets import DatasetVersion
@@ -28,12 +28,6 @@ if TYPE_CHECKING:
     from stepwise.schema.types.issues import Issue
 
 IssueRef = Annotated["Issue", strawberry.lazy("stepwise.schema.types.issues")]
-
-
-def annotation_of(shapes: list | None, updated_at: datetime | None, updated_by_id: int | None) -> Annotation | None:
-    if shapes is None:
-        return None
-    return Annotation(shapes_json=shapes, updated_at=updated_at, updated_by_id=updated_by_id)
 
 
 @strawberry.type(description="One workflow step as seen from a task: done, current or upcoming.")
