@@ -74,10 +74,11 @@ class StepwiseGraphQL(GraphQL):
             raise HTTPException(400, "The request body is not valid UTF-8 JSON.") from None
 
     async def parse_http_body(self, request: Any):
-        # Batches are off, so a body must be one JSON object (strawberry assumes it is).
+        # Batches are off, so a body must be one JSON object (strawberry assumes it is). A body
+        # starting with { or [ is one (or invalid, which strawberry answers): decode only others.
         if request.method != "GET" and "application/json" in (request.content_type or ""):
-            body = self.decode_json(await request.get_body())
-            if not isinstance(body, (dict, list)):
+            body = await request.get_body()
+            if body.lstrip()[:1] not in (b"{", b"[") and not isinstance(self.parse_json(body), (dict, list)):
                 raise HTTPException(400, "The request body must be a JSON object.")
         return await super().parse_http_body(request)
 

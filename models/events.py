@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from stepwise.models.workflow import EventKind
@@ -22,10 +22,8 @@ class TaskChanged:
     at: datetime
 
     def to_message(self) -> dict:
-        message = asdict(self)
-        message["kind"] = self.kind.value
-        message["at"] = self.at.isoformat()
-        return message
+        # Flat fields: a shallow copy is enough (dataclasses.asdict deep-copies, 10x slower).
+        return {**vars(self), "kind": self.kind.value, "at": self.at.isoformat()}
 
 
 @dataclass(frozen=True)
@@ -39,6 +37,4 @@ class IssueChanged:
     at: datetime
 
     def to_message(self) -> dict:
-        message = asdict(self)
-        message["at"] = self.at.isoformat()
-        return message
+        return {**vars(self), "at": self.at.isoformat()}

@@ -32,7 +32,7 @@ class CampaignQueries:
     )
     async def task(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The task's ID.")]) -> Task | None:
         task, _ = await find_task(info.context.access, decode_id(id, "Task"))
-        return Task.from_row(task)
+        return Task.from_row(task, info)
 
     @strawberry.field(description="The viewer's own active tasks in an organization, grouped by campaign.", permission_classes=AUTH)
     async def my_tasks(
@@ -46,5 +46,5 @@ class CampaignQueries:
         for campaign, tasks in await my_active_tasks(access.require_viewer().id, org_id):
             version = await info.context.loaders.get(VersionRow, campaign.version_id)
             groups.append(MyTaskGroup(campaign=Campaign.from_row(campaign), dataset_version=DatasetVersion.from_row(version),
-                                      tasks=[Task.from_row(t) for t in tasks]))
+                                      tasks=[Task.from_row(t, info) for t in tasks]))
         return groups

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cached_property
 
 from strawberry.dataloader import DataLoader
-from tortoise.functions import Count
 from tortoise.models import Model
 
+from stepwise.models.db import sql
 from stepwise.models.db.accounts import Invitation, Membership
 from stepwise.models.db.datasets import Asset, Dataset, DatasetVersion, DatasetWorker, Label
 from stepwise.models.db.campaigns import Campaign, Step, StepAssignee, Task, TaskEvent
@@ -18,16 +19,19 @@ from stepwise.models.queries.rows import asset_rows, in_list, task_rows
 
 def _by_id_loader(model: type[Model]) -> DataLoader:
     async def load(ids: list[int]) -> list[Model | None]:
-        rows = {row.id: row for row in await model.filter(id__in=ids)}
+        rows = {row.id: row for row in await sql.fetch_models(model, f"id IN ({in_list(ids)})", ids)}
         return [rows.get(i) for i in ids]
 
     return DataLoader(load_fn=load)
 
 
 def _children_loader(model: type[Model], parent_field: str, order_by: str = "id") -> DataLoader:
+    order = "id" if order_by == "id" else f"{order_by}, id"
+
     async def load(parent_ids: list[int]) -> list[list[Model]]:
         groups: dict[int, list[Model]] = defaultdict(list)
-        for row in await model.filter(**{f"{parent_field}__in": parent_ids}).order_by(order_by):
+        for row in await sql.fetch_models(model, f"{parent_field} IN ({in_list(parent_ids)})", parent_ids,
+                                          f"ORDER BY {order}"):
             groups[getattr(row, parent_field)].append(row)
         return [groups.get(i, []) for i in parent_ids]
 
@@ -38,18 +42,17 @@ def _single_child_loader(model: type[Model], parent_field: str) -> DataLoader:
     """The one row pointing at each parent (a version's campaign, an asset's task), or None."""
 
     async def load(parent_ids: list[int]) -> list[Model | None]:
-        rows = {getattr(r, parent_field): r for r in await model.filter(**{f"{parent_field}__in": parent_ids})}
+        rows = {getattr(r, parent_field): r
+                for r in await sql.fetch_models(model, f"{parent_field} IN ({in_list(parent_ids)})", parent_ids)}
         return [rows.get(i) for i in parent_ids]
 
     return DataLoader(load_fn=load)
 
 
 async def _open_issue_counts(asset_ids: list[int]) -> list[int]:
-    rows = await (
-        Issue.filter(asset_id__in=asset_ids, status=IssueStatus.OPEN).annotate(n=Count("id"))
-        .group_by("asset_id").values_list("asset_id", "n")
-    )
-    counts = dict(rows)
+    counts = dict(await sql.fetch(
+        f"SELECT asset_id, COUNT(*) FROM issue WHERE asset_id IN ({in_list(asset_ids)}) AND status = ?"
+        " GROUP BY asset_id", [*asset_ids, IssueStatus.OPEN.value]))
     return [counts.get(i, 0) for i in asset_ids]
 
 
@@ -64,27 +67,76 @@ def _lean_loader(fetch) -> DataLoader:
 
 
 class Loaders:
-    """Built fresh for each operation (never shared: a cache must not cross viewers)."""
+    """Built fresh for each operation (never shared: a cache must not cross viewers). Each
+    loader is made on first use: a request needs one or two of them."""
 
     def __init__(self) -> None:
         # Assets and tasks come as lean rows: pages list a hundred of them at a time.
         self._by_id: dict[type[Model], DataLoader] = {Asset: _lean_loader(asset_rows), Task: _lean_loader(task_rows)}
-        self.labels_by_version = _children_loader(Label, "version_id", "name")
-        self.versions_by_dataset = _children_loader(DatasetVersion, "dataset_id")
-        self.workers_by_dataset = _children_loader(DatasetWorker, "dataset_id")
-        self.memberships_by_organization = _children_loader(Membership, "organization_id")
-        self.memberships_by_user = _children_loader(Membership, "user_id")
-        self.invitations_by_organization = _children_loader(Invitation, "organization_id", "created_at")
-        self.datasets_by_organization = _children_loader(Dataset, "organization_id", "name")
-        self.asset_count_by_version = DataLoader(load_fn=asset_counts)
-        self.campaign_by_version = _single_child_loader(Campaign, "version_id")
-        self.task_by_asset = _single_child_loader(Task, "asset_id")
-        self.steps_by_campaign = _children_loader(Step, "campaign_id", "position")
-        self.assignees_by_step = _children_loader(StepAssignee, "step_id", "position")
-        self.events_by_task = _children_loader(TaskEvent, "task_id")
-        self.issues_by_asset = _children_loader(Issue, "asset_id")
-        self.comments_by_issue = _children_loader(IssueComment, "issue_id")
-        self.open_issue_count_by_asset = DataLoader(load_fn=_open_issue_counts)
+
+    @cached_property
+    def labels_by_version(self) -> DataLoader:
+        return _children_loader(Label, "version_id", "name")
+
+    @cached_property
+    def versions_by_dataset(self) -> DataLoader:
+        return _children_loader(DatasetVersion, "dataset_id")
+
+    @cached_property
+    def workers_by_dataset(self) -> DataLoader:
+        return _children_loader(DatasetWorker, "dataset_id")
+
+    @cached_property
+    def memberships_by_organization(self) -> DataLoader:
+        return _children_loader(Membership, "organization_id")
+
+    @cached_property
+    def memberships_by_user(self) -> DataLoader:
+        return _children_loader(Membership, "user_id")
+
+    @cached_property
+    def invitations_by_organization(self) -> DataLoader:
+        return _children_loader(Invitation, "organization_id", "created_at")
+
+    @cached_property
+    def datasets_by_organization(self) -> DataLoader:
+        return _children_loader(Dataset, "organization_id", "name")
+
+    @cached_property
+    def asset_count_by_version(self) -> DataLoader:
+        return DataLoader(load_fn=asset_counts)
+
+    @cached_property
+    def campaign_by_version(self) -> DataLoader:
+        return _single_child_loader(Campaign, "version_id")
+
+    @cached_property
+    def task_by_asset(self) -> DataLoader:
+        return _single_child_loader(Task, "asset_id")
+
+    @cached_property
+    def steps_by_campaign(self) -> DataLoader:
+        return _children_loader(Step, "campaign_id", "position")
+
+    @cached_property
+    def assignees_by_step(self) -> DataLoader:
+        return _children_loader(StepAssignee, "step_id", "position")
+
+    @cached_property
+    def events_by_task(self) -> DataLoader:
+        return _children_loader(TaskEvent, "task_id")
+
+    @cached_property
+    def issues_by_asset(self) -> DataLoader:
+        return _children_loader(Issue, "asset_id")
+
+    @cached_property
+    def comments_by_issue(self) -> DataLoader:
+        return _children_loader(IssueComment, "issue_id")
+
+    @cached_property
+    def open_issue_count_by_asset(self) -> DataLoader:
+        return DataLoader(load_fn=_open_issue_counts)
 
     def by_id(self, model: type[Model]) -> DataLoader:
         if model not in self._by_id:

@@ -50,7 +50,7 @@ async def fetch_user(info: Info, pk: int) -> User:
 
 async def fetch_task(info: Info, pk: int):
     task, _ = await find_task(info.context.access, pk)
-    return Task.from_row(task)
+    return Task.from_row(task, info)
 
 
 async def fetch_step(info: Info, pk: int):

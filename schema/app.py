@@ -16,6 +16,7 @@ from stepwise.resolvers.mutations.accounts import AccountMutations
 from stepwise.resolvers.mutations.datasets import DatasetMutations
 from stepwise.resolvers.queries import AccountQueries, DatasetQueries, NodeQueries
 from stepwise.schema.errors import ErrorPolicy
+from stepwise.schema.execution import PlainLeafExecutionContext
 from stepwise.schema.limits import query_limits_rule
 from stepwise.subscriptions.fields import Subscription
 from stepwise.schema.types import accounts, assets, datasets
@@ -51,6 +52,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         subscription=Subscription,
         types=NODE_TYPES,
         config=StrawberryConfig(),
+        execution_context_class=PlainLeafExecutionContext,
         # Factories, not instances: an extension keeps per-operation state.
         extensions=[
             ErrorPolicy,

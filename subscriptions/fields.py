@@ -75,7 +75,7 @@ async def _task_update(info: Info, message: dict) -> TaskUpdate | None:
     if task is None:
         return None
     return TaskUpdate(
-        kind=TaskEventKindType(message["kind"]), task=Task.from_row(task),
+        kind=TaskEventKindType(message["kind"]), task=Task.from_row(task, info),
         actor=await load_user(info, message["actor_id"]), at=datetime.fromisoformat(message["at"]),
     )
 

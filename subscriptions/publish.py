@@ -18,8 +18,9 @@ async def publish_committed(bus: Bus | None, events: Iterable[TaskChanged | Issu
     if bus is None:
         return
     for event in events:
+        message = event.to_message()
         for channel in channels_for(event):
             try:
-                await bus.publish(channel, event.to_message())
+                await bus.publish(channel, message)
             except Exception:  # the write stands; a lost notification must not undo it
                 logger.exception("could not publish %s on %s", type(event).__name__, channel)

@@ -19,7 +19,6 @@ from stepwise.permissions.auth import (
     verify_password,
 )
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 
 async def issue_token(user: User, label: str) -> str:
@@ -39,7 +38,7 @@ async def sign_up(username: str, email: str, password: str) -> tuple[User, str]:
         raise DomainError(ErrorCode.ALREADY_EXISTS, "An account already uses this e-mail address.", "input.email")
     password_hash = await hash_password(password)
     try:
-        async with in_transaction():
+        async with sql.transaction():
             user = await User.create(username=username, email=email, password_hash=password_hash)
             invitations = await Invitation.filter(email=email)
             for invitation in invitations:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from stepwise.models.actions.datasets import find_version
 from stepwise.models.actions.new_assets import add_tasks_for_new_assets
@@ -82,7 +81,7 @@ async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraf
     rows = _validated_rows(drafts, version.id, label_ids)
     filenames = [row.filename for row in rows]
     try:
-        async with in_transaction():
+        async with sql.transaction():
             first_id = (await sql.fetch("SELECT COALESCE(MAX(id), 0) + 1 FROM asset"))[0][0]
             await Asset.bulk_create(rows, batch_size=BATCH)
             added = await _read_back(version.id, first_id, filenames)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from stepwise.models.actions.datasets import find_version
+from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign, Step, StepAssignee
 from stepwise.models.db.datasets import DatasetWorker
 from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_input
@@ -88,7 +88,7 @@ async def add_step(
 ) -> tuple[Step, Campaign]:
     campaign = await find_campaign(access, campaign_id, "campaign.configure")
     name = require_name(name, "input.name")
-    async with in_transaction():
+    async with sql.transaction():
         campaign = await locked(campaign)
         _require_draft(campaign, "Adding a step")
         steps = await Step.filter(campaign=campaign).order_by("position")
@@ -126,7 +126,7 @@ async def update_step(
     step, campaign = await find_step(access, step_id)
     if name is not None:
         name = require_name(name, "input.name")
-    async with in_transaction():
+    async with sql.transaction():
         campaign = await locked(campaign)
         if (step_type is not None and step_type is not step.type) or (position is not None and position != step.position):
             _require_draft(campaign, "Changing a step's type or position")
@@ -147,7 +147,7 @@ async def update_step(
 
 async def remove_step(access: Access, step_id: int) -> tuple[Step, Campaign]:
     step, campaign = await find_step(access, step_id)
-    async with in_transaction():
+    async with sql.transaction():
         campaign = await locked(campaign)
         _require_draft(campaign, "Removing a step")
         await step.delete()
@@ -178,7 +178,7 @@ async def update_campaign(
         "close_to_new_assets": close_to_new_assets,
         "due_date": due_date,
     }
-    async with in_transaction():
+    async with sql.transaction():
         campaign = await locked(campaign)
         if preexisting_strategy is not None and preexisting_strategy is not campaign.preexisting_strategy:
             _require_draft(campaign, "Changing the pre-existing annotation strategy")

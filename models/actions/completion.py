@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from stepwise.models.db.campaigns import Campaign, Task
+from stepwise.models.db import sql
 from stepwise.models.workflow import ACTIVE, CampaignStatus
 
+_ACTIVE = ", ".join(f"'{status.value}'" for status in ACTIVE)
 
-async def complete_if_finished(campaign: Campaign, now: datetime) -> bool:
-    """Mark the campaign COMPLETED when no active task remains; True when it did."""
-    if await Task.filter(campaign_id=campaign.id, status__in=list(ACTIVE)).exists():
-        return False
-    await Campaign.filter(id=campaign.id).update(status=CampaignStatus.COMPLETED, completed_at=now)
-    return True
+
+def completion_write(campaign_id: int, now: datetime) -> tuple[str, list]:
+    """The UPDATE marking the campaign COMPLETED if, and only if, no active task remains (one
+    statement, so it can join a transition's other writes)."""
+    return (
+        "UPDATE campaign SET status = ?, completed_at = ? WHERE id = ? AND status = ?"
+        f" AND NOT EXISTS (SELECT 1 FROM task WHERE campaign_id = ? AND status IN ({_ACTIVE}))",
+        [CampaignStatus.COMPLETED.value, now, campaign_id, CampaignStatus.ONGOING.value, campaign_id],
+    )
+
+
+async def complete_if_finished(campaign_id: int, now: datetime) -> bool:
+    """Mark an ONGOING campaign COMPLETED when no active task remains; True when it did."""
+    return await sql.execute(*completion_write(campaign_id, now)) == 1

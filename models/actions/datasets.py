@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
+from stepwise.models.db import sql
 from stepwise.models.db.accounts import Membership
 from stepwise.models.db.datasets import Dataset, DatasetVersion, DatasetWorker, Label
 from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_input
@@ -42,7 +42,7 @@ async def create_dataset(access: Access, organization_id: int, name: str) -> Dat
     if await Dataset.filter(organization_id=organization_id, name=name).exists():
         raise DomainError(ErrorCode.ALREADY_EXISTS, "A dataset with this name exists.", "input.name")
     try:
-        async with in_transaction():
+        async with sql.transaction():
             dataset = await Dataset.create(organization_id=organization_id, name=name)
             await DatasetWorker.create(dataset=dataset, user=viewer, role=DatasetRole.MANAGER)
     except IntegrityError:
@@ -68,7 +68,7 @@ async def add_dataset_worker(
             raise invalid_input("input.role", "An UNPRIVILEGED member can only be a LABELER.")
         role = DatasetRole.LABELER
     role = role or DatasetRole.CONTRIBUTOR
-    async with in_transaction():
+    async with sql.transaction():
         worker, created = await DatasetWorker.get_or_create(
             dataset=dataset, user_id=user_id, defaults={"role": role}
         )
@@ -94,7 +94,7 @@ async def create_dataset_version(access: Access, dataset_id: int, name: str, lab
     if await DatasetVersion.filter(dataset=dataset, name=name).exists():
         raise DomainError(ErrorCode.ALREADY_EXISTS, "A version with this name exists.", "input.name")
     try:
-        async with in_transaction():
+        async with sql.transaction():
             version = await DatasetVersion.create(dataset=dataset, name=name)
             await Label.bulk_create([Label(version=version, name=n) for n in label_names])
     except IntegrityError:

@@ -4,8 +4,8 @@ record of who held it at the steps it left."""
 from __future__ import annotations
 
 from stepwise.models.db import sql
-from stepwise.models.db.campaigns import Campaign, TaskStepHolder
-from stepwise.models.queries.workflow import WorkflowStep, save_round_robin
+from stepwise.models.db.campaigns import Campaign
+from stepwise.models.queries.workflow import WorkflowStep
 from stepwise.models.workflow import AttributionPolicy, attribute
 
 
@@ -23,31 +23,22 @@ async def active_loads(campaign_id: int, user_ids: list[int], moving_task_id: in
     return {user_id: count for user_id, count in rows}
 
 
-async def previous_holder(task_id: int, step_id: int) -> int | None:
-    return await TaskStepHolder.filter(task_id=task_id, step_id=step_id).first().values_list("user_id", flat=True)
+def holder_write(task_id: int, step_id: int, user_id: int) -> tuple[str, list]:
+    """The upsert recording who held the task at a step it is leaving (for a later return there)."""
+    return ("INSERT INTO task_step_holder (task_id, step_id, user_id) VALUES (?, ?, ?)"
+            " ON CONFLICT (task_id, step_id) DO UPDATE SET user_id = excluded.user_id", [task_id, step_id, user_id])
 
 
-async def remember_holder(task_id: int, step_id: int, user_id: int) -> None:
-    """Record who held the task at a step it is leaving (for a later return there); one upsert."""
-    await sql.execute(
-        "INSERT INTO task_step_holder (task_id, step_id, user_id) VALUES (?, ?, ?)"
-        " ON CONFLICT (task_id, step_id) DO UPDATE SET user_id = excluded.user_id",
-        [task_id, step_id, user_id],
-    )
-
-
-async def choose_assignee(campaign: Campaign, task_id: int, step: WorkflowStep, forced: int | None = None) -> int:
-    """The assignee of `task_id` entering `step` (or `forced`, for a rework back to its submitter)."""
+async def choose_assignee(campaign: Campaign, task_id: int, step: WorkflowStep,
+                          forced: int | None = None) -> tuple[int, int]:
+    """Who gets `task_id` entering `step` (`forced`: a rework back to its submitter), and the
+    step's round-robin position afterwards. `step` comes from load_task_workflow."""
     if forced is not None:
-        return forced
+        return forced, step.round_robin_next
     loads = (
         await active_loads(campaign.id, step.assignees, task_id)
         if campaign.attribution_policy is AttributionPolicy.LEAST_LOADED
         else None
     )
-    chosen, next_index = attribute(
-        campaign.attribution_policy, step.assignees, previous_holder=await previous_holder(task_id, step.id),
-        round_robin_next=step.round_robin_next, loads=loads,
-    )
-    await save_round_robin(step, next_index)
-    return chosen
+    return attribute(campaign.attribution_policy, step.assignees, previous_holder=step.holder,
+                     round_robin_next=step.round_robin_next, loads=loads)

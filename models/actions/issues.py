@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tortoise.transactions import in_transaction
 
 from stepwise.models import clock
 from stepwise.models.actions.task_access import find_task
+from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign, Task
 from stepwise.models.db.datasets import Asset
 from stepwise.models.db.issues import CommentAction, Issue, IssueComment, IssueKind, IssueStatus
@@ -70,7 +70,8 @@ async def raise_issue(
 
 
 async def has_open_issue(asset_id: int) -> bool:
-    return await Issue.filter(asset_id=asset_id, status=IssueStatus.OPEN).exists()
+    return bool(await sql.fetch("SELECT 1 FROM issue WHERE asset_id = ? AND status = ? LIMIT 1",
+                                [asset_id, IssueStatus.OPEN.value]))
 
 
 async def _visible_task_of_asset(access: Access, asset_id: int) -> tuple[Task, Campaign]:
@@ -88,7 +89,7 @@ async def create_issue(access: Access, asset_id: int, issue: NewIssue) -> tuple[
     """Raise an issue on an asset whose task the viewer can see, at the task's current step."""
     viewer = access.require_viewer()
     task, campaign = await _visible_task_of_asset(access, asset_id)
-    async with in_transaction():
+    async with sql.transaction():
         asset = await Asset.get(id=asset_id)
         return await raise_issue(campaign, asset, viewer.id, issue, task.step_id, "input")
 
@@ -122,7 +123,7 @@ async def comment_issue(access: Access, issue_id: int, action: CommentAction, bo
     if len(text) > BODY_MAX:
         raise invalid_input("input.body", f"At most {BODY_MAX} characters.")
     required, new_status, kind = COMMENT_RULES[action]
-    async with in_transaction():
+    async with sql.transaction():
         campaign = await Campaign.get(id=campaign.id)
         require_ongoing(campaign)
         issue = await Issue.filter(id=issue.id).select_for_update().get()

@@ -8,7 +8,6 @@ one batched INSERT writes them. Annotations and CREATED events are copied set-ba
 
 from __future__ import annotations
 
-from tortoise.transactions import in_transaction
 
 from stepwise.models import clock
 from stepwise.models.actions.campaigns import find_campaign, locked
@@ -124,7 +123,7 @@ async def launch_campaign(access: Access, campaign_id: int) -> Campaign:
     """DRAFT → ONGOING with every asset's task, or COMPLETED when nothing is left to do."""
     viewer = access.require_viewer()
     campaign = await find_campaign(access, campaign_id, "campaign.configure")
-    async with in_transaction():
+    async with sql.transaction():
         campaign = await locked(campaign)
         steps = await load_workflow(campaign.id)
         check_launchable(campaign.status, [len(s.assignees) for s in steps])

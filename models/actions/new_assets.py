@@ -38,5 +38,5 @@ async def add_tasks_for_new_assets(version_id: int, assets: list[tuple[int, bool
     if active and campaign.status is CampaignStatus.COMPLETED:
         await Campaign.filter(id=campaign.id).update(status=CampaignStatus.ONGOING, completed_at=None)
     elif not active and campaign.status is CampaignStatus.ONGOING:
-        await complete_if_finished(campaign, now)  # every new task was DONE at once
+        await complete_if_finished(campaign.id, now)  # every new task was DONE at once
     return len(assets)

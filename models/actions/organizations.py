@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tortoise.transactions import in_transaction
 
+from stepwise.models.db import sql
 from stepwise.models.db.accounts import Invitation, Membership, Organization, User
 from stepwise.models.errors import DomainError, ErrorCode, invalid_input
 from stepwise.models.validation import looks_like_email, normalize_email, require_name
@@ -15,7 +15,7 @@ async def create_organization(access: Access, name: str) -> Organization:
     """A new organization whose creator is its ADMIN."""
     viewer = access.require_viewer()
     name = require_name(name, "input.name")
-    async with in_transaction():
+    async with sql.transaction():
         organization = await Organization.create(name=name)
         await Membership.create(organization=organization, user=viewer, role=OrgRole.ADMIN)
     access.forget()
@@ -36,7 +36,7 @@ async def invite_member(
     user = await (User.get_or_none(email=email) if email else User.get_or_none(username=target))
     if user is None and email is None:
         raise invalid_input(field, f"No user named {target!r}; invite them by e-mail address instead.")
-    async with in_transaction():
+    async with sql.transaction():
         if user is not None:
             if await Membership.filter(organization_id=organization_id, user=user).exists():
                 raise DomainError(ErrorCode.ALREADY_EXISTS, "Already a member of this organization.", field)

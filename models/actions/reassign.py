@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
 from stepwise.models import clock
 from stepwise.models.actions.campaigns import find_campaign
 from stepwise.models.actions.task_access import can_see_task
+from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign, Task, TaskEvent
 from stepwise.models.db.datasets import DatasetWorker
 from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_input
@@ -56,7 +56,7 @@ async def reassign_tasks(
         raise invalid_input("input.taskIds", "Give at least one task.")
     if len(task_ids) > MAX_BULK or len(set(task_ids)) != len(task_ids):
         raise invalid_input("input.taskIds", f"1 to {MAX_BULK} distinct tasks.")
-    async with in_transaction():
+    async with sql.transaction():
         tasks = {t.id: t for t in await Task.filter(id__in=task_ids).select_for_update()}
         campaign_ids = {t.campaign_id for t in tasks.values()}
         if len(tasks) != len(task_ids) or len(campaign_ids) != 1:

@@ -8,19 +8,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tortoise.transactions import in_transaction
-
 from stepwise.models import clock
-from stepwise.models.actions.completion import complete_if_finished
-from stepwise.models.actions.entering import choose_assignee, remember_holder
+from stepwise.models.actions.completion import completion_write
+from stepwise.models.actions.entering import choose_assignee, holder_write
 from stepwise.models.actions.issues import NewIssue, has_open_issue, raise_issue
 from stepwise.models.actions.task_access import find_task
 from stepwise.models.db import sql
-from stepwise.models.db.campaigns import Task, TaskEvent
-from stepwise.models.db.datasets import Asset, Label
+from stepwise.models.db.datasets import Asset
 from stepwise.models.errors import DomainError, ErrorCode, invalid_input
 from stepwise.models.events import IssueChanged, TaskChanged
-from stepwise.models.queries.workflow import WorkflowStep, load_workflow
+from stepwise.models.queries.rows import TaskRow
+from stepwise.models.queries.workflow import WorkflowStep, load_task_workflow, round_robin_write
 from stepwise.models.shapes import ShapeDraft, validate_shapes
 from stepwise.models.workflow import ACTIVE, EventKind, Move, TaskAction, TaskStatus, plan_transition
 from stepwise.permissions.access import Access
@@ -30,7 +28,7 @@ MAX_ACTIVE_SECONDS = 7 * 24 * 3600
 
 @dataclass
 class Outcome:
-    task: Task
+    task: TaskRow
     events: list[TaskChanged] = field(default_factory=list)
     issue_events: list[IssueChanged] = field(default_factory=list)
 
@@ -45,13 +43,15 @@ class Request:
     new_issue: NewIssue | None = None
 
 
-async def _validated_annotation(task: Task, shapes: Sequence[ShapeDraft]) -> list[dict]:
-    asset = await Asset.get(id=task.asset_id)
-    labels = dict(await Label.filter(version_id=asset.version_id).values_list("name", "id"))
-    return validate_shapes(shapes, labels, asset.width, asset.height, "input.shapes")
+async def _validated_annotation(task: TaskRowRow, shapes: Sequence[ShapeDraft]) -> list[dict]:
+    """The shapes checked against the asset's size and its version's labels (one query)."""
+    rows = await sql.fetch("SELECT a.width, a.height, l.name, l.id FROM asset a"
+                           " LEFT JOIN label l ON l.version_id = a.version_id WHERE a.id = ?", [task.asset_id])
+    labels = {name: label_id for _, _, name, label_id in rows if name is not None}
+    return validate_shapes(shapes, labels, rows[0][0], rows[0][1], "input.shapes")
 
 
-def _duration(task: Task, active_seconds: float | None, now) -> float:
+def _duration(task: TaskRow, active_seconds: float | None, now) -> float:
     if active_seconds is not None:
         if not 0 <= active_seconds <= MAX_ACTIVE_SECONDS:
             raise invalid_input("input.activeSeconds", f"Must be between 0 and {MAX_ACTIVE_SECONDS}.")
@@ -72,16 +72,15 @@ async def _check_issue_rules(task, campaign, move: Move, action: TaskAction, req
         raise DomainError(ErrorCode.OPEN_ISSUES, "Resolve the open issues on this asset before the last submit.")
 
 
-async def _rework_target_holder(task: Task, step: WorkflowStep) -> int | None:
+async def _rework_target_holder(task, step: WorkflowStep) -> int | None:
     """Whoever submitted the task at `step` last (null if it never was)."""
-    return (
-        await TaskEvent.filter(task_id=task.id, step_id=step.id, kind=EventKind.SUBMITTED)
-        .order_by("-id").first().values_list("actor_id", flat=True)
-    )
+    rows = await sql.fetch("SELECT actor_id FROM task_event WHERE task_id = ? AND step_id = ? AND kind = ?"
+                           " ORDER BY id DESC LIMIT 1", [task.id, step.id, EventKind.SUBMITTED.value])
+    return rows[0][0] if rows else None
 
 
-def _check_movable(task: Task, expected_version: int | None, viewer_id: int) -> None:
-    """Whether this viewer may move the (locked) task now."""
+def _check_movable(task: TaskRow, expected_version: int | None, viewer_id: int) -> None:
+    """Whether this viewer may move the task as read (the UPDATE checks it did not move since)."""
     if expected_version is not None and expected_version != task.version:
         raise DomainError(ErrorCode.CONFLICT, f"The task changed (version {task.version}); reload it.")
     if task.status not in ACTIVE:
@@ -90,7 +89,7 @@ def _check_movable(task: Task, expected_version: int | None, viewer_id: int) -> 
         raise DomainError(ErrorCode.NOT_ASSIGNEE, "Only the task's assignee may do this.")
 
 
-async def _own_changes(task: Task, action: TaskAction, request: Request, viewer_id: int, now) -> tuple[dict, dict]:
+async def _own_changes(task: TaskRow, action: TaskAction, request: Request, viewer_id: int, now) -> tuple[dict, dict]:
     """What the action changes on the task itself, and what its events record."""
     changes: dict = {"updated_at": now}
     event_extra: dict = {}
@@ -107,53 +106,87 @@ async def _own_changes(task: Task, action: TaskAction, request: Request, viewer_
     return changes, event_extra
 
 
-async def _placement(task: Task, campaign, steps: list[WorkflowStep], index: int, move: Move, action: TaskAction,
-                     now) -> dict:
-    """Where the task goes and who holds it there (status, step, assignee columns)."""
-    if move.step_index != index:
-        await remember_holder(task.id, task.step_id, task.assignee_id)
+class RoundRobinMoved(Exception):
+    """Another transaction moved the round-robin position this one read (PostgreSQL only: SQLite
+    runs one write transaction at a time); the transition runs again."""
+
+
+async def _placement(task, campaign, steps: list[WorkflowStep], index: int, move: Move, action: TaskAction,
+                     now) -> tuple[dict, list, bool]:
+    """Where the task goes and who holds it there (status, step, assignee columns); the writes
+    that go with it (the holder it leaves, the round-robin position); whether the last of them
+    is a round-robin move that must change exactly one row."""
+    writes = [holder_write(task.id, task.step_id, task.assignee_id)] if move.step_index != index else []
     if move.enters_step:
         target = steps[move.step_index]
         forced = await _rework_target_holder(task, target) if action is TaskAction.SEND_TO_REWORK else None
-        assignee = await choose_assignee(campaign, task.id, target, forced)
-        return {"status": move.status, "step_id": target.id, "assignee_id": assignee, "step_entered_at": now,
-                "started_at": None}
+        assignee, next_index = await choose_assignee(campaign, task.id, target, forced)
+        moves_round_robin = next_index != target.round_robin_next
+        if moves_round_robin:
+            writes.append(round_robin_write(target, next_index))
+        return ({"status": move.status, "step_id": target.id, "assignee_id": assignee, "step_entered_at": now,
+                 "started_at": None}, writes, moves_round_robin)
     if move.step_index is None:
-        return {"status": move.status, "step_id": None, "assignee_id": None}
-    return {"status": move.status, "assignee_id": task.assignee_id}
+        return {"status": move.status, "step_id": None, "assignee_id": None}, writes, False
+    return {"status": move.status, "assignee_id": task.assignee_id}, writes, False
+
+
+ROUND_ROBIN_ATTEMPTS = 3
 
 
 async def perform(access: Access, task_id: int, action: TaskAction, request: Request) -> Outcome:
-    """Apply `action` to a task as its assignee, in one transaction; see models/workflow.py."""
+    """Apply `action` to a task as its assignee, in one transaction; see models/workflow.py.
+
+    The task itself is read before the write lock: the conditional UPDATE on its version refuses
+    the change (CONFLICT) if it moved meanwhile. Under the lock: the workflow (round-robin
+    positions, this task's past holders), the issue rules, then every write in one round trip.
+    """
     viewer = access.require_viewer()
-    async with in_transaction():
-        task, campaign = await find_task(access, task_id, lock=True)
-        await access.check("task.work", campaign.organization_id, campaign.dataset_id, what="Task")
-        _check_movable(task, request.expected_version, viewer.id)
-        steps = await load_workflow(campaign.id)
-        index = next(i for i, s in enumerate(steps) if s.id == task.step_id)
-        move = plan_transition(task.status, action, [s.type for s in steps], index)
-        outcome = Outcome(task)
-        await _check_issue_rules(task, campaign, move, action, request, viewer.id, outcome)
-        now = clock.now()
-        changes, event_extra = await _own_changes(task, action, request, viewer.id, now)
-        changes.update(await _placement(task, campaign, steps, index, move, action, now))
-        if not await _write_task(task, changes):
-            raise DomainError(ErrorCode.CONFLICT, "The task changed meanwhile; reload it.")
-        new_assignee = changes["assignee_id"]
-        for kind in move.events:
-            extra = event_extra if kind is not EventKind.DONE else {}
-            await sql.execute(INSERT_EVENT, [
-                task.id, campaign.id, kind.value, task.step_id, viewer.id, new_assignee, now,
-                sql.json_param(extra.get("annotation")), extra.get("duration_seconds"),
-            ])
-            outcome.events.append(TaskChanged(kind, campaign.organization_id, campaign.id, task.id, viewer.id,
-                                              new_assignee, task.assignee_id, now))
-        if move.status is TaskStatus.DONE:
-            await _accept_annotation(task.asset_id, changes.get("annotation", task.annotation), viewer.id, now)
-        if move.status not in ACTIVE:
-            await complete_if_finished(campaign, now)
-        outcome.task = _as_written(task, changes)
+    task, campaign = await find_task(access, task_id)
+    await access.check("task.work", campaign.organization_id, campaign.dataset_id, what="Task")
+    _check_movable(task, request.expected_version, viewer.id)
+    now = clock.now()
+    changes, event_extra = await _own_changes(task, action, request, viewer.id, now)
+    for attempt in range(ROUND_ROBIN_ATTEMPTS):
+        try:
+            async with sql.transaction():
+                return await _move(task, campaign, action, request, viewer.id, changes, event_extra, now)
+        except RoundRobinMoved:
+            if attempt == ROUND_ROBIN_ATTEMPTS - 1:
+                raise DomainError(ErrorCode.CONFLICT, "The workflow is busy; try again.") from None
+    raise AssertionError("unreachable")
+
+
+async def _move(task, campaign, action: TaskAction, request: Request, viewer_id: int, changes: dict,
+                event_extra: dict, now) -> Outcome:
+    """The transition's reads under the write lock and its writes, in the caller's transaction."""
+    steps, version = await load_task_workflow(campaign.id, task.id)
+    if version != task.version:  # it moved since read: answer that, before any other rule
+        raise DomainError(ErrorCode.CONFLICT, "The task changed meanwhile; reload it.")
+    index = next(i for i, s in enumerate(steps) if s.id == task.step_id)
+    move = plan_transition(task.status, action, [s.type for s in steps], index)
+    outcome = Outcome(task)
+    await _check_issue_rules(task, campaign, move, action, request, viewer_id, outcome)
+    placement, placement_writes, moves_round_robin = await _placement(task, campaign, steps, index, move, action, now)
+    changes = {**changes, **placement}
+    new_assignee = changes["assignee_id"]
+    writes = [_task_update(task, changes), *placement_writes]
+    for kind in move.events:
+        extra = event_extra if kind is not EventKind.DONE else {}
+        writes.append((INSERT_EVENT, [task.id, campaign.id, kind.value, task.step_id, viewer_id, new_assignee, now,
+                                      sql.json_param(extra.get("annotation")), extra.get("duration_seconds")]))
+        outcome.events.append(TaskChanged(kind, campaign.organization_id, campaign.id, task.id, viewer_id,
+                                          new_assignee, task.assignee_id, now))
+    if move.status is TaskStatus.DONE:
+        writes.append(_accept_annotation(task.asset_id, changes.get("annotation", task.annotation), viewer_id, now))
+    if move.status not in ACTIVE:
+        writes.append(completion_write(campaign.id, now))
+    changed = await sql.execute_all(writes)
+    if changed[0] != 1:
+        raise DomainError(ErrorCode.CONFLICT, "The task changed meanwhile; reload it.")
+    if moves_round_robin and changed[len(placement_writes)] != 1:
+        raise RoundRobinMoved()
+    outcome.task = _as_written(task, changes)
     return outcome
 
 
@@ -163,8 +196,9 @@ INSERT_EVENT = (
 )
 
 
-async def _write_task(task, changes: dict) -> bool:
-    """The conditional UPDATE ... WHERE version = ?: False when someone else moved the task first."""
+def _task_update(task, changes: dict) -> tuple[str, list]:
+    """The conditional UPDATE ... WHERE version = ?: it changes no row when someone else moved
+    the task since it was read."""
     columns, params = [], []
     for name, value in changes.items():
         if name == "submit_count":
@@ -172,13 +206,13 @@ async def _write_task(task, changes: dict) -> bool:
             continue
         columns.append(f"{name} = ?")
         params.append(sql.json_param(value) if name == "annotation" else getattr(value, "value", value))
-    statement = f"UPDATE task SET {', '.join(columns)}, version = version + 1 WHERE id = ? AND version = ?"
-    return await sql.execute(statement, [*params, task.id, task.version]) == 1
+    return (f"UPDATE task SET {', '.join(columns)}, version = version + 1 WHERE id = ? AND version = ?",
+            [*params, task.id, task.version])
 
 
 def _as_written(task, changes: dict):
-    """The locked row with this transition's changes applied (no re-read: nobody else could
-    change it meanwhile)."""
+    """The row as read with this transition's changes applied (no re-read: the conditional
+    UPDATE proved nobody changed it in between)."""
     for name, value in changes.items():
         if name == "submit_count":
             continue  # counted in SQL; the payload does not show it
@@ -187,8 +221,7 @@ def _as_written(task, changes: dict):
     return task
 
 
-async def _accept_annotation(asset_id: int, annotation, user_id: int, now) -> None:
+def _accept_annotation(asset_id: int, annotation, user_id: int, now) -> tuple[str, list]:
     """The workflow finished: the task's annotation becomes the asset's."""
-    await Asset.filter(id=asset_id).update(annotation=annotation or [], annotation_updated_at=now,
-                                           annotation_updated_by_id=user_id)
-
+    return ("UPDATE asset SET annotation = ?, annotation_updated_at = ?, annotation_updated_by_id = ? WHERE id = ?",
+            [sql.json_param(annotation or []), now, user_id, asset_id])

@@ -13,6 +13,7 @@ MODEL_MODULES = [
 ]
 MIGRATIONS_MODULE = "stepwise.models.db.migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READER = "reader"
 
 
 def connection_config(database_url: str) -> dict | str:
@@ -34,9 +35,23 @@ def connection_config(database_url: str) -> dict | str:
     return database_url.replace("postgresql://", "postgres://", 1)
 
 
+def has_reader(database_url: str) -> bool:
+    """A SQLite file gets a second connection for reads outside transactions: in WAL mode it
+    reads while the first one writes, instead of queueing behind the writer's lock (Tortoise
+    serializes every statement of a SQLite connection). PostgreSQL has a pool already; an
+    in-memory SQLite database cannot be shared by two connections."""
+    import os
+    if os.environ.get("XNOREADER"): return False
+    path = database_url.removeprefix("sqlite://")
+    return database_url.startswith("sqlite://") and path not in (":memory:", "") and not path.startswith("file:")
+
+
 def tortoise_config(database_url: str) -> dict:
+    connections = {"default": connection_config(database_url)}
+    if has_reader(database_url):
+        connections[READER] = connection_config(database_url)
     return {
-        "connections": {"default": connection_config(database_url)},
+        "connections": connections,
         "apps": {
             APP_LABEL: {
                 "models": MODEL_MODULES,

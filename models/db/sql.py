@@ -8,7 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from tortoise import connections
-from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
+
+from stepwise.models.db import READER
 
 _QMARK = re.compile(r"\?")
 
@@ -16,6 +19,20 @@ _QMARK = re.compile(r"\?")
 def current_connection() -> BaseDBAsyncClient:
     """The connection of the enclosing transaction, if any (Tortoise keeps it in a context var)."""
     return connections.get("default")
+
+
+def transaction():
+    """One write transaction on the default connection (named: SQLite has a reader besides)."""
+    return in_transaction("default")
+
+
+def reading_connection() -> BaseDBAsyncClient:
+    """Where a read goes: the enclosing transaction's connection, else SQLite's reader connection
+    when there is one (models/db/__init__.py), else the default one."""
+    conn = connections.get("default")
+    if isinstance(conn, TransactionalDBClient) or READER not in connections.db_config:
+        return conn
+    return connections.get(READER)
 
 
 def is_postgres(conn: BaseDBAsyncClient) -> bool:
@@ -42,9 +59,52 @@ def json_param(value):
 
 
 async def fetch(sql: str, params: Sequence[Any] = ()) -> list:
-    conn = current_connection()
+    conn = reading_connection()
     _, rows = await conn.execute_query(to_dialect(conn, sql), list(params))
     return list(rows)
+
+
+def model_columns(model, alias: str = "") -> tuple[list[str], str]:
+    """A model's database columns, and the SELECT list naming them (prefixed by a table alias)."""
+    columns = list(model._meta.fields_db_projection.values())
+    prefix = f"{alias}." if alias else ""
+    return columns, ", ".join(f'{prefix}"{c}"' for c in columns)
+
+
+def model_from_row(model, columns: list[str], values: Sequence[Any]):
+    """The object a queryset would return for these column values (Tortoise's own conversion)."""
+    return model._init_from_db(**dict(zip(columns, values, strict=True)))
+
+
+async def fetch_models(model, where: str, params: Sequence[Any] = (), suffix: str = "") -> list:
+    """Model instances from one plain SELECT, without building the query through pypika, which
+    costs more than the round trip for the small reads of every request."""
+    columns, names = model_columns(model)
+    rows = await fetch(f'SELECT {names} FROM "{model._meta.db_table}" WHERE {where} {suffix}', params)
+    return [model_from_row(model, columns, row) for row in rows]
+
+
+def _run_in_order(connection, statements: list) -> list[int]:
+    """On SQLite's connection thread: each statement in turn; the rows each changed."""
+    return [connection.execute(statement, params).rowcount for statement, params in statements]
+
+
+async def execute_all(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+    """Several writes of the enclosing transaction, in order, in one round trip where the driver
+    allows it; the rows each changed. On SQLite each statement otherwise costs a trip to the
+    connection's thread and back through the event loop while the write lock is held, which is
+    what bounds writes per second; PostgreSQL runs them one after the other."""
+    conn = current_connection()
+    if not isinstance(conn, TransactionalDBClient):
+        raise RuntimeError("execute_all() runs inside sql.transaction(): its writes commit together")
+    statements = [(to_dialect(conn, statement), list(params)) for statement, params in statements]
+    if is_postgres(conn):
+        return [(await conn.execute_query(statement, params))[0] for statement, params in statements]
+    async with conn.acquire_connection() as connection:
+        for statement, params in statements:
+            conn.log.debug("%s: %s", statement, params)  # as Tortoise logs each statement
+        # aiosqlite's own way to run a function on its thread (what each of its methods uses).
+        return await connection._execute(_run_in_order, connection._conn, statements)
 
 
 async def execute(sql: str, params: Sequence[Any] = ()) -> int:

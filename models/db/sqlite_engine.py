@@ -18,7 +18,10 @@ from tortoise.exceptions import TransactionManagementError
 class ImmediateTransactionWrapper(SqliteTransactionWrapper):
     async def begin(self) -> None:
         try:
-            await self._connection.commit()
+            # The connection is in autocommit mode (isolation_level=None): no implicit transaction
+            # is open unless something left one behind; only then close it (a thread hop saved).
+            if self._connection.in_transaction:
+                await self._connection.commit()
             await self._connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise TransactionManagementError(exc) from exc

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stepwise.models.db import sql
-from stepwise.models.db.campaigns import Step
 from stepwise.models.workflow import StepType
 
 
@@ -16,23 +15,50 @@ class WorkflowStep:
     position: int
     assignees: list[int]
     round_robin_next: int
+    # Who held the task at this step last (load_task_workflow), for a sticky return.
+    holder: int | None = None
 
 
-async def load_workflow(campaign_id: int) -> list[WorkflowStep]:
-    """The steps in order with their assignees in order: one plain-SQL round trip."""
+def _steps(rows) -> list[WorkflowStep]:
+    """Rows (step id, type, position, round-robin position, holder, assignee), in workflow order."""
     steps: dict[int, WorkflowStep] = {}
-    for step_id, step_type, position, round_robin_next, user_id in await sql.fetch(
-        "SELECT s.id, s.type, s.position, s.round_robin_next, a.user_id FROM step s"
-        " LEFT JOIN step_assignee a ON a.step_id = s.id WHERE s.campaign_id = ? ORDER BY s.position, a.position",
-        [campaign_id],
-    ):
-        step = steps.setdefault(step_id, WorkflowStep(step_id, StepType(step_type), position, [], round_robin_next))
+    for step_id, step_type, position, round_robin_next, holder, user_id in rows:
+        step = steps.setdefault(step_id, WorkflowStep(step_id, StepType(step_type), position, [], round_robin_next,
+                                                      holder))
         if user_id is not None:
             step.assignees.append(user_id)
     return list(steps.values())
 
 
+async def load_workflow(campaign_id: int) -> list[WorkflowStep]:
+    """The steps in order with their assignees in order: one plain-SQL round trip."""
+    return _steps(await sql.fetch(
+        "SELECT s.id, s.type, s.position, s.round_robin_next, NULL, a.user_id FROM step s"
+        " LEFT JOIN step_assignee a ON a.step_id = s.id WHERE s.campaign_id = ? ORDER BY s.position, a.position",
+        [campaign_id],
+    ))
+
+
+async def load_task_workflow(campaign_id: int, task_id: int) -> tuple[list[WorkflowStep], int]:
+    """The workflow as a transition needs it, in one round trip: the steps with who held this
+    task at each, and the task's current version (to see at once whether it moved since read)."""
+    rows = await sql.fetch(
+        "SELECT s.id, s.type, s.position, s.round_robin_next, h.user_id, a.user_id, t.version FROM step s"
+        " JOIN task t ON t.id = ? LEFT JOIN task_step_holder h ON h.step_id = s.id AND h.task_id = t.id"
+        " LEFT JOIN step_assignee a ON a.step_id = s.id WHERE s.campaign_id = ? ORDER BY s.position, a.position",
+        [task_id, campaign_id],
+    )
+    return _steps(row[:6] for row in rows), rows[0][6]
+
+
+def round_robin_write(step: WorkflowStep, next_index: int) -> tuple[str, list]:
+    """The UPDATE moving a step's round-robin position, only from the position it was read at
+    (it changes nothing if another transaction moved it first)."""
+    return ("UPDATE step SET round_robin_next = ? WHERE id = ? AND round_robin_next = ?",
+            [next_index, step.id, step.round_robin_next])
+
+
 async def save_round_robin(step: WorkflowStep, next_index: int) -> None:
     if next_index != step.round_robin_next:
+        await sql.execute(*round_robin_write(step, next_index))
         step.round_robin_next = next_index
-        await Step.filter(id=step.id).update(round_robin_next=next_index)

@@ -44,7 +44,7 @@ async def act(info: Info, task_gid: strawberry.ID, action: TaskAction, request: 
     async def run() -> TaskPayload:
         outcome = await transitions.perform(info.context.access, task_id, action, request)
         await publish_committed(info.context.bus, [*outcome.issue_events, *outcome.events])
-        return TaskPayload(task=Task.from_row(outcome.task))
+        return TaskPayload(task=Task.from_row(outcome.task, info))
 
     return await payload_of(TaskPayload, run)
 
@@ -86,7 +86,7 @@ class TaskMutations:
         async def run() -> TaskPayload:
             tasks, events = await reassign.reassign_tasks(info.context.access, [task_id], user_id, None, bulk=False)
             await publish_committed(info.context.bus, events)
-            return TaskPayload(task=Task.from_row(tasks[0]))
+            return TaskPayload(task=Task.from_row(tasks[0], info))
 
         return await payload_of(TaskPayload, run)
 
@@ -98,6 +98,6 @@ class TaskMutations:
         async def run() -> TasksPayload:
             tasks, events = await reassign.reassign_tasks(info.context.access, task_ids, user_id, step_id)
             await publish_committed(info.context.bus, events)
-            return TasksPayload(tasks=[Task.from_row(t) for t in tasks])
+            return TasksPayload(tasks=[Task.from_row(t, info) for t in tasks])
 
         return await payload_of(TasksPayload, run)

@@ -115,7 +115,7 @@ class Asset(Node):
         from stepwise.schema.types.tasks import Task
 
         row = await info.context.loaders.task_by_asset.load(self.row.id)
-        return Task.from_row(row) if row else None
+        return Task.from_row(row, info) if row else None
 
     @strawberry.field(description="Issues raised on this asset, oldest first, optionally by status.")
     async def issues(

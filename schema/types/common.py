@@ -8,6 +8,24 @@ from stepwise.models.errors import DomainError
 from stepwise.schema.types.enums import ErrorCodeType
 
 
+class Deferred:
+    """A relation loaded only if the query selects it.
+
+    graphql-core awaits any awaitable a field returns, so a relation can be a plain attribute,
+    strawberry's cheapest kind of field, that holds either the related object (loaded for a
+    whole page at once) or a Deferred that starts its load only when awaited.
+    """
+
+    __slots__ = ("_args", "_load")
+
+    def __init__(self, load, *args) -> None:
+        self._load = load
+        self._args = args
+
+    def __await__(self):
+        return self._load(*self._args).__await__()
+
+
 @strawberry.interface(
     name="Node", description="An object with a globally unique, opaque ID (Relay Global Object Identification)."
 )

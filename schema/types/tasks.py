@@ -20,7 +20,7 @@ from stepwise.schema.prefetch import node_fields
 from stepwise.schema.types.accounts import User, load_user
 from stepwise.schema.types.assets import Annotation, Asset, annotation_of
 from stepwise.schema.types.campaigns import Campaign, Step, load_step
-from stepwise.schema.types.common import Node, PageInfo, page_info
+from stepwise.schema.types.common import Deferred, Node, PageInfo, page_info
 from stepwise.schema.types.datasets import DatasetVersion
 from stepwise.schema.types.enums import IssueStatusType, StepStateType, TaskEventKindType, TaskStatusType
 
@@ -70,12 +70,16 @@ class TaskEvent:
 
 @dataclass
 class Preloaded:
-    """A page's relations, loaded once for the whole page (see schema/prefetch.py)."""
+    """A page's relations, loaded once for the whole page (see schema/prefetch.py); None for a
+    relation the page's query does not select."""
 
     steps: dict | None = None
     users: dict | None = None
     assets: dict | None = None
     open_issues: dict | None = None
+
+
+NOTHING_PRELOADED = Preloaded()
 
 
 @strawberry.type(description="The work on one asset in a campaign, moving through the workflow step by step.")
@@ -85,35 +89,31 @@ class Task(Node):
     version: int = strawberry.field(
         description="Incremented by every change; pass it as expectedVersion to detect concurrent edits."
     )
-    preloaded: strawberry.Private[Preloaded | None] = None
+    # Relations are plain attributes (no resolver: the cheap path for pages of 100): the objects
+    # a page preloaded, else Deferred loads that run only if the query selects them.
+    asset: Asset = strawberry.field(description="The asset to annotate or review.")
+    step: Step | None = strawberry.field(description="The current step; null once DONE or SKIPPED.")
+    assignee: User | None = strawberry.field(
+        description="The current assignee, the only one who may act on the task; null once DONE or SKIPPED."
+    )
+    open_issue_count: int = strawberry.field(description="How many OPEN issues the task's asset has.")
 
     @classmethod
-    def from_row(cls, row: db.Task, preloaded: Preloaded | None = None) -> Task:
-        return cls(id=encode_id("Task", row.id), row=row, status=TaskStatusType(row.status.value),
-                   version=row.version, preloaded=preloaded)
+    def from_row(cls, row: db.Task, info: Info, preloaded: Preloaded = NOTHING_PRELOADED) -> Task:
+        loaders = info.context.loaders
+        return cls(
+            id=encode_id("Task", row.id), row=row, status=TaskStatusType(row.status.value), version=row.version,
+            asset=preloaded.assets[row.asset_id] if preloaded.assets is not None else Deferred(_asset, info, row.asset_id),
+            step=preloaded.steps.get(row.step_id) if preloaded.steps is not None else Deferred(load_step, info, row.step_id),
+            assignee=preloaded.users.get(row.assignee_id) if preloaded.users is not None
+            else Deferred(load_user, info, row.assignee_id),
+            open_issue_count=preloaded.open_issues.get(row.asset_id, 0) if preloaded.open_issues is not None
+            else Deferred(loaders.open_issue_count_by_asset.load, row.asset_id),
+        )
 
     @strawberry.field(description="The campaign the task belongs to.")
     async def campaign(self, info: Info) -> Campaign:
         return Campaign.from_row(await info.context.loaders.get(db.Campaign, self.row.campaign_id))
-
-    # Relations answer at once from a page's preload, else through the loaders (a coroutine).
-    @strawberry.field(description="The asset to annotate or review.")
-    def asset(self, info: Info) -> Asset:
-        if self.preloaded and self.preloaded.assets is not None:
-            return self.preloaded.assets[self.row.asset_id]
-        return _asset(info, self.row.asset_id)
-
-    @strawberry.field(description="The current step; null once DONE or SKIPPED.")
-    def step(self, info: Info) -> Step | None:
-        if self.preloaded and self.preloaded.steps is not None:
-            return self.preloaded.steps.get(self.row.step_id)
-        return load_step(info, self.row.step_id)
-
-    @strawberry.field(description="The current assignee, the only one who may act on the task; null once DONE or SKIPPED.")
-    def assignee(self, info: Info) -> User | None:
-        if self.preloaded and self.preloaded.users is not None:
-            return self.preloaded.users.get(self.row.assignee_id)
-        return load_user(info, self.row.assignee_id)
 
     @strawberry.field(description="When the task was created (at launch or for a new asset).")
     def created_at(self) -> datetime:
@@ -127,12 +127,6 @@ class Task(Node):
     def annotation(self) -> Annotation | None:
         row = self.row
         return annotation_of(row.annotation, row.annotation_updated_at or row.updated_at, row.annotation_updated_by_id)
-
-    @strawberry.field(description="How many OPEN issues the task's asset has.")
-    def open_issue_count(self, info: Info) -> int:
-        if self.preloaded and self.preloaded.open_issues is not None:
-            return self.preloaded.open_issues.get(self.row.asset_id, 0)
-        return info.context.loaders.open_issue_count_by_asset.load(self.row.asset_id)
 
     @strawberry.field(description="Issues raised on the task's asset, oldest first, optionally by status.")
     async def issues(
@@ -197,7 +191,8 @@ async def _asset(info: Info, asset_id: int) -> Asset:
 
 
 async def preload(info: Info, campaign_id: int, rows: list) -> Preloaded:
-    """Load, once for the page, each relation the query selects on the tasks."""
+    """Load, once for the page, each relation the query selects on the tasks: one batched query
+    each, called directly (a DataLoader would add a future per task)."""
     wanted = node_fields(info)
     loaders = info.context.loaders
     found = Preloaded()
@@ -205,13 +200,13 @@ async def preload(info: Info, campaign_id: int, rows: list) -> Preloaded:
         found.steps = {s.id: Step.from_row(s) for s in await loaders.steps_by_campaign.load(campaign_id)}
     if "assignee" in wanted:
         ids = sorted({r.assignee_id for r in rows if r.assignee_id is not None})
-        found.users = {u.id: User.from_row(u) for u in await loaders.by_id(UserRow).load_many(ids) if u}
+        found.users = {u.id: User.from_row(u) for u in await loaders.by_id(UserRow).load_fn(ids) if u}
+    asset_ids = list(dict.fromkeys(r.asset_id for r in rows))
     if "asset" in wanted:
-        assets = await loaders.by_id(AssetRow).load_many([r.asset_id for r in rows])
-        found.assets = {a.id: Asset.from_row(a) for a in assets if a}
+        found.assets = {a.id: Asset.from_row(a) for a in await loaders.by_id(AssetRow).load_fn(asset_ids) if a}
     if "openIssueCount" in wanted:
-        asset_ids = [r.asset_id for r in rows]
-        found.open_issues = dict(zip(asset_ids, await loaders.open_issue_count_by_asset.load_many(asset_ids), strict=True))
+        counts = await loaders.open_issue_count_by_asset.load_fn(asset_ids)
+        found.open_issues = dict(zip(asset_ids, counts, strict=True))
     return found
 
 
@@ -219,7 +214,7 @@ async def task_connection(info: Info, campaign_id: int, task_filter: TaskFilter,
                           after: str | None) -> TaskConnection:
     rows, has_next = await task_page(campaign_id, task_filter, page_size(first), decode_cursor(after))
     preloaded = await preload(info, campaign_id, rows)
-    edges = [TaskEdge(cursor=encode_cursor(row.id), node=Task.from_row(row, preloaded))
+    edges = [TaskEdge(cursor=encode_cursor(row.id), node=Task.from_row(row, info, preloaded))
              for row in rows]
     return TaskConnection(edges=edges, page_info=page_info(edges, has_next, after), campaign_id=campaign_id,
                           task_filter=task_filter)

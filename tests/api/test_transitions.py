@@ -595,3 +595,35 @@ async def test_a_page_of_tasks_costs_the_same_queries_whatever_its_size(api, wor
     # token+user, campaign, viewer's roles (memberships and worker rows, one query), task page,
     # steps, users, assets, open issue counts
     assert counts[100] == counts[10] == 8, counts
+
+
+async def test_a_single_task_loads_only_the_relations_its_query_selects(api, world, count_queries):
+    _, tasks, _ = await launched(api, world)
+    selections = {
+        "plain": "id status version",
+        "asset": "id status version asset { filename }",
+        "all": "id status version asset { filename } step { name } assignee { username } openIssueCount",
+    }
+    counts, answers = {}, {}
+    for name, fields in selections.items():
+        with count_queries() as counter:
+            answers[name] = (await api.data(f"query($t: ID!) {{ task(id: $t) {{ {fields} }} }}", {"t": tasks["a.jpg"]},
+                                            world.manager))["task"]
+        counts[name] = len(counter.statements)
+    # Each relation is one query, run only when selected.
+    assert counts["asset"] == counts["plain"] + 1 and counts["all"] == counts["plain"] + 4, counts
+    assert answers["all"] == {**answers["plain"], "asset": {"filename": "a.jpg"}, "step": {"name": "Annotate"},
+                              "assignee": {"username": "labeler1"}, "openIssueCount": 0}
+
+
+async def test_a_submit_costs_a_fixed_number_of_statements(api, world, count_queries):
+    _, tasks, _ = await launched(api, world)
+    with count_queries() as counter:
+        payload = await ok(api, SUBMIT, {"taskId": tasks["a.jpg"], "expectedVersion": 1}, world.labeler)
+    assert payload["task"]["step"] == {"name": "Review"} and payload["task"]["assignee"] == {"username": "manager1"}
+    print(*counter.statements, sep="\n  ")
+    # Before the write lock: token+user, the task with its campaign, the viewer's roles. Under it:
+    # the workflow with this task's past holders, then the conditional UPDATE, the holder left at
+    # Annotate and the SUBMITTED event (one round trip on SQLite). The payload: step, user, asset
+    # (annotation { shapes } reads the task row itself).
+    assert len(counter.statements) == 10, counter.statements
