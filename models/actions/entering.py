@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign
-from stepwise.models.queries.workflow import WorkflowStep
+from stepwise.models.queries.workflow import WorkflowStep, lock_step
 from stepwise.models.workflow import AttributionPolicy, attribute
 
 
@@ -35,6 +35,8 @@ async def choose_assignee(campaign: Campaign, task_id: int, step: WorkflowStep,
     step's round-robin position afterwards. `step` comes from load_task_workflow."""
     if forced is not None:
         return forced, step.round_robin_next
+    if step.holder not in step.assignees:  # no sticky return: the policy decides
+        await lock_step(step)
     loads = (
         await active_loads(campaign.id, step.assignees, task_id)
         if campaign.attribution_policy is AttributionPolicy.LEAST_LOADED

@@ -106,32 +106,22 @@ async def _own_changes(task: TaskRow, action: TaskAction, request: Request, view
     return changes, event_extra
 
 
-class RoundRobinMoved(Exception):
-    """Another transaction moved the round-robin position this one read (PostgreSQL only: SQLite
-    runs one write transaction at a time); the transition runs again."""
-
-
 async def _placement(task, campaign, steps: list[WorkflowStep], index: int, move: Move, action: TaskAction,
-                     now) -> tuple[dict, list, bool]:
-    """Where the task goes and who holds it there (status, step, assignee columns); the writes
-    that go with it (the holder it leaves, the round-robin position); whether the last of them
-    is a round-robin move that must change exactly one row."""
+                     now) -> tuple[dict, list]:
+    """Where the task goes and who holds it there (status, step, assignee columns), and the
+    writes that go with it (the holder it leaves, the step's round-robin position)."""
     writes = [holder_write(task.id, task.step_id, task.assignee_id)] if move.step_index != index else []
     if move.enters_step:
         target = steps[move.step_index]
         forced = await _rework_target_holder(task, target) if action is TaskAction.SEND_TO_REWORK else None
         assignee, next_index = await choose_assignee(campaign, task.id, target, forced)
-        moves_round_robin = next_index != target.round_robin_next
-        if moves_round_robin:
+        if next_index != target.round_robin_next:
             writes.append(round_robin_write(target, next_index))
         return ({"status": move.status, "step_id": target.id, "assignee_id": assignee, "step_entered_at": now,
-                 "started_at": None}, writes, moves_round_robin)
+                 "started_at": None}, writes)
     if move.step_index is None:
-        return {"status": move.status, "step_id": None, "assignee_id": None}, writes, False
-    return {"status": move.status, "assignee_id": task.assignee_id}, writes, False
-
-
-ROUND_ROBIN_ATTEMPTS = 3
+        return {"status": move.status, "step_id": None, "assignee_id": None}, writes
+    return {"status": move.status, "assignee_id": task.assignee_id}, writes
 
 
 async def perform(access: Access, task_id: int, action: TaskAction, request: Request) -> Outcome:
@@ -139,7 +129,8 @@ async def perform(access: Access, task_id: int, action: TaskAction, request: Req
 
     The task itself is read before the write lock: the conditional UPDATE on its version refuses
     the change (CONFLICT) if it moved meanwhile. Under the lock: the workflow (round-robin
-    positions, this task's past holders), the issue rules, then every write in one round trip.
+    positions, this task's past holders; on PostgreSQL the row lock of a step it attributes at),
+    the issue rules, then every write in one round trip.
     """
     viewer = access.require_viewer()
     task, campaign = await find_task(access, task_id)
@@ -147,14 +138,8 @@ async def perform(access: Access, task_id: int, action: TaskAction, request: Req
     _check_movable(task, request.expected_version, viewer.id)
     now = clock.now()
     changes, event_extra = await _own_changes(task, action, request, viewer.id, now)
-    for attempt in range(ROUND_ROBIN_ATTEMPTS):
-        try:
-            async with sql.transaction():
-                return await _move(task, campaign, action, request, viewer.id, changes, event_extra, now)
-        except RoundRobinMoved:
-            if attempt == ROUND_ROBIN_ATTEMPTS - 1:
-                raise DomainError(ErrorCode.CONFLICT, "The workflow is busy; try again.") from None
-    raise AssertionError("unreachable")
+    async with sql.transaction():
+        return await _move(task, campaign, action, request, viewer.id, changes, event_extra, now)
 
 
 async def _move(task, campaign, action: TaskAction, request: Request, viewer_id: int, changes: dict,
@@ -167,7 +152,7 @@ async def _move(task, campaign, action: TaskAction, request: Request, viewer_id:
     move = plan_transition(task.status, action, [s.type for s in steps], index)
     outcome = Outcome(task)
     await _check_issue_rules(task, campaign, move, action, request, viewer_id, outcome)
-    placement, placement_writes, moves_round_robin = await _placement(task, campaign, steps, index, move, action, now)
+    placement, placement_writes = await _placement(task, campaign, steps, index, move, action, now)
     changes = {**changes, **placement}
     new_assignee = changes["assignee_id"]
     writes = [_task_update(task, changes), *placement_writes]
@@ -184,8 +169,6 @@ async def _move(task, campaign, action: TaskAction, request: Request, viewer_id:
     changed = await sql.execute_all(writes)
     if changed[0] != 1:
         raise DomainError(ErrorCode.CONFLICT, "The task changed meanwhile; reload it.")
-    if moves_round_robin and changed[len(placement_writes)] != 1:
-        raise RoundRobinMoved()
     outcome.task = _as_written(task, changes)
     return outcome
 

@@ -40,8 +40,6 @@ def has_reader(database_url: str) -> bool:
     reads while the first one writes, instead of queueing behind the writer's lock (Tortoise
     serializes every statement of a SQLite connection). PostgreSQL has a pool already; an
     in-memory SQLite database cannot be shared by two connections."""
-    import os
-    if os.environ.get("XNOREADER"): return False
     path = database_url.removeprefix("sqlite://")
     return database_url.startswith("sqlite://") and path not in (":memory:", "") and not path.startswith("file:")
 

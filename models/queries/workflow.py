@@ -51,11 +51,18 @@ async def load_task_workflow(campaign_id: int, task_id: int) -> tuple[list[Workf
     return _steps(row[:6] for row in rows), rows[0][6]
 
 
+async def lock_step(step: WorkflowStep) -> None:
+    """Before attributing at `step`: on PostgreSQL, take the step's row lock and its current
+    round-robin position, so that concurrent transactions attribute there one after the other.
+    SQLite has one write transaction at a time already (BEGIN IMMEDIATE): nothing to do."""
+    if sql.is_postgres(sql.current_connection()):
+        rows = await sql.fetch("SELECT round_robin_next FROM step WHERE id = ? FOR UPDATE", [step.id])
+        step.round_robin_next = rows[0][0]
+
+
 def round_robin_write(step: WorkflowStep, next_index: int) -> tuple[str, list]:
-    """The UPDATE moving a step's round-robin position, only from the position it was read at
-    (it changes nothing if another transaction moved it first)."""
-    return ("UPDATE step SET round_robin_next = ? WHERE id = ? AND round_robin_next = ?",
-            [next_index, step.id, step.round_robin_next])
+    """The UPDATE moving a step's round-robin position."""
+    return "UPDATE step SET round_robin_next = ? WHERE id = ?", [next_index, step.id]
 
 
 async def save_round_robin(step: WorkflowStep, next_index: int) -> None:

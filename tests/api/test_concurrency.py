@@ -131,6 +131,29 @@ async def test_concurrent_submit_and_skip_of_one_task_never_both_succeed(live_se
         assert len(state["asset"]["issues"]) == (1 if state["status"] == "SKIPPED" else 0), state
 
 
+async def test_concurrent_tasks_entering_a_step_share_it_by_exact_rotation(live_server, live_api):
+    """Eight tasks entering Review at once: round robin over two reviewers gives four each, and
+    the rotation goes on from where they left it (on PostgreSQL, concurrent transactions that
+    read the same position retry; SQLite runs one write at a time)."""
+    names = [f"{i}.jpg" for i in range(10)]
+    steps = [("Annotate", "ANNOTATION", ["labeler1", "contributor1"]), ("Review", "REVIEW", ["manager1", "contributor1"])]
+    world, _, tasks = await launched_campaign(live_api, names, steps)
+    labelers, contributors = await log_in(live_api, "labeler1", 4), await log_in(live_api, "contributor1", 4)
+    holders = [labelers[i // 2] if i % 2 == 0 else contributors[i // 2] for i in range(8)]
+    payloads = await at_once(live_server, [(holders[i], "submitTask", {"taskId": tasks[n]}) for i, n in enumerate(names[:8])])
+    assert [p["errors"] for p in payloads] == [[]] * 8
+    reviewers = [(await live_api.data(TASK_STATE, {"t": tasks[n]}, world.manager))["task"]["assignee"]["username"]
+                 for n in names[:8]]
+    assert sorted(reviewers) == ["contributor1"] * 4 + ["manager1"] * 4, reviewers
+    # Two more, one at a time: the rotation continues, one each.
+    for name, token in zip(names[8:], [labelers[0], contributors[0]], strict=True):
+        payload = (await live_api.data(MUTATIONS["submitTask"], {"i": {"taskId": tasks[name]}}, token))["submitTask"]
+        assert payload["errors"] == [], payload
+    last = [(await live_api.data(TASK_STATE, {"t": tasks[n]}, world.manager))["task"]["assignee"]["username"]
+            for n in names[8:]]
+    assert sorted(last) == ["contributor1", "manager1"], last
+
+
 def redis_url() -> str:
     if REDIS_URL:
         return REDIS_URL
