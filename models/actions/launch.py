@@ -17,6 +17,7 @@ from stepwise.models.queries.workflow import WorkflowStep, load_workflow, save_r
 from stepwise.models.workflow import (
     AttributionPolicy,
     CampaignStatus,
+    PreexistingStrategy,
     TaskStatus,
     attribute_many,
     check_launchable,
@@ -84,25 +85,25 @@ async def insert_attributed(campaign: Campaign, step: WorkflowStep | None, asset
     await sql.execute_many(INSERT_TASK, rows)
 
 
-async def _insert_group(campaign: Campaign, step: WorkflowStep | None, group: str, count: int,
-                        loads: dict[int, int], now) -> None:
-    """Launch-time tasks for the version's assets matching `group` (an SQL condition)."""
+async def _insert_group(campaign: Campaign, step: WorkflowStep | None, group: str,
+                        loads: dict[int, int], now) -> int:
+    """Launch-time tasks for the version's assets matching `group` (an SQL condition); how many."""
     if step is None:
-        await sql.execute(DONE_AT_ONCE.format(group=group), [campaign.id, True, now, now, campaign.version_id])
-        return
+        return await sql.execute(DONE_AT_ONCE.format(group=group), [campaign.id, True, now, now, campaign.version_id])
     start = _rotation_start(campaign.attribution_policy, step, loads)
     if start is None:
         asset_ids = [row[0] for row in await sql.fetch(
             f"SELECT id FROM asset WHERE version_id = ? AND {group} ORDER BY id", [campaign.version_id])]
         await insert_attributed(campaign, step, asset_ids, loads, now, initial=True)
-        return
-    await sql.execute(
+        return len(asset_ids)
+    count = await sql.execute(
         ROTATION.format(group=group),
         [campaign.id, step.id, True, now, now, now, campaign.version_id, step.id, start, len(step.assignees)],
     )
     _count_rotation(step, start, count, loads)
     if campaign.attribution_policy is AttributionPolicy.ROUND_ROBIN:
         await save_round_robin(step, (start + count) % len(step.assignees))
+    return count
 
 
 async def next_task_id() -> int:
@@ -111,12 +112,29 @@ async def next_task_id() -> int:
 
 
 async def write_creation_events(campaign: Campaign, first_task_id: int, actor_id: int | None, now,
-                                *, copy_annotations: bool) -> None:
+                                *, copy_annotations: bool, any_done: bool = True) -> None:
     """CREATED for every new task (and DONE for those done at once), and their annotations."""
     if copy_annotations:
         await sql.execute(COPY_ANNOTATIONS, [now, campaign.id, first_task_id, campaign.version_id])
     await sql.execute(CREATED_EVENTS, [actor_id, now, campaign.id, first_task_id])
-    await sql.execute(DONE_EVENTS, [actor_id, now, campaign.id, first_task_id])
+    if any_done:
+        await sql.execute(DONE_EVENTS, [actor_id, now, campaign.id, first_task_id])
+
+
+async def _entry_groups(campaign: Campaign, step_types: list) -> tuple[dict[int | None, str], bool]:
+    """Which assets enter at which step ({step index, or None for DONE at once: SQL condition on
+    the asset}), and whether pre-existing annotations are copied into the tasks."""
+    if campaign.preexisting_strategy is PreexistingStrategy.BACK_TO_ANNOTATION:
+        return {0: "1 = 1"}, False  # annotated or not, every asset starts at the first step
+    kinds = [bool(has) for (has,) in await sql.fetch(
+        "SELECT DISTINCT CASE WHEN annotation IS NULL THEN 0 ELSE 1 END FROM asset WHERE version_id = ?",
+        [campaign.version_id])]
+    entries = {has: entry_for(campaign.preexisting_strategy, has, step_types) for has in kinds}
+    by_step: dict[int | None, list[bool]] = {}
+    for has in kinds:
+        by_step.setdefault(entries[has].step_index, []).append(has)
+    groups = {index: GROUPS[group[0]] if len(group) == 1 else "1 = 1" for index, group in by_step.items()}
+    return groups, any(entries[has].copies_annotation for has in kinds)
 
 
 async def launch_campaign(access: Access, campaign_id: int) -> Campaign:
@@ -127,26 +145,18 @@ async def launch_campaign(access: Access, campaign_id: int) -> Campaign:
         campaign = await locked(campaign)
         steps = await load_workflow(campaign.id)
         check_launchable(campaign.status, [len(s.assignees) for s in steps])
-        counts = {bool(has): n for has, n in await sql.fetch(
-            "SELECT CASE WHEN annotation IS NULL THEN 0 ELSE 1 END, COUNT(*) FROM asset WHERE version_id = ? GROUP BY 1",
-            [campaign.version_id])}
-        step_types = [s.type for s in steps]
-        entries = {has: entry_for(campaign.preexisting_strategy, has, step_types) for has in counts}
+        groups, copies = await _entry_groups(campaign, [s.type for s in steps])
         now = clock.now()
         first_task_id = await next_task_id()
-        by_step: dict[int | None, list[bool]] = {}
-        for has in counts:
-            by_step.setdefault(entries[has].step_index, []).append(has)
         loads: dict[int, int] = {}
+        active = 0
         # Steps in workflow order (tasks DONE at once first): later steps see earlier loads.
-        for index in sorted(by_step, key=lambda i: -1 if i is None else i):
-            kinds = by_step[index]
-            group = GROUPS[kinds[0]] if len(kinds) == 1 else "1 = 1"
+        for index in sorted(groups, key=lambda i: -1 if i is None else i):
             step = None if index is None else steps[index]
-            await _insert_group(campaign, step, group, sum(counts[h] for h in kinds), loads, now)
-        copies = any(counts[h] and entries[h].copies_annotation for h in counts)
-        await write_creation_events(campaign, first_task_id, viewer.id, now, copy_annotations=copies)
-        active = sum(n for has, n in counts.items() if entries[has].step_index is not None)
+            inserted = await _insert_group(campaign, step, groups[index], loads, now)
+            active += inserted if index is not None else 0
+        await write_creation_events(campaign, first_task_id, viewer.id, now, copy_annotations=copies,
+                                    any_done=None in groups)
         campaign.launched_at = now
         campaign.status = CampaignStatus.ONGOING if active else CampaignStatus.COMPLETED
         campaign.completed_at = None if active else now
