@@ -85,25 +85,25 @@ async def insert_attributed(campaign: Campaign, step: WorkflowStep | None, asset
     await sql.execute_many(INSERT_TASK, rows)
 
 
-async def _insert_group(campaign: Campaign, step: WorkflowStep | None, group: str,
-                        loads: dict[int, int], now) -> int:
-    """Launch-time tasks for the version's assets matching `group` (an SQL condition); how many."""
+async def _insert_group(campaign: Campaign, step: WorkflowStep | None, group: str, count: int,
+                        loads: dict[int, int], now) -> None:
+    """Launch-time tasks for the `count` assets of the version matching `group` (an SQL condition)."""
     if step is None:
-        return await sql.execute(DONE_AT_ONCE.format(group=group), [campaign.id, True, now, now, campaign.version_id])
+        await sql.execute(DONE_AT_ONCE.format(group=group), [campaign.id, True, now, now, campaign.version_id])
+        return
     start = _rotation_start(campaign.attribution_policy, step, loads)
     if start is None:
         asset_ids = [row[0] for row in await sql.fetch(
             f"SELECT id FROM asset WHERE version_id = ? AND {group} ORDER BY id", [campaign.version_id])]
         await insert_attributed(campaign, step, asset_ids, loads, now, initial=True)
-        return len(asset_ids)
-    count = await sql.execute(
+        return
+    await sql.execute(
         ROTATION.format(group=group),
         [campaign.id, step.id, True, now, now, now, campaign.version_id, step.id, start, len(step.assignees)],
     )
     _count_rotation(step, start, count, loads)
     if campaign.attribution_policy is AttributionPolicy.ROUND_ROBIN:
         await save_round_robin(step, (start + count) % len(step.assignees))
-    return count
 
 
 async def next_task_id() -> int:
@@ -121,20 +121,23 @@ async def write_creation_events(campaign: Campaign, first_task_id: int, actor_id
         await sql.execute(DONE_EVENTS, [actor_id, now, campaign.id, first_task_id])
 
 
-async def _entry_groups(campaign: Campaign, step_types: list) -> tuple[dict[int | None, str], bool]:
-    """Which assets enter at which step ({step index, or None for DONE at once: SQL condition on
-    the asset}), and whether pre-existing annotations are copied into the tasks."""
+async def _entry_groups(campaign: Campaign, step_types: list) -> tuple[dict[int | None, tuple[str, int]], bool]:
+    """Which assets enter at which step: {step index, or None for DONE at once: (SQL condition
+    on the asset, how many)}; and whether pre-existing annotations are copied into the tasks."""
     if campaign.preexisting_strategy is PreexistingStrategy.BACK_TO_ANNOTATION:
-        return {0: "1 = 1"}, False  # annotated or not, every asset starts at the first step
-    kinds = [bool(has) for (has,) in await sql.fetch(
-        "SELECT DISTINCT CASE WHEN annotation IS NULL THEN 0 ELSE 1 END FROM asset WHERE version_id = ?",
-        [campaign.version_id])]
-    entries = {has: entry_for(campaign.preexisting_strategy, has, step_types) for has in kinds}
+        # Annotated or not, every asset starts at the first step: count them off the index alone.
+        total = (await sql.fetch("SELECT COUNT(*) FROM asset WHERE version_id = ?", [campaign.version_id]))[0][0]
+        return ({0: ("1 = 1", total)} if total else {}), False
+    counts = {bool(has): n for has, n in await sql.fetch(
+        "SELECT CASE WHEN annotation IS NULL THEN 0 ELSE 1 END, COUNT(*) FROM asset WHERE version_id = ? GROUP BY 1",
+        [campaign.version_id])}
+    entries = {has: entry_for(campaign.preexisting_strategy, has, step_types) for has in counts}
     by_step: dict[int | None, list[bool]] = {}
-    for has in kinds:
+    for has in counts:
         by_step.setdefault(entries[has].step_index, []).append(has)
-    groups = {index: GROUPS[group[0]] if len(group) == 1 else "1 = 1" for index, group in by_step.items()}
-    return groups, any(entries[has].copies_annotation for has in kinds)
+    groups = {index: (GROUPS[kinds[0]] if len(kinds) == 1 else "1 = 1", sum(counts[h] for h in kinds))
+              for index, kinds in by_step.items()}
+    return groups, any(entries[has].copies_annotation for has in counts)
 
 
 async def launch_campaign(access: Access, campaign_id: int) -> Campaign:
@@ -149,12 +152,11 @@ async def launch_campaign(access: Access, campaign_id: int) -> Campaign:
         now = clock.now()
         first_task_id = await next_task_id()
         loads: dict[int, int] = {}
-        active = 0
         # Steps in workflow order (tasks DONE at once first): later steps see earlier loads.
         for index in sorted(groups, key=lambda i: -1 if i is None else i):
             step = None if index is None else steps[index]
-            inserted = await _insert_group(campaign, step, groups[index], loads, now)
-            active += inserted if index is not None else 0
+            await _insert_group(campaign, step, *groups[index], loads, now)
+        active = sum(count for index, (_, count) in groups.items() if index is not None)
         await write_creation_events(campaign, first_task_id, viewer.id, now, copy_annotations=copies,
                                     any_done=None in groups)
         campaign.launched_at = now

@@ -108,7 +108,8 @@ async def execute_all(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[i
 
 
 async def execute(sql: str, params: Sequence[Any] = ()) -> int:
-    """Run a statement; the number of rows it changed."""
+    """Run a statement; the number of rows it changed (UPDATE, DELETE: Tortoise's asyncpg client
+    reads an INSERT's count from the wrong word of PostgreSQL's status and reports 0)."""
     conn = current_connection()
     changed, _ = await conn.execute_query(to_dialect(conn, sql), list(params))
     return changed
