@@ -42,6 +42,9 @@ def plain_leaves(schema: GraphQLSchema) -> PlainLeaves:
 
 
 class PlainLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's execution context with the plain-leaf path (off when an extension wraps
+    resolvers: it must see every field)."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         wraps_resolvers = self.middleware_manager is not None and self.middleware_manager.middlewares

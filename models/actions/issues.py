@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-
 from stepwise.models import clock
 from stepwise.models.actions.task_access import find_task
 from stepwise.models.db import sql

@@ -8,7 +8,6 @@ one batched INSERT writes them. Annotations and CREATED events are copied set-ba
 
 from __future__ import annotations
 
-
 from stepwise.models import clock
 from stepwise.models.actions.campaigns import find_campaign, locked
 from stepwise.models.db import sql

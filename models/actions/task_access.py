@@ -4,7 +4,7 @@ only their own active tasks. Anything else is NOT_FOUND, exactly like a task tha
 from __future__ import annotations
 
 from stepwise.models.db import sql
-from stepwise.models.db.campaigns import Campaign
+from stepwise.models.db.campaigns import Campaign, Task
 from stepwise.models.queries.rows import TASK_COLUMNS, TaskRow
 from stepwise.models.errors import NotFound
 from stepwise.models.workflow import ACTIVE
@@ -12,7 +12,7 @@ from stepwise.permissions.access import Access
 from stepwise.permissions.policy import allows
 
 
-async def can_see_task(access: Access, task, campaign: Campaign) -> bool:
+async def can_see_task(access: Access, task: TaskRow | Task, campaign: Campaign) -> bool:
     role = await access.dataset_role(campaign.dataset_id, campaign.organization_id)
     if allows("task.read", role):
         return True

@@ -43,7 +43,7 @@ class Request:
     new_issue: NewIssue | None = None
 
 
-async def _validated_annotation(task: TaskRowRow, shapes: Sequence[ShapeDraft]) -> list[dict]:
+async def _validated_annotation(task: TaskRow, shapes: Sequence[ShapeDraft]) -> list[dict]:
     """The shapes checked against the asset's size and its version's labels (one query)."""
     rows = await sql.fetch("SELECT a.width, a.height, l.name, l.id FROM asset a"
                            " LEFT JOIN label l ON l.version_id = a.version_id WHERE a.id = ?", [task.asset_id])
@@ -72,7 +72,7 @@ async def _check_issue_rules(task, campaign, move: Move, action: TaskAction, req
         raise DomainError(ErrorCode.OPEN_ISSUES, "Resolve the open issues on this asset before the last submit.")
 
 
-async def _rework_target_holder(task, step: WorkflowStep) -> int | None:
+async def _rework_target_holder(task: TaskRow, step: WorkflowStep) -> int | None:
     """Whoever submitted the task at `step` last (null if it never was)."""
     rows = await sql.fetch("SELECT actor_id FROM task_event WHERE task_id = ? AND step_id = ? AND kind = ?"
                            " ORDER BY id DESC LIMIT 1", [task.id, step.id, EventKind.SUBMITTED.value])
@@ -106,7 +106,7 @@ async def _own_changes(task: TaskRow, action: TaskAction, request: Request, view
     return changes, event_extra
 
 
-async def _placement(task, campaign, steps: list[WorkflowStep], index: int, move: Move, action: TaskAction,
+async def _placement(task: TaskRow, campaign, steps: list[WorkflowStep], index: int, move: Move, action: TaskAction,
                      now) -> tuple[dict, list]:
     """Where the task goes and who holds it there (status, step, assignee columns), and the
     writes that go with it (the holder it leaves, the step's round-robin position)."""
@@ -142,7 +142,7 @@ async def perform(access: Access, task_id: int, action: TaskAction, request: Req
         return await _move(task, campaign, action, request, viewer.id, changes, event_extra, now)
 
 
-async def _move(task, campaign, action: TaskAction, request: Request, viewer_id: int, changes: dict,
+async def _move(task: TaskRow, campaign, action: TaskAction, request: Request, viewer_id: int, changes: dict,
                 event_extra: dict, now) -> Outcome:
     """The transition's reads under the write lock and its writes, in the caller's transaction."""
     steps, version = await load_task_workflow(campaign.id, task.id)

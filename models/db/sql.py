@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from tortoise import connections
-from tortoise.transactions import in_transaction
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
+from tortoise.transactions import in_transaction
 
 from stepwise.models.db import READER
 
