@@ -133,8 +133,8 @@ async def test_concurrent_submit_and_skip_of_one_task_never_both_succeed(live_se
 
 async def test_concurrent_tasks_entering_a_step_share_it_by_exact_rotation(live_server, live_api):
     """Eight tasks entering Review at once: round robin over two reviewers gives four each, and
-    the rotation goes on from where they left it (on PostgreSQL, concurrent transactions that
-    read the same position retry; SQLite runs one write at a time)."""
+    the rotation goes on from where they left it (on PostgreSQL a transition takes the step's row
+    lock before attributing there; SQLite runs one write transaction at a time)."""
     names = [f"{i}.jpg" for i in range(10)]
     steps = [("Annotate", "ANNOTATION", ["labeler1", "contributor1"]), ("Review", "REVIEW", ["manager1", "contributor1"])]
     world, _, tasks = await launched_campaign(live_api, names, steps)
