@@ -100,7 +100,6 @@ class Task(Node):
 
     @classmethod
     def from_row(cls, row: db.Task, info: Info, preloaded: Preloaded = NOTHING_PRELOADED) -> Task:
-        loaders = info.context.loaders
         return cls(
             id=encode_id("Task", row.id), row=row, status=TaskStatusType(row.status.value), version=row.version,
             asset=preloaded.assets[row.asset_id] if preloaded.assets is not None else Deferred(_asset, info, row.asset_id),
@@ -108,7 +107,7 @@ class Task(Node):
             assignee=preloaded.users.get(row.assignee_id) if preloaded.users is not None
             else Deferred(load_user, info, row.assignee_id),
             open_issue_count=preloaded.open_issues.get(row.asset_id, 0) if preloaded.open_issues is not None
-            else Deferred(loaders.open_issue_count_by_asset.load, row.asset_id),
+            else Deferred(_open_issue_count, info, row.asset_id),
         )
 
     @strawberry.field(description="The campaign the task belongs to.")
@@ -188,6 +187,10 @@ class TaskConnection:
 
 async def _asset(info: Info, asset_id: int) -> Asset:
     return Asset.from_row(await info.context.loaders.get(AssetRow, asset_id))
+
+
+async def _open_issue_count(info: Info, asset_id: int) -> int:
+    return await info.context.loaders.open_issue_count_by_asset.load(asset_id)
 
 
 async def preload(info: Info, campaign_id: int, rows: list) -> Preloaded:
