@@ -47,12 +47,6 @@ def to_dialect(conn: BaseDBAsyncClient, sql: str) -> str:
     return _QMARK.sub(lambda _: f"${next(counter)}", sql)
 
 
-def for_update() -> str:
-    """Row locks where the database has them (PostgreSQL); SQLite's BEGIN IMMEDIATE already
-    serializes writers."""
-    return " FOR UPDATE" if is_postgres(current_connection()) else ""
-
-
 def json_param(value):
     """A JSON column's parameter: both drivers take the text."""
     return None if value is None else json.dumps(value)
