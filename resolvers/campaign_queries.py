@@ -42,9 +42,8 @@ class CampaignQueries:
         org_id = decode_id(organization_id, "Organization")
         access = info.context.access
         await access.require_member(org_id)
-        groups = []
-        for campaign, tasks in await my_active_tasks(access.require_viewer().id, org_id):
-            version = await info.context.loaders.get(VersionRow, campaign.version_id)
-            groups.append(MyTaskGroup(campaign=Campaign.from_row(campaign), dataset_version=DatasetVersion.from_row(version),
-                                      tasks=[Task.from_row(t, info) for t in tasks]))
-        return groups
+        active = await my_active_tasks(access.require_viewer().id, org_id)
+        versions = await info.context.loaders.by_id(VersionRow).load_many([c.version_id for c, _ in active])
+        return [MyTaskGroup(campaign=Campaign.from_row(campaign), dataset_version=DatasetVersion.from_row(version),
+                            tasks=[Task.from_row(t, info) for t in tasks])
+                for (campaign, tasks), version in zip(active, versions, strict=True)]

@@ -20,7 +20,7 @@ from stepwise.permissions.graphql import policy
 from stepwise.schema.campaign_inputs import DateRangeInput, IssueFilter, TaskFilter
 from stepwise.schema.context import Info
 from stepwise.schema.ids import decode_id, encode_id
-from stepwise.schema.types.accounts import User, load_user
+from stepwise.schema.types.accounts import User, load_users
 from stepwise.schema.types.common import Node
 from stepwise.schema.types.datasets import DatasetVersion
 from stepwise.schema.types.enums import (
@@ -72,7 +72,7 @@ class Step(Node):
     @strawberry.field(description="The workers who take tasks at this step, in attribution order; all are dataset workers.")
     async def assignees(self, info: Info) -> list[User]:
         rows = await info.context.loaders.assignees_by_step.load(self.row.id)
-        return [await load_user(info, row.user_id) for row in rows]
+        return await load_users(info, [row.user_id for row in rows])
 
 
 async def load_step(info: Info, step_id: int | None) -> Step | None:

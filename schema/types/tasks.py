@@ -17,7 +17,7 @@ from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
 from stepwise.schema.pagination import decode_cursor, encode_cursor, page_size
 from stepwise.schema.prefetch import node_fields
-from stepwise.schema.types.accounts import User, load_user
+from stepwise.schema.types.accounts import User, load_user, load_users
 from stepwise.schema.types.assets import Annotation, Asset, annotation_of
 from stepwise.schema.types.campaigns import Campaign, Step, load_step
 from stepwise.schema.types.common import Deferred, Node, PageInfo, page_info
@@ -146,17 +146,21 @@ class Task(Node):
         last_submit = {e.step_id: e for e in events if e.kind is EventKind.SUBMITTED}
         current = next((s.position for s in steps if s.id == self.row.step_id), None)
         active = self.row.status in ACTIVE
-        entries = []
+        states = []
         for step in steps:
             submitted = last_submit.get(step.id)
             if active and step.position == current:
-                state, holder = StepStateType.CURRENT, self.row.assignee_id
+                states.append((StepStateType.CURRENT, self.row.assignee_id))
             elif (active and step.position < current) or (not active and submitted is not None):
-                state, holder = StepStateType.DONE, submitted.actor_id if submitted else None
+                states.append((StepStateType.DONE, submitted.actor_id if submitted else None))
             else:
-                state, holder = StepStateType.UPCOMING, None
+                states.append((StepStateType.UPCOMING, None))
+        holders = await load_users(info, [holder for _, holder in states])
+        entries = []
+        for step, (state, _), holder in zip(steps, states, holders, strict=True):
+            submitted = last_submit.get(step.id)
             entries.append(StepHistoryEntry(
-                step=Step.from_row(step), state=state, assignee=await load_user(info, holder),
+                step=Step.from_row(step), state=state, assignee=holder,
                 submitted_at=submitted.at if submitted else None,
                 annotation=annotation_of(submitted.annotation, submitted.at, submitted.actor_id) if submitted else None,
             ))
