@@ -7,10 +7,11 @@ from typing import Annotated
 import strawberry
 
 from stepwise.models.actions import issues
-from stepwise.models.db.issues import CommentAction, IssueKind, IssueStatus
+from stepwise.models.db.issues import CommentAction, IssueStatus
 from stepwise.models.queries.issues import my_issues
 from stepwise.permissions.graphql import IsAuthenticated
 from stepwise.resolvers.mutations.results import INPUT, payload_of
+from stepwise.resolvers.mutations.tasks import new_issue
 from stepwise.schema.campaign_inputs import CommentIssueInput, CreateIssueInput
 from stepwise.schema.campaign_payloads import IssuePayload
 from stepwise.schema.context import Info
@@ -64,8 +65,7 @@ class IssueMutations:
     @strawberry.mutation(description="Raises an issue on an asset of an ONGOING or OVERDUE campaign, at its task's current step; its body is the first comment.", permission_classes=AUTH)
     async def create_issue(self, info: Info, input: Annotated[CreateIssueInput, INPUT]) -> IssuePayload:
         asset_id = decode_id(input.asset_id, "Asset")
-        zone = (input.zone.x, input.zone.y, input.zone.width, input.zone.height) if input.zone else None
-        new = issues.NewIssue(IssueKind(input.kind.value), input.body, zone)
+        new = new_issue(input)  # the same kind, body and zone as a rework's or skip's issue
         return await _issue_payload(info, lambda: issues.create_issue(info.context.access, asset_id, new))
 
     reply_to_issue = strawberry.mutation(_comment(CommentAction.REPLIED), permission_classes=AUTH,

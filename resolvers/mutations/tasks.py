@@ -13,6 +13,7 @@ from stepwise.models.workflow import TaskAction
 from stepwise.permissions.graphql import IsAuthenticated
 from stepwise.resolvers.mutations.results import INPUT, payload_of
 from stepwise.schema.campaign_inputs import (
+    CreateIssueInput,
     NewIssueInput,
     ReassignTaskInput,
     ReassignTasksInput,
@@ -31,7 +32,8 @@ from stepwise.subscriptions.publish import publish_committed
 AUTH = [IsAuthenticated]
 
 
-def new_issue(value: NewIssueInput | None) -> NewIssue | None:
+def new_issue(value: NewIssueInput | CreateIssueInput | None) -> NewIssue | None:
+    """The issue a rework, a skip or createIssue raises (the same kind, body and zone fields)."""
     if value is None:
         return None
     zone = (value.zone.x, value.zone.y, value.zone.width, value.zone.height) if value.zone else None
