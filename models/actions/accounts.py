@@ -5,7 +5,6 @@ from __future__ import annotations
 from stepwise.models.db import sql
 from stepwise.models.db.accounts import ApiToken, Invitation, Membership, User
 from stepwise.models.errors import DomainError, ErrorCode
-from stepwise.models.queries.rows import as_datetime
 from stepwise.models.validation import (
     normalize_email,
     require_strong_password,
@@ -64,17 +63,8 @@ async def authenticate(token: str | None) -> User | None:
     if not token or not plausible_token(token):
         return None
     # Plain SQL: this runs on every authenticated request.
-    rows = await sql.fetch(
-        'SELECT u.id, u.username, u.email, u.password_hash, u.created_at FROM api_token t'
-        ' JOIN "user" u ON u.id = t.user_id WHERE t.token_hash = ?',
-        [token_digest(token)],
-    )
-    if not rows:
-        return None
-    user_id, username, email, password_hash, created_at = rows[0]
-    # _init_from_db: a row read from the database (so usable as a relation in writes), no re-query.
-    return User._init_from_db(id=user_id, username=username, email=email, password_hash=password_hash,
-                              created_at=as_datetime(created_at))
+    users = await sql.fetch_models(User, "id = (SELECT user_id FROM api_token WHERE token_hash = ?)", [token_digest(token)])
+    return users[0] if users else None
 
 
 async def create_token_for(username: str, label: str = "cli") -> str:
