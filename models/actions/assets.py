@@ -82,7 +82,7 @@ async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraf
     filenames = [row.filename for row in rows]
     try:
         async with sql.transaction():
-            first_id = (await sql.fetch("SELECT COALESCE(MAX(id), 0) + 1 FROM asset"))[0][0]
+            first_id = await sql.next_id("asset")
             await Asset.bulk_create(rows, batch_size=BATCH)
             added = await _read_back(version.id, first_id, filenames)
             await add_tasks_for_new_assets(version.id, [(a.id, a.annotation is not None) for a in added])

@@ -105,11 +105,6 @@ async def _insert_group(campaign: Campaign, step: WorkflowStep | None, group: st
         await save_round_robin(step, (start + count) % len(step.assignees))
 
 
-async def next_task_id() -> int:
-    """Task ids only grow and the campaign row is locked: this campaign's new tasks are >= this."""
-    return (await sql.fetch("SELECT COALESCE(MAX(id), 0) + 1 FROM task"))[0][0]
-
-
 async def write_creation_events(campaign: Campaign, first_task_id: int, actor_id: int | None, now,
                                 *, copy_annotations: bool, any_done: bool = True) -> None:
     """CREATED for every new task (and DONE for those done at once), and their annotations."""
@@ -149,7 +144,7 @@ async def launch_campaign(access: Access, campaign_id: int) -> Campaign:
         check_launchable(campaign.status, [len(s.assignees) for s in steps])
         groups, copies = await _entry_groups(campaign, [s.type for s in steps])
         now = clock.now()
-        first_task_id = await next_task_id()
+        first_task_id = await sql.next_id("task")  # this campaign's new tasks are those from here
         loads: dict[int, int] = {}
         # Steps in workflow order (tasks DONE at once first): later steps see earlier loads.
         for index in sorted(groups, key=lambda i: -1 if i is None else i):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from stepwise.models import clock
 from stepwise.models.actions.completion import complete_if_finished
 from stepwise.models.actions.entering import active_loads
-from stepwise.models.actions.launch import insert_attributed, next_task_id, write_creation_events
+from stepwise.models.actions.launch import insert_attributed, write_creation_events
+from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign, Task
 from stepwise.models.queries.workflow import load_workflow
 from stepwise.models.workflow import ACTIVE, CampaignStatus, accepts_new_assets, entry_for
@@ -28,12 +29,13 @@ async def add_tasks_for_new_assets(version_id: int, assets: list[tuple[int, bool
         by_step.setdefault(entries[has].step_index, []).append(asset_id)
     loads = await active_loads(campaign.id, sorted({u for s in steps for u in s.assignees}), moving_task_id=0)
     now = clock.now()
-    first_task_id = await next_task_id()
+    first_task_id = await sql.next_id("task")
     for index in sorted(by_step, key=lambda i: -1 if i is None else i):
         step = None if index is None else steps[index]
         await insert_attributed(campaign, step, by_step[index], loads, now, initial=False)
     copies = any(entry.copies_annotation for entry in entries.values())
-    await write_creation_events(campaign, first_task_id, None, now, copy_annotations=copies)
+    await write_creation_events(campaign, first_task_id, None, now, copy_annotations=copies,
+                                any_done=None in by_step)
     active = sum(len(ids) for index, ids in by_step.items() if index is not None)
     if active and campaign.status is CampaignStatus.COMPLETED:
         await Campaign.filter(id=campaign.id).update(status=CampaignStatus.ONGOING, completed_at=None)

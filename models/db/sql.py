@@ -70,6 +70,12 @@ def model_from_row(model, columns: list[str], values: Sequence[Any]):
     return model._init_from_db(**dict(zip(columns, values, strict=True)))
 
 
+async def next_id(table: str) -> int:
+    """The id the table's next row gets at least (ids only grow): rows written from here on in this
+    transaction are those with id >= it."""
+    return (await fetch(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}"))[0][0]
+
+
 async def fetch_models(model, where: str, params: Sequence[Any] = (), suffix: str = "") -> list:
     """Model instances from one plain SELECT, without building the query through pypika, which
     costs more than the round trip for the small reads of every request."""
