@@ -72,13 +72,6 @@ async def _check_issue_rules(task, campaign, move: Move, action: TaskAction, req
         raise DomainError(ErrorCode.OPEN_ISSUES, "Resolve the open issues on this asset before the last submit.")
 
 
-async def _rework_target_holder(task: TaskRow, step: WorkflowStep) -> int | None:
-    """Whoever submitted the task at `step` last (null if it never was)."""
-    rows = await sql.fetch("SELECT actor_id FROM task_event WHERE task_id = ? AND step_id = ? AND kind = ?"
-                           " ORDER BY id DESC LIMIT 1", [task.id, step.id, EventKind.SUBMITTED.value])
-    return rows[0][0] if rows else None
-
-
 def _check_movable(task: TaskRow, expected_version: int | None, viewer_id: int) -> None:
     """Whether this viewer may move the task as read (the UPDATE checks it did not move since)."""
     if expected_version is not None and expected_version != task.version:
@@ -113,7 +106,9 @@ async def _placement(task: TaskRow, campaign, steps: list[WorkflowStep], index: 
     writes = [holder_write(task.id, task.step_id, task.assignee_id)] if move.step_index != index else []
     if move.enters_step:
         target = steps[move.step_index]
-        forced = await _rework_target_holder(task, target) if action is TaskAction.SEND_TO_REWORK else None
+        # Back to rework: whoever held it there last, i.e. who submitted it there (a task leaves
+        # an ANNOTATION step only by its assignee's submit, or for good by a skip).
+        forced = target.holder if action is TaskAction.SEND_TO_REWORK else None
         assignee, next_index = await choose_assignee(campaign, task.id, target, forced)
         if next_index != target.round_robin_next:
             writes.append(round_robin_write(target, next_index))
