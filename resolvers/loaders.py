@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import cached_property
+from functools import cached_property, partial
 
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
@@ -17,12 +17,19 @@ from stepwise.models.queries.assets import asset_counts
 from stepwise.models.queries.rows import asset_rows, in_list, task_rows
 
 
-def _by_id_loader(model: type[Model]) -> DataLoader:
-    async def load(ids: list[int]) -> list[Model | None]:
-        rows = {row.id: row for row in await sql.fetch_models(model, f"id IN ({in_list(ids)})", ids)}
-        return [rows.get(i) for i in ids]
+def _keyed_loader(fetch, key: str = "id") -> DataLoader:
+    """The one row whose `key` column is each given value, or None; `fetch(where, params)` reads
+    model objects or lean rows (models/queries/rows.py, for the hot list pages)."""
+
+    async def load(keys: list[int]) -> list:
+        rows = {getattr(row, key): row for row in await fetch(f"{key} IN ({in_list(keys)})", list(keys))}
+        return [rows.get(k) for k in keys]
 
     return DataLoader(load_fn=load)
+
+
+def _models(model: type[Model]):
+    return partial(sql.fetch_models, model)
 
 
 def _children_loader(model: type[Model], parent_field: str, order_by: str = "id") -> DataLoader:
@@ -38,32 +45,11 @@ def _children_loader(model: type[Model], parent_field: str, order_by: str = "id"
     return DataLoader(load_fn=load)
 
 
-def _single_child_loader(model: type[Model], parent_field: str) -> DataLoader:
-    """The one row pointing at each parent (a version's campaign, an asset's task), or None."""
-
-    async def load(parent_ids: list[int]) -> list[Model | None]:
-        rows = {getattr(r, parent_field): r
-                for r in await sql.fetch_models(model, f"{parent_field} IN ({in_list(parent_ids)})", parent_ids)}
-        return [rows.get(i) for i in parent_ids]
-
-    return DataLoader(load_fn=load)
-
-
 async def _open_issue_counts(asset_ids: list[int]) -> list[int]:
     counts = dict(await sql.fetch(
         f"SELECT asset_id, COUNT(*) FROM issue WHERE asset_id IN ({in_list(asset_ids)}) AND status = ?"
         " GROUP BY asset_id", [*asset_ids, IssueStatus.OPEN.value]))
     return [counts.get(i, 0) for i in asset_ids]
-
-
-def _lean_loader(fetch) -> DataLoader:
-    """By-id loader over lean SQL rows (models/queries/rows.py) for the hot list pages."""
-
-    async def load(ids: list[int]):
-        rows = {row.id: row for row in await fetch(f"id IN ({in_list(ids)})", list(ids))}
-        return [rows.get(i) for i in ids]
-
-    return DataLoader(load_fn=load)
 
 
 class Loaders:
@@ -72,7 +58,7 @@ class Loaders:
 
     def __init__(self) -> None:
         # Assets and tasks come as lean rows: pages list a hundred of them at a time.
-        self._by_id: dict[type[Model], DataLoader] = {Asset: _lean_loader(asset_rows), Task: _lean_loader(task_rows)}
+        self._by_id: dict[type[Model], DataLoader] = {Asset: _keyed_loader(asset_rows), Task: _keyed_loader(task_rows)}
 
     @cached_property
     def labels_by_version(self) -> DataLoader:
@@ -108,11 +94,11 @@ class Loaders:
 
     @cached_property
     def campaign_by_version(self) -> DataLoader:
-        return _single_child_loader(Campaign, "version_id")
+        return _keyed_loader(_models(Campaign), "version_id")  # a version's campaign
 
     @cached_property
     def task_by_asset(self) -> DataLoader:
-        return _single_child_loader(Task, "asset_id")
+        return _keyed_loader(_models(Task), "asset_id")  # an asset's task
 
     @cached_property
     def steps_by_campaign(self) -> DataLoader:
@@ -140,7 +126,7 @@ class Loaders:
 
     def by_id(self, model: type[Model]) -> DataLoader:
         if model not in self._by_id:
-            self._by_id[model] = _by_id_loader(model)
+            self._by_id[model] = _keyed_loader(_models(model))
         return self._by_id[model]
 
     async def get(self, model: type[Model], pk: int | None) -> Model | None:
