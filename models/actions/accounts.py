@@ -22,7 +22,8 @@ from tortoise.exceptions import IntegrityError
 
 async def issue_token(user: User, label: str) -> str:
     token = new_token()
-    await ApiToken.create(user=user, token_hash=token_digest(token), label=label[:100])
+    async with sql.transaction():
+        await ApiToken.create(user=user, token_hash=token_digest(token), label=label[:100])
     return token
 
 

@@ -81,7 +81,7 @@ async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraf
     rows = _validated_rows(drafts, version.id, label_ids)
     filenames = [row.filename for row in rows]
     try:
-        async with sql.transaction():
+        async with sql.bulk_transaction():
             first_id = await sql.next_id("asset")
             await Asset.bulk_create(rows, batch_size=BATCH)
             added = await _read_back(version.id, first_id, filenames)

@@ -41,7 +41,8 @@ async def create_campaign(access: Access, version_id: int) -> Campaign:
     if await Campaign.filter(version_id=version.id).exists():
         raise DomainError(ErrorCode.ALREADY_EXISTS, "This version already has a campaign.", "input.datasetVersionId")
     try:
-        return await Campaign.create(version=version, dataset=dataset, organization_id=dataset.organization_id)
+        async with sql.transaction():
+            return await Campaign.create(version=version, dataset=dataset, organization_id=dataset.organization_id)
     except IntegrityError:
         raise DomainError(ErrorCode.ALREADY_EXISTS, "This version already has a campaign.") from None
 

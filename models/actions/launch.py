@@ -138,7 +138,7 @@ async def launch_campaign(access: Access, campaign_id: int) -> Campaign:
     """DRAFT → ONGOING with every asset's task, or COMPLETED when nothing is left to do."""
     viewer = access.require_viewer()
     campaign = await find_campaign(access, campaign_id, "campaign.configure")
-    async with sql.transaction():
+    async with sql.bulk_transaction():
         campaign = await locked(campaign)
         steps = await load_workflow(campaign.id)
         check_launchable(campaign.status, [len(s.assignees) for s in steps])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stepwise.models.db.sqlite_engine import shares_file
+
 APP_LABEL = "stepwise"
 MODEL_MODULES = [
     "stepwise.models.db.accounts",
@@ -13,14 +15,14 @@ MODEL_MODULES = [
 ]
 MIGRATIONS_MODULE = "stepwise.models.db.migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-READER = "reader"
 
 
 def connection_config(database_url: str) -> dict | str:
-    """SQLite gets WAL, a busy timeout and IMMEDIATE write transactions; PostgreSQL the URL as is."""
+    """SQLite gets WAL, a busy timeout and IMMEDIATE write transactions, short statements on the
+    event loop and long ones on a thread (sqlite_engine.py); PostgreSQL the URL as is."""
     if database_url.startswith("sqlite://"):
         path = database_url.removeprefix("sqlite://")
-        if path not in (":memory:", "") and not path.startswith("file:"):
+        if shares_file(path):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return {
             "engine": "stepwise.models.db.sqlite_engine",
@@ -35,21 +37,9 @@ def connection_config(database_url: str) -> dict | str:
     return database_url.replace("postgresql://", "postgres://", 1)
 
 
-def has_reader(database_url: str) -> bool:
-    """A SQLite file gets a second connection for reads outside transactions: in WAL mode it
-    reads while the first one writes, instead of queueing behind the writer's lock (Tortoise
-    serializes every statement of a SQLite connection). PostgreSQL has a pool already; an
-    in-memory SQLite database cannot be shared by two connections."""
-    path = database_url.removeprefix("sqlite://")
-    return database_url.startswith("sqlite://") and path not in (":memory:", "") and not path.startswith("file:")
-
-
 def tortoise_config(database_url: str) -> dict:
-    connections = {"default": connection_config(database_url)}
-    if has_reader(database_url):
-        connections[READER] = connection_config(database_url)
     return {
-        "connections": connections,
+        "connections": {"default": connection_config(database_url)},
         "apps": {
             APP_LABEL: {
                 "models": MODEL_MODULES,

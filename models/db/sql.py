@@ -11,7 +11,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.transactions import in_transaction
 
-from stepwise.models.db import READER
+from stepwise.models.db.sqlite_engine import InlineSqliteClient
 
 _QMARK = re.compile(r"\?")
 
@@ -22,17 +22,19 @@ def current_connection() -> BaseDBAsyncClient:
 
 
 def transaction():
-    """One write transaction on the default connection (named: SQLite has a reader besides)."""
+    """One write transaction. On SQLite it runs on the event loop (models/db/sqlite_engine.py):
+    for work of a few indexed statements, like a task's transition; see bulk_transaction()."""
     return in_transaction("default")
 
 
-def reading_connection() -> BaseDBAsyncClient:
-    """Where a read goes: the enclosing transaction's connection, else SQLite's reader connection
-    when there is one (models/db/__init__.py), else the default one."""
-    conn = connections.get("default")
-    if isinstance(conn, TransactionalDBClient) or READER not in connections.db_config:
-        return conn
-    return connections.get(READER)
+def bulk_transaction():
+    """One write transaction whose cost grows with the data (a launch, a bulk insert): on SQLite
+    it runs on a connection thread so that other requests go on meanwhile. Inside a transaction
+    already, a nested one (a savepoint) of the same connection."""
+    conn = current_connection()
+    if isinstance(conn, InlineSqliteClient):
+        return conn.offloaded_transaction()
+    return in_transaction("default")
 
 
 def is_postgres(conn: BaseDBAsyncClient) -> bool:
@@ -53,9 +55,18 @@ def json_param(value):
 
 
 async def fetch(sql: str, params: Sequence[Any] = ()) -> list:
-    conn = reading_connection()
+    conn = current_connection()
     _, rows = await conn.execute_query(to_dialect(conn, sql), list(params))
     return list(rows)
+
+
+async def fetch_scan(sql: str, params: Sequence[Any] = ()) -> list:
+    """A read whose cost grows with the data (a count or an aggregate over a campaign): on SQLite,
+    outside a transaction, it runs on a connection thread rather than stall the event loop."""
+    conn = current_connection()
+    if isinstance(conn, InlineSqliteClient):
+        return list(await conn.offloaded_fetch(sql, list(params)))
+    return await fetch(sql, params)
 
 
 def model_columns(model, alias: str = "") -> tuple[list[str], str]:
