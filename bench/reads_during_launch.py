@@ -8,9 +8,10 @@ assignees), Review (1)].
 What it measures: a second client sends `{ me { id username } }` (authentication plus the
 viewer) every 10 ms for 1.5 s; 0.2 s in, the manager launches the campaign (about one second
 of write transaction on SQLite). Printed: the launch's time, and the reads' count, p50 and
-maximum. On SQLite a plain read outside a transaction goes to a second connection
-(models/db/__init__.py `has_reader`); without it every read queues behind the launch. Every
-answer is checked (the launch ONGOING, each read the manager).
+maximum. On SQLite the launch runs on a connection thread (`sql.bulk_transaction`) and reads
+run inline on the other connection, which the launch does not lock (models/db/sqlite_engine.py);
+a launch run inline would stop every read for its whole duration. Every answer is checked (the
+launch ONGOING, each read the manager).
 
 Run from the repository root:
 

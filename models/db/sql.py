@@ -96,15 +96,14 @@ async def fetch_models(model, where: str, params: Sequence[Any] = (), suffix: st
 
 
 def _run_in_order(connection, statements: list) -> list[int]:
-    """On SQLite's connection thread: each statement in turn; the rows each changed."""
+    """On the SQLite connection's own thread: each statement in turn; the rows each changed."""
     return [connection.execute(statement, params).rowcount for statement, params in statements]
 
 
 async def execute_all(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
-    """Several writes of the enclosing transaction, in order, in one round trip where the driver
-    allows it; the rows each changed. On SQLite each statement otherwise costs a trip to the
-    connection's thread and back through the event loop while the write lock is held, which is
-    what bounds writes per second; PostgreSQL runs them one after the other."""
+    """Several writes of the enclosing transaction, in order; the rows each changed. On SQLite one
+    call runs them all (one trip when the transaction runs on the connection thread);
+    PostgreSQL runs them one after the other."""
     conn = current_connection()
     if not isinstance(conn, TransactionalDBClient):
         raise RuntimeError("execute_all() runs inside sql.transaction(): its writes commit together")
@@ -114,7 +113,7 @@ async def execute_all(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[i
     async with conn.acquire_connection() as connection:
         for statement, params in statements:
             conn.log.debug("%s: %s", statement, params)  # as Tortoise logs each statement
-        # aiosqlite's own way to run a function on its thread (what each of its methods uses).
+        # aiosqlite's own way to run a function on its thread (InlineConnection runs it in place).
         return await connection._execute(_run_in_order, connection._conn, statements)
 
 

@@ -1,0 +1,190 @@
+"""SQLite: short statements run on the event loop, long work on a connection thread, and neither a
+lock held by another process nor a long transaction stalls the loop (models/db/sqlite_engine.py).
+
+"Another process" is a plain sqlite3 connection of this test holding the write lock: to SQLite
+that is the same thing. Every check is an order of events, not a duration."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from contextlib import asynccontextmanager
+
+import pytest
+from campaign_helpers import LAUNCH, campaign_with_steps
+from tortoise import Tortoise
+from tortoise.exceptions import TransactionManagementError
+
+from stepwise.models import clock
+from stepwise.models.db import sql, tortoise_config
+from stepwise.models.db.accounts import Organization
+from stepwise.models.db.lifecycle import apply_migrations
+from stepwise.schema.ids import parse_id
+from tests.conftest import build_world
+
+# Half a second or more of work for SQLite, in one statement.
+SLOW_COUNT = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT COUNT(*) FROM c"
+
+
+@asynccontextmanager
+async def database(url: str, busy_timeout_ms: int | None = None):
+    config = tortoise_config(url)
+    if busy_timeout_ms is not None:
+        config["connections"]["default"]["credentials"]["busy_timeout"] = busy_timeout_ms
+    await Tortoise.init(config=config, _enable_global_fallback=True)
+    try:
+        yield
+    finally:
+        await Tortoise.close_connections()
+
+
+@pytest.fixture
+async def sqlite_file(sqlite_url):
+    await apply_migrations(sqlite_url)
+    return sqlite_url
+
+
+def other_process_holding_the_write_lock(url: str) -> sqlite3.Connection:
+    other = sqlite3.connect(url.removeprefix("sqlite://"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+async def names() -> list[str]:
+    return [row[0] for row in await sql.fetch("SELECT name FROM organization ORDER BY id")]
+
+
+async def create_organization(name: str) -> None:
+    async with sql.transaction():
+        await Organization.create(name=name)
+
+
+async def test_a_write_waits_for_another_process_lock_while_the_loop_and_reads_go_on(sqlite_file):
+    async with database(sqlite_file):
+        await create_organization("before")
+        other = other_process_holding_the_write_lock(sqlite_file)
+        write = asyncio.create_task(create_organization("after"))
+        await asyncio.sleep(0.2)  # returns at all only if the waiting write leaves the loop free
+        assert not write.done()
+        assert await names() == ["before"]  # reads are not queued behind the waiting write
+        other.execute("COMMIT")
+        await write
+        assert await names() == ["before", "after"]
+        other.close()
+
+
+async def test_a_write_gives_up_after_the_busy_timeout_with_nothing_written(sqlite_file):
+    async with database(sqlite_file, busy_timeout_ms=300):
+        other = other_process_holding_the_write_lock(sqlite_file)
+        with pytest.raises(TransactionManagementError, match="database is locked"):
+            await create_organization("never")
+        other.execute("ROLLBACK")
+        other.close()
+        # The write lock of this process was released: the next write goes through.
+        await create_organization("next")
+        assert await names() == ["next"]
+
+
+async def test_a_failed_write_transaction_rolls_back_and_the_next_one_commits(sqlite_file):
+    async with database(sqlite_file):
+        with pytest.raises(RuntimeError):
+            async with sql.transaction():
+                await Organization.create(name="half")
+                raise RuntimeError("fault in the middle")
+        await create_organization("whole")
+        assert await names() == ["whole"]
+
+
+async def test_a_bulk_transaction_runs_off_the_loop_and_hides_its_rows_until_commit(sqlite_file):
+    async with database(sqlite_file):
+        events: list[str] = []
+        inserted = asyncio.Event()
+
+        async def bulk() -> None:
+            async with sql.bulk_transaction():
+                await sql.execute("INSERT INTO organization (name, created_at) VALUES ('bulk', CURRENT_TIMESTAMP)")
+                inserted.set()
+                await sql.fetch(SLOW_COUNT)
+            events.append("bulk committed")
+
+        task = asyncio.create_task(bulk())
+        await inserted.wait()
+        assert await names() == []  # a read meanwhile, on the inline connection: not yet committed
+        events.append("read during the bulk transaction")
+        inline_write = asyncio.create_task(create_organization("inline"))
+        await task
+        await inline_write
+        assert events == ["read during the bulk transaction", "bulk committed"]
+        # One writer at a time: the inline write waited for the bulk one to commit.
+        assert await names() == ["bulk", "inline"]
+
+
+async def test_a_scan_runs_off_the_loop(sqlite_file):
+    async with database(sqlite_file):
+        events: list[str] = []
+
+        async def ticks() -> None:
+            while True:
+                await asyncio.sleep(0.01)
+                events.append("tick")
+
+        ticker = asyncio.create_task(ticks())
+        await asyncio.sleep(0.02)
+        events.clear()
+        assert (await sql.fetch_scan(SLOW_COUNT))[0][0] == 3_000_000
+        events.append("scan done")
+        ticker.cancel()
+        assert events.index("scan done") > 0, "the loop stood still while the scan ran"
+
+
+async def test_an_inline_statement_holds_the_loop_so_long_work_must_be_offloaded(sqlite_file):
+    """The contrast that makes the test above mean something: the same statement inline."""
+    async with database(sqlite_file):
+        events: list[str] = []
+
+        async def ticks() -> None:
+            while True:
+                await asyncio.sleep(0.01)
+                events.append("tick")
+
+        ticker = asyncio.create_task(ticks())
+        await asyncio.sleep(0.02)
+        events.clear()
+        await sql.fetch(SLOW_COUNT)
+        events.append("inline done")
+        ticker.cancel()
+        assert events == ["inline done"]
+
+
+async def test_an_in_memory_database_runs_bulk_work_on_its_only_connection():
+    async with database("sqlite://:memory:"):
+        await Tortoise.generate_schemas()
+        async with sql.bulk_transaction():
+            await Organization.create(name="bulk")
+        assert (await sql.fetch_scan("SELECT COUNT(*) FROM organization"))[0][0] == 1
+
+
+async def test_requests_are_answered_while_a_large_launch_runs(sqlite_api):
+    """The launch's transaction runs on the connection thread (sql.bulk_transaction): requests go
+    on meanwhile, on the inline connection, and see the campaign as it was until it commits. Were
+    the launch inline, no request would be answered between its start and its end."""
+    api = sqlite_api
+    world = await build_world(api)
+    campaign, _ = await campaign_with_steps(api, world, [("Annotate", "ANNOTATION", ["contributor1"])])
+    async with sql.transaction():
+        await sql.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)"
+            " INSERT INTO asset (version_id, filename, width, height, url, created_at)"
+            " SELECT ?, printf('f%06d.jpg', i), 10, 10, printf('https://x/f%06d.jpg', i), ? FROM n",
+            [parse_id(world.ids["version"])[1], clock.now()])
+    status = "query($c: ID!) { me { username } campaign(id: $c) { status tasks(first: 2) { edges { node { id } } } } }"
+    launch = asyncio.create_task(api.data(LAUNCH, {"c": campaign}, world.manager))
+    answers = []
+    while not launch.done():
+        answers.append(await api.data(status, {"c": campaign}, world.manager))
+        await asyncio.sleep(0)  # an inline request never suspends: let the launch's task run too
+    assert (await launch)["launchCampaign"]["errors"] == []
+    before_commit = {"me": {"username": "manager1"}, "campaign": {"status": "DRAFT", "tasks": {"edges": []}}}
+    assert answers.count(before_commit) >= 3, answers[:5]
+    after = await api.data(status, {"c": campaign}, world.manager)
+    assert after["campaign"]["status"] == "ONGOING" and len(after["campaign"]["tasks"]["edges"]) == 2
