@@ -101,6 +101,9 @@ TRANSITIONS: dict[TaskAction, Rule] = {
     TaskAction.REASSIGN: Rule(Target.STAY, (EventKind.REASSIGNED,)),
 }
 
+# Events of actions that leave the task at its step in its status: no count of progress moves.
+COUNT_NEUTRAL_EVENTS = frozenset(e for rule in TRANSITIONS.values() if rule.target is Target.STAY for e in rule.events)
+
 
 @dataclass(frozen=True)
 class Move:

@@ -19,7 +19,7 @@ from stepwise.models.db.campaigns import Campaign as CampaignRow
 from stepwise.models.db.campaigns import Task as TaskRow
 from stepwise.models.db.issues import Issue as IssueRow
 from stepwise.models.errors import NotAvailableYet
-from stepwise.models.workflow import ACTIVE
+from stepwise.models.workflow import ACTIVE, COUNT_NEUTRAL_EVENTS
 from stepwise.permissions.graphql import IsAuthenticated
 from stepwise.permissions.policy import allows
 from stepwise.resolvers.loaders import Loaders
@@ -160,7 +160,9 @@ class Subscription:
         async with _listening(info, channels.campaign_tasks(campaign.id)) as messages:
             # Subscribed first, then the snapshot: a change committed in between is not lost.
             yield await progress_of(info, await CampaignRow.get(id=campaign.id))
-            async for _ in messages:
+            async for message in messages:
+                if message["kind"] in COUNT_NEUTRAL_EVENTS:  # started, saved, reassigned: same counts
+                    continue
                 if not allows("campaign.progress", await _role(info, campaign)):
                     return
                 yield await progress_of(info, await CampaignRow.get(id=campaign.id))

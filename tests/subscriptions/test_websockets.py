@@ -101,13 +101,15 @@ async def test_labelers_hear_only_of_tasks_that_were_or_became_theirs(live):
     await socket.close()
 
 
-async def test_campaign_progress_now_then_after_each_change(live):
+async def test_campaign_progress_now_then_after_each_change_of_a_count(live):
     api, world, campaign, tasks, url = live
     socket = await open_transport_ws(url, world.manager)
     assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "connection_ack"
     await socket.send(json.dumps({"id": "p", "type": "subscribe", "payload": {"query": PROGRESS, "variables": {"c": campaign}}}))
     first = (await next_data(socket))["data"]["campaignProgress"]
     assert first == {"totalTasks": 4, "inProgress": 4, "done": 0, "percent": 0.0}
+    # A start moves no count: nothing is pushed for it, so the next push is the submit's.
+    assert (await act(api, START, {"taskId": tasks[0]["id"]}, world.labeler))["errors"] == []
     await act(api, SUBMIT, {"taskId": tasks[0]["id"]}, world.labeler)
     after = (await next_data(socket))["data"]["campaignProgress"]
     assert after["percent"] == pytest.approx(100 * 1 / (1 + 7))
