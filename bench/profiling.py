@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Self
 
-from common import ROOT, say
+from common import ROOT, BenchError, say
 
 CATEGORIES = [
     # (name, substrings of the file path, first match wins)
@@ -97,7 +97,10 @@ def breakdown(session) -> tuple[dict[str, float], float, dict[str, float], dict[
 @asynccontextmanager
 async def profiled(label: str, out_dir: Path, requests: int):
     """Profile the block; print the breakdown per request and write the full text/HTML render."""
-    from pyinstrument import Profiler
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        raise BenchError("--profile needs pyinstrument: .venv/bin/pip install -e '.[bench]'") from None
 
     profiler = Profiler(interval=0.001, async_mode="disabled")
     started = time.perf_counter()
