@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from contextlib import asynccontextmanager
 
 import pytest
 from campaign_helpers import LAUNCH, campaign_with_steps
 from tortoise import Tortoise
-from tortoise.exceptions import TransactionManagementError
+from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
 
 from stepwise.models import clock
 from stepwise.models.db import sql, tortoise_config
@@ -45,7 +46,7 @@ async def sqlite_file(sqlite_url):
 
 
 def other_process_holding_the_write_lock(url: str) -> sqlite3.Connection:
-    other = sqlite3.connect(url.removeprefix("sqlite://"), isolation_level=None)
+    other = sqlite3.connect(url.removeprefix("sqlite://"), isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")
     return other
 
@@ -93,6 +94,95 @@ async def test_a_failed_write_transaction_rolls_back_and_the_next_one_commits(sq
                 raise RuntimeError("fault in the middle")
         await create_organization("whole")
         assert await names() == ["whole"]
+
+
+async def test_a_failed_commit_is_rolled_back_and_leaves_the_connection_usable(sqlite_file):
+    """COMMIT itself can fail (a full disk; here a deferred foreign key): nothing of the
+    transaction may stay open for the next statements to join."""
+    async with database(sqlite_file):
+        async with sql.transaction():
+            await sql.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+            await sql.execute("CREATE TABLE child (parent_id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)")
+        with pytest.raises(IntegrityError):
+            async with sql.transaction():
+                await Organization.create(name="lost")
+                await sql.execute("INSERT INTO child VALUES (42)")  # refused only at COMMIT
+        await create_organization("next")
+        assert await names() == ["next"]
+        other = sqlite3.connect(sqlite_file.removeprefix("sqlite://"))
+        assert [row[0] for row in other.execute("SELECT name FROM organization")] == ["next"]
+        other.close()
+
+
+async def test_a_write_outside_a_transaction_fails_at_once_rather_than_wait_on_the_loop(sqlite_file):
+    """SQLite's busy handler would sleep on the event loop, holding every request: the inline
+    connection has none. (Every write of this project runs in a transaction, which waits
+    asynchronously.) The other process lets go 0.3 s later, so a write that waited would pass."""
+    async with database(sqlite_file):
+        other = other_process_holding_the_write_lock(sqlite_file)
+        letting_go = threading.Timer(0.3, lambda: other.execute("ROLLBACK"))
+        letting_go.start()
+        with pytest.raises(OperationalError, match="database is locked"):
+            await sql.execute("INSERT INTO organization (name, created_at) VALUES ('outside', CURRENT_TIMESTAMP)")
+        letting_go.join()
+        other.close()
+        assert await names() == []
+
+
+async def test_a_cancelled_bulk_transaction_leaves_no_lock_behind(sqlite_file):
+    """Cancelled while its BEGIN waits on the connection thread for another process: the BEGIN
+    still runs there, and is rolled back before anything else uses the connection."""
+    async with database(sqlite_file):
+        other = other_process_holding_the_write_lock(sqlite_file)
+
+        async def bulk() -> None:
+            async with sql.bulk_transaction():
+                await sql.execute("INSERT INTO organization (name, created_at) VALUES ('bulk', CURRENT_TIMESTAMP)")
+
+        task = asyncio.create_task(bulk())
+        await asyncio.sleep(0.2)
+        task.cancel()
+        other.execute("ROLLBACK")  # the BEGIN on the thread goes through now; its rollback follows
+        other.close()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await create_organization("inline")
+        async with sql.bulk_transaction():
+            await Organization.create(name="bulk again")
+        assert await names() == ["inline", "bulk again"]
+        third = other_process_holding_the_write_lock(sqlite_file)  # would raise "locked" if one were left
+        third.execute("ROLLBACK")
+        third.close()
+
+
+async def test_concurrent_first_scans_share_one_connection_thread(sqlite_file):
+    """Threads left behind would keep the server process from exiting."""
+    threads_before = threading.active_count()
+    async with database(sqlite_file):
+        counts = await asyncio.gather(*(sql.fetch_scan("SELECT COUNT(*) FROM organization") for _ in range(4)))
+        assert [c[0][0] for c in counts] == [0, 0, 0, 0]
+        assert threading.active_count() == threads_before + 1
+    assert threading.active_count() == threads_before
+
+
+async def test_a_scan_does_not_wait_for_a_bulk_transaction(sqlite_file):
+    async with database(sqlite_file):
+        events: list[str] = []
+        inserted = asyncio.Event()
+
+        async def bulk() -> None:
+            async with sql.bulk_transaction():
+                await sql.execute("INSERT INTO organization (name, created_at) VALUES ('bulk', CURRENT_TIMESTAMP)")
+                inserted.set()
+                await sql.fetch(SLOW_COUNT)
+            events.append("bulk committed")
+
+        task = asyncio.create_task(bulk())
+        await inserted.wait()
+        assert (await sql.fetch_scan("SELECT COUNT(*) FROM organization"))[0][0] == 0
+        events.append("scanned")
+        await task
+        assert events == ["scanned", "bulk committed"]
 
 
 async def test_a_bulk_transaction_runs_off_the_loop_and_hides_its_rows_until_commit(sqlite_file):
