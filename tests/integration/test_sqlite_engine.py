@@ -165,46 +165,52 @@ async def test_concurrent_first_scans_share_one_connection_thread(sqlite_file):
     assert threading.active_count() == threads_before
 
 
-async def test_a_scan_does_not_wait_for_a_bulk_transaction(sqlite_file):
-    async with database(sqlite_file):
-        events: list[str] = []
-        inserted = asyncio.Event()
+async def bulk_transaction_in_progress(events: list[str]) -> asyncio.Task:
+    """A bulk transaction that has inserted 'bulk' and now works for half a second more."""
+    inserted = asyncio.Event()
 
-        async def bulk() -> None:
-            async with sql.bulk_transaction():
-                await sql.execute("INSERT INTO organization (name, created_at) VALUES ('bulk', CURRENT_TIMESTAMP)")
-                inserted.set()
-                await sql.fetch(SLOW_COUNT)
-            events.append("bulk committed")
+    async def bulk() -> None:
+        async with sql.bulk_transaction():
+            await sql.execute("INSERT INTO organization (name, created_at) VALUES ('bulk', CURRENT_TIMESTAMP)")
+            inserted.set()
+            await sql.fetch(SLOW_COUNT)
+        events.append("bulk committed")
 
-        task = asyncio.create_task(bulk())
-        await inserted.wait()
-        assert (await sql.fetch_scan("SELECT COUNT(*) FROM organization"))[0][0] == 0
-        events.append("scanned")
-        await task
-        assert events == ["scanned", "bulk committed"]
+    task = asyncio.create_task(bulk())
+    await inserted.wait()
+    return task
+
+
+@asynccontextmanager
+async def ticking(events: list[str]):
+    """A 'tick' in `events` every 10 ms while the event loop is free to run it."""
+
+    async def ticks() -> None:
+        while True:
+            await asyncio.sleep(0.01)
+            events.append("tick")
+
+    ticker = asyncio.create_task(ticks())
+    await asyncio.sleep(0.02)
+    events.clear()
+    try:
+        yield
+    finally:
+        ticker.cancel()
 
 
 async def test_a_bulk_transaction_runs_off_the_loop_and_hides_its_rows_until_commit(sqlite_file):
     async with database(sqlite_file):
         events: list[str] = []
-        inserted = asyncio.Event()
-
-        async def bulk() -> None:
-            async with sql.bulk_transaction():
-                await sql.execute("INSERT INTO organization (name, created_at) VALUES ('bulk', CURRENT_TIMESTAMP)")
-                inserted.set()
-                await sql.fetch(SLOW_COUNT)
-            events.append("bulk committed")
-
-        task = asyncio.create_task(bulk())
-        await inserted.wait()
-        assert await names() == []  # a read meanwhile, on the inline connection: not yet committed
-        events.append("read during the bulk transaction")
+        bulk = await bulk_transaction_in_progress(events)
+        # Meanwhile, on the other connections: not committed yet, and not waiting for the commit.
+        assert await names() == []
+        assert (await sql.fetch_scan("SELECT COUNT(*) FROM organization"))[0][0] == 0
+        events.append("read and counted during the bulk transaction")
         inline_write = asyncio.create_task(create_organization("inline"))
-        await task
+        await bulk
         await inline_write
-        assert events == ["read during the bulk transaction", "bulk committed"]
+        assert events == ["read and counted during the bulk transaction", "bulk committed"]
         # One writer at a time: the inline write waited for the bulk one to commit.
         assert await names() == ["bulk", "inline"]
 
@@ -212,18 +218,9 @@ async def test_a_bulk_transaction_runs_off_the_loop_and_hides_its_rows_until_com
 async def test_a_scan_runs_off_the_loop(sqlite_file):
     async with database(sqlite_file):
         events: list[str] = []
-
-        async def ticks() -> None:
-            while True:
-                await asyncio.sleep(0.01)
-                events.append("tick")
-
-        ticker = asyncio.create_task(ticks())
-        await asyncio.sleep(0.02)
-        events.clear()
-        assert (await sql.fetch_scan(SLOW_COUNT))[0][0] == 3_000_000
-        events.append("scan done")
-        ticker.cancel()
+        async with ticking(events):
+            assert (await sql.fetch_scan(SLOW_COUNT))[0][0] == 3_000_000
+            events.append("scan done")
         assert events.index("scan done") > 0, "the loop stood still while the scan ran"
 
 
@@ -231,18 +228,9 @@ async def test_an_inline_statement_holds_the_loop_so_long_work_must_be_offloaded
     """The contrast that makes the test above mean something: the same statement inline."""
     async with database(sqlite_file):
         events: list[str] = []
-
-        async def ticks() -> None:
-            while True:
-                await asyncio.sleep(0.01)
-                events.append("tick")
-
-        ticker = asyncio.create_task(ticks())
-        await asyncio.sleep(0.02)
-        events.clear()
-        await sql.fetch(SLOW_COUNT)
-        events.append("inline done")
-        ticker.cancel()
+        async with ticking(events):
+            await sql.fetch(SLOW_COUNT)
+            events.append("inline done")
         assert events == ["inline done"]
 
 
