@@ -102,8 +102,8 @@ class CampaignProgress:
 
 
 async def progress_of(info: Info, campaign: db.Campaign) -> CampaignProgress:
-    counts = await campaign_progress(campaign)
     steps = await info.context.loaders.steps_by_campaign.load(campaign.id)
+    counts = await campaign_progress(campaign, steps)
     return CampaignProgress(
         total_tasks=counts.total,
         in_progress=counts.by_status.get(TaskStatus.IN_PROGRESS, 0),

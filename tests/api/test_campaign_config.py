@@ -730,6 +730,20 @@ async def test_progress_follows_the_worked_example(api, world):
     assert [(s["step"]["name"], s["count"]) for s in progress["byStep"]] == [("Annotate", 2), ("Review", 1)]
 
 
+async def test_progress_costs_a_fixed_number_of_statements(api, world, count_queries):
+    await add_assets(api, world, [f"{i}.jpg" for i in range(12)])
+    campaign, _ = await campaign_with_steps(
+        api, world, [("Annotate", "ANNOTATION", ["labeler1"]), ("Review", "REVIEW", ["manager1"])])
+    assert (await launch(api, world, campaign))["errors"] == []
+    with count_queries() as counter:
+        progress = (await api.data(PROGRESS, {"c": campaign}, world.manager))["campaign"]["progress"]
+    assert [(s["step"]["name"], s["count"]) for s in progress["byStep"]] == [("Annotate", 12), ("Review", 0)]
+    print(*counter.statements, sep="\n  ")
+    # token+user, the campaign, the viewer's roles, the steps (for byStep and their positions),
+    # the grouped count of the campaign's tasks
+    assert len(counter.statements) == 5, counter.statements
+
+
 async def test_two_concurrent_launches_create_the_tasks_once(api, world):
     await add_assets(api, world, [f"{n}.jpg" for n in "abcdef"])
     campaign, _ = await campaign_with_steps(api, world, [("Annotate", "ANNOTATION", ["labeler1", "contributor1"])])
