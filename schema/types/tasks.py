@@ -146,9 +146,9 @@ class Task(Node):
         last_submit = {e.step_id: e for e in events if e.kind is EventKind.SUBMITTED}
         current = next((s.position for s in steps if s.id == self.row.step_id), None)
         active = self.row.status in ACTIVE
+        submits = [last_submit.get(step.id) for step in steps]
         states = []
-        for step in steps:
-            submitted = last_submit.get(step.id)
+        for step, submitted in zip(steps, submits, strict=True):
             if active and step.position == current:
                 states.append((StepStateType.CURRENT, self.row.assignee_id))
             elif (active and step.position < current) or (not active and submitted is not None):
@@ -156,15 +156,14 @@ class Task(Node):
             else:
                 states.append((StepStateType.UPCOMING, None))
         holders = await load_users(info, [holder for _, holder in states])
-        entries = []
-        for step, (state, _), holder in zip(steps, states, holders, strict=True):
-            submitted = last_submit.get(step.id)
-            entries.append(StepHistoryEntry(
+        return [
+            StepHistoryEntry(
                 step=Step.from_row(step), state=state, assignee=holder,
                 submitted_at=submitted.at if submitted else None,
                 annotation=annotation_of(submitted.annotation, submitted.at, submitted.actor_id) if submitted else None,
-            ))
-        return entries
+            )
+            for step, submitted, (state, _), holder in zip(steps, submits, states, holders, strict=True)
+        ]
 
     @strawberry.field(description="Every transition of the task, oldest first.")
     async def events(self, info: Info) -> list[TaskEvent]:
