@@ -25,11 +25,53 @@ def exported_sdl() -> str:
     return build_stepwise_schema(load_settings({})).as_str() + "\n"
 
 
-def test_no_breaking_change_against_the_contract(exported_sdl):
+# Contract additions of this round that the server does not serve yet, each with the issue that
+# builds it. The test fails on any other breaking change, and on an entry here that is served
+# already (remove it then): the set is empty once those issues are done.
+NOT_YET_SERVED = {
+    # issue 10: resumable streams and removeDatasetWorker
+    "Campaign.eventCursor was removed.": 10,
+    "Organization.eventCursor was removed.": 10,
+    "TaskUpdate.cursor was removed.": 10,
+    "IssueUpdate.cursor was removed.": 10,
+    "Subscription.taskUpdates(after:) was removed.": 10,
+    "Subscription.myTaskUpdates(after:) was removed.": 10,
+    "Subscription.issueUpdates(after:) was removed.": 10,
+    "Mutation.removeDatasetWorker was removed.": 10,
+    "RemoveDatasetWorkerInput was removed.": 10,
+    "RemoveDatasetWorkerPayload was removed.": 10,
+    # issue 12: COCO / YOLO import and export
+    "Mutation.importAnnotations was removed.": 12,
+    "DatasetVersion.exportUrl was removed.": 12,
+    "AnnotationFormat was removed.": 12,
+    "ImportAnnotationsInput was removed.": 12,
+    "ImportAnnotationsPayload was removed.": 12,
+    # issue 13: Organization.campaigns
+    "Organization.campaigns was removed.": 13,
+    "CampaignConnection was removed.": 13,
+    "CampaignEdge was removed.": 13,
+    # issue 14: sessions
+    "Mutation.logOut was removed.": 14,
+    "LogOutPayload was removed.": 14,
+}
+
+
+def _breaking_changes(exported_sdl: str) -> set[str]:
+    """graphql-core's breaking changes, as 'Type.field was removed.' (the prefix words dropped)."""
     if not CONTRACT.exists():
         pytest.skip(f"the shared contract is not beside this clone ({CONTRACT})")
     changes = find_breaking_changes(build_schema(CONTRACT.read_text()), build_schema(exported_sdl))
-    assert [f"{c.type.name}: {c.description}" for c in changes] == []
+    return {c.description.removeprefix("Field ").removeprefix("Argument ") for c in changes}
+
+
+def test_no_breaking_change_against_the_contract(exported_sdl):
+    unexpected = _breaking_changes(exported_sdl) - NOT_YET_SERVED.keys()
+    assert sorted(unexpected) == []
+
+
+def test_not_yet_served_lists_only_what_is_missing(exported_sdl):
+    served_already = NOT_YET_SERVED.keys() - _breaking_changes(exported_sdl)
+    assert sorted(served_already) == [], "served now: remove these from NOT_YET_SERVED"
 
 
 def test_checked_in_schema_is_current(exported_sdl):
