@@ -7,7 +7,8 @@ import asyncio
 from stepwise.models.db import sql
 from stepwise.models.db.accounts import User
 from stepwise.models.errors import Forbidden, NotFound, Unauthenticated
-from stepwise.permissions.policy import Scope, allows, scope_of
+from stepwise.permissions.operations import Operation
+from stepwise.permissions.policy import Scope
 from stepwise.permissions.roles import DatasetRole, OrgRole, effective_dataset_role
 
 
@@ -58,13 +59,6 @@ class Access:
     async def org_role(self, org_id: int) -> OrgRole | None:
         return (await self.org_roles()).get(org_id)
 
-    async def require_member(self, org_id: int) -> OrgRole:
-        """The viewer's role in the organization; NOT_FOUND when they are not a member."""
-        role = await self.org_role(org_id)
-        if role is None:
-            raise NotFound("Organization")
-        return role
-
     async def dataset_role(self, dataset_id: int, org_id: int) -> DatasetRole | None:
         await self._load()
         return effective_dataset_role(self._org_roles.get(org_id), self._worker_roles.get(dataset_id))
@@ -75,14 +69,17 @@ class Access:
         assert dataset_id is not None
         return await self.dataset_role(dataset_id, org_id)
 
-    async def check(self, action: str, org_id: int, dataset_id: int | None = None, what: str = "object"):
-        """The viewer's role if the policy allows `action`; NOT_FOUND without any role, else FORBIDDEN."""
-        role = await self.role_in(scope_of(action), org_id, dataset_id)
+    async def check(self, operation: Operation, org_id: int, dataset_id: int | None = None, what: str = "object"):
+        """The viewer's role if the policy allows `operation` on the object (the organization, or
+        the dataset it belongs to); NOT_FOUND without any role there (`what` names the object
+        asked for, so it reads like a missing one), FORBIDDEN for a role outside the entry."""
+        role = await self.role_in(operation.scope, org_id, dataset_id)
         if role is None:
             raise NotFound(what)
-        if not allows(action, role):
-            raise Forbidden(f"Your role ({role}) does not allow {action}.")
+        if not operation.allows(role):
+            raise Forbidden(f"Your role ({role}) does not allow {operation.action}.")
         return role
 
-    async def can(self, action: str, org_id: int, dataset_id: int | None = None) -> bool:
-        return allows(action, await self.role_in(scope_of(action), org_id, dataset_id))
+    async def can(self, operation: Operation, org_id: int, dataset_id: int | None = None) -> bool:
+        """Whether `check` would let `operation` through (no error raised)."""
+        return operation.allows(await self.role_in(operation.scope, org_id, dataset_id))

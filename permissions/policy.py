@@ -114,7 +114,15 @@ OPERATIONS: dict[str, str] = {
 }
 # Row rules on top of the table: a LABELER reads, works on and discusses only their own active
 # tasks (task.readOwn); everyone sees their own e-mail address; Organization.datasets lists only
-# the datasets where dataset.read is allowed.
+# the datasets Query.dataset would answer.
+
+# Reading an object by global ID (Query.node, Query.nodes) is guarded like the type's root lookup
+# (an Organization like Query.organization, a Step like Query.campaign, ...); these types have no
+# root lookup, so their read has its own action.
+NODE_ONLY_READS: dict[str, str] = {
+    "Label": "label.read",
+    "Asset": "asset.read",
+}
 
 
 def scope_of(action: str) -> Scope:

@@ -9,7 +9,8 @@ import strawberry
 from stepwise.models.actions import issues
 from stepwise.models.db.issues import CommentAction, IssueStatus
 from stepwise.models.queries.issues import my_issues
-from stepwise.permissions.graphql import IsAuthenticated
+from stepwise.permissions.graphql import guard
+from stepwise.permissions.operations import operation
 from stepwise.resolvers.mutations.results import INPUT, payload_of
 from stepwise.resolvers.mutations.tasks import new_issue
 from stepwise.schema.campaign_inputs import CommentIssueInput, CreateIssueInput
@@ -20,17 +21,17 @@ from stepwise.schema.types.enums import IssueStatusType
 from stepwise.schema.types.issues import Issue
 from stepwise.subscriptions.publish import publish_committed
 
-AUTH = [IsAuthenticated]
+MY_ISSUES = operation("Query.myIssues")
 
 
 @strawberry.type
 class IssueQueries:
-    @strawberry.field(description="An issue by ID; null with NOT_FOUND when the viewer cannot see its asset's task.", permission_classes=AUTH)
+    @strawberry.field(description="An issue by ID; null with NOT_FOUND when the viewer cannot see its asset's task.", permission_classes=guard("Query.issue"))
     async def issue(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The issue's ID.")]) -> Issue | None:
         row, _ = await issues.find_issue(info.context.access, decode_id(id, "Issue"))
         return Issue.from_row(row)
 
-    @strawberry.field(description="Issues on the assets of the viewer's own active tasks, oldest first.", permission_classes=AUTH)
+    @strawberry.field(description="Issues on the assets of the viewer's own active tasks, oldest first.", permission_classes=guard(MY_ISSUES))
     async def my_issues(
         self, info: Info,
         organization_id: Annotated[strawberry.ID, strawberry.argument(description="The organization's ID; NOT_FOUND unless the viewer is a member.")],
@@ -38,7 +39,7 @@ class IssueQueries:
     ) -> list[Issue]:
         org_id = decode_id(organization_id, "Organization")
         access = info.context.access
-        await access.require_member(org_id)
+        await access.check(MY_ISSUES, org_id, what="Organization")
         rows = await my_issues(access.require_viewer().id, org_id, IssueStatus(status.value) if status else None)
         return [Issue.from_row(row) for row in rows]
 
@@ -62,15 +63,16 @@ def _comment(action: CommentAction):
 
 @strawberry.type
 class IssueMutations:
-    @strawberry.mutation(description="Raises an issue on an asset of an ONGOING or OVERDUE campaign, at its task's current step; its body is the first comment.", permission_classes=AUTH)
+    @strawberry.mutation(description="Raises an issue on an asset of an ONGOING or OVERDUE campaign, at its task's current step; its body is the first comment.",
+                         permission_classes=guard("Mutation.createIssue"))
     async def create_issue(self, info: Info, input: Annotated[CreateIssueInput, INPUT]) -> IssuePayload:
         asset_id = decode_id(input.asset_id, "Asset")
         new = new_issue(input)  # the same kind, body and zone as a rework's or skip's issue
         return await _issue_payload(info, lambda: issues.create_issue(info.context.access, asset_id, new))
 
-    reply_to_issue = strawberry.mutation(_comment(CommentAction.REPLIED), permission_classes=AUTH,
+    reply_to_issue = strawberry.mutation(_comment(CommentAction.REPLIED), permission_classes=guard("Mutation.replyToIssue"),
                                          description="Replies in an issue's thread (a body is required).")
-    resolve_issue = strawberry.mutation(_comment(CommentAction.RESOLVED), permission_classes=AUTH,
+    resolve_issue = strawberry.mutation(_comment(CommentAction.RESOLVED), permission_classes=guard("Mutation.resolveIssue"),
                                         description="Resolves an OPEN issue, with an optional comment (else INVALID_STATE).")
-    reopen_issue = strawberry.mutation(_comment(CommentAction.REOPENED), permission_classes=AUTH,
+    reopen_issue = strawberry.mutation(_comment(CommentAction.REOPENED), permission_classes=guard("Mutation.reopenIssue"),
                                        description="Re-opens a RESOLVED issue, with an optional comment (else INVALID_STATE).")

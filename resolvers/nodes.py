@@ -1,4 +1,8 @@
-"""Fetching objects by global ID with the viewer's visibility applied: hidden looks like missing."""
+"""Fetching objects by global ID with the viewer's visibility applied: hidden looks like missing.
+
+A type with a root lookup is guarded like it (a Step like Query.campaign, its campaign); Label and
+Asset have only this path (policy.NODE_ONLY_READS).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from stepwise.models.db import campaigns as campaigns_db
 from stepwise.models.db import datasets as datasets_db
 from stepwise.models.errors import NotFound
 from stepwise.models.workflow import ACTIVE
+from stepwise.permissions.operations import Operation, node_read, operation
 from stepwise.permissions.policy import allows
 from stepwise.models.actions.issues import find_issue
 from stepwise.models.actions.task_access import find_task
@@ -24,14 +29,18 @@ from stepwise.schema.types.datasets import Dataset, DatasetVersion, Label
 from stepwise.schema.types.issues import Issue
 from stepwise.schema.types.tasks import Task
 
+READ_CAMPAIGN = operation("Query.campaign")
+READ_ASSET = node_read("Asset")
 
-async def fetch_visible(info: Info, model: type[Model], pk: int, action: str, what: str) -> Model:
-    """The row if the viewer may `action` it; NOT_FOUND when missing or invisible, FORBIDDEN by role."""
+
+async def fetch_visible(info: Info, model: type[Model], pk: int, operation: Operation, what: str) -> Model:
+    """The row if the viewer may read it through `operation`; NOT_FOUND when missing or invisible,
+    FORBIDDEN by role."""
     row = await info.context.loaders.get(model, pk)
     if row is None:
         raise NotFound(what)
     org_id, dataset_id = await scope_of(info.context.loaders, row)
-    await info.context.access.check(action, org_id, dataset_id, what=what)
+    await info.context.access.check(operation, org_id, dataset_id, what=what)
     return row
 
 
@@ -58,7 +67,7 @@ async def fetch_step(info: Info, pk: int):
     if step is None:
         raise NotFound("Step")
     campaign = await info.context.loaders.get(campaigns_db.Campaign, step.campaign_id)
-    await info.context.access.check("campaign.read", campaign.organization_id, campaign.dataset_id, what="Step")
+    await info.context.access.check(READ_CAMPAIGN, campaign.organization_id, campaign.dataset_id, what="Step")
     return Step.from_row(step)
 
 
@@ -68,7 +77,7 @@ async def fetch_asset(info: Info, pk: int) -> Asset:
     if row is not None:
         org_id, dataset_id = await scope_of(info.context.loaders, row)
         access = info.context.access
-        if await access.can("asset.read", org_id, dataset_id):
+        if await access.can(READ_ASSET, org_id, dataset_id):
             return Asset.from_row(row)
         role = await access.dataset_role(dataset_id, org_id)
         own = await campaigns_db.Task.filter(
@@ -84,21 +93,21 @@ async def fetch_issue(info: Info, pk: int) -> Issue:
     return Issue.from_row(row)
 
 
-def _typed(model, action: str, wrap) -> Callable[[Info, int], Awaitable]:
+def _typed(model, operation: Operation, wrap) -> Callable[[Info, int], Awaitable]:
     async def fetch(info: Info, pk: int):
-        return wrap(await fetch_visible(info, model, pk, action, model.__name__))
+        return wrap(await fetch_visible(info, model, pk, operation, model.__name__))
 
     return fetch
 
 
 NODE_FETCHERS: dict[str, Callable[[Info, int], Awaitable]] = {
     "User": fetch_user,
-    "Organization": _typed(accounts_db.Organization, "organization.read", Organization.from_row),
-    "Dataset": _typed(datasets_db.Dataset, "dataset.read", Dataset.from_row),
-    "DatasetVersion": _typed(datasets_db.DatasetVersion, "datasetVersion.read", DatasetVersion.from_row),
-    "Label": _typed(datasets_db.Label, "label.read", Label.from_row),
+    "Organization": _typed(accounts_db.Organization, operation("Query.organization"), Organization.from_row),
+    "Dataset": _typed(datasets_db.Dataset, operation("Query.dataset"), Dataset.from_row),
+    "DatasetVersion": _typed(datasets_db.DatasetVersion, operation("Query.datasetVersion"), DatasetVersion.from_row),
+    "Label": _typed(datasets_db.Label, node_read("Label"), Label.from_row),
     "Asset": fetch_asset,
-    "Campaign": _typed(campaigns_db.Campaign, "campaign.read", Campaign.from_row),
+    "Campaign": _typed(campaigns_db.Campaign, READ_CAMPAIGN, Campaign.from_row),
     "Step": fetch_step,
     "Task": fetch_task,
     "Issue": fetch_issue,

@@ -11,7 +11,7 @@ from typing import Annotated
 import strawberry
 
 from stepwise.models.errors import NotAvailableYet
-from stepwise.permissions.graphql import IsAuthenticated
+from stepwise.permissions.graphql import guard
 from stepwise.schema.campaign_inputs import (
     MarkNotificationsReadInput,
 )
@@ -20,16 +20,13 @@ from stepwise.schema.campaign_payloads import (
 )
 from stepwise.schema.types.notifications import Notification
 
-AUTH = [IsAuthenticated]
-
-
 def arg(description: str):
     return strawberry.argument(description=description)
 
 
 @strawberry.type(description="Notification lookups.")
 class NotificationQueries:
-    @strawberry.field(description="The viewer's notifications, newest first.", permission_classes=AUTH)
+    @strawberry.field(description="The viewer's notifications, newest first.", permission_classes=guard("Query.notifications"))
     def notifications(
         self,
         unread_only: Annotated[bool | None, arg("True for only the notifications not marked read yet.")] = False,
@@ -39,7 +36,7 @@ class NotificationQueries:
 
 @strawberry.type(description="Notifications.")
 class NotificationMutations:
-    @strawberry.mutation(description="Marks some of the viewer's notifications read.", permission_classes=AUTH)
+    @strawberry.mutation(description="Marks some of the viewer's notifications read.", permission_classes=guard("Mutation.markNotificationsRead"))
     def mark_notifications_read(
         self, input: Annotated[MarkNotificationsReadInput, arg("The notifications.")]
     ) -> NotificationsPayload:

@@ -10,7 +10,8 @@ import strawberry
 from stepwise.models.db import accounts as accounts_db
 from stepwise.models.db import datasets as datasets_db
 from stepwise.models.errors import BadRequest
-from stepwise.permissions.graphql import IsAuthenticated
+from stepwise.permissions.graphql import guard
+from stepwise.permissions.operations import operation
 from stepwise.resolvers.nodes import fetch_visible, resolve_node
 from stepwise.schema.context import Info
 from stepwise.schema.ids import decode_id
@@ -20,26 +21,28 @@ from stepwise.schema.types.datasets import Dataset, DatasetVersion
 
 MAX_NODES = 100
 ID_ARG = strawberry.argument(description="The object's global ID.")
+ORGANIZATION, DATASET, DATASET_VERSION = (
+    operation("Query.organization"), operation("Query.dataset"), operation("Query.datasetVersion"))
 
 
 @strawberry.type
 class AccountQueries:
-    @strawberry.field(description="The authenticated user; null without credentials.")
+    @strawberry.field(description="The authenticated user; null without credentials.", permission_classes=guard("Query.me"))
     def me(self, info: Info) -> User | None:
         viewer = info.context.viewer
         return User.from_row(viewer) if viewer else None
 
-    @strawberry.field(description="Organizations the viewer belongs to, by name.", permission_classes=[IsAuthenticated])
+    @strawberry.field(description="Organizations the viewer belongs to, by name.", permission_classes=guard("Query.organizations"))
     async def organizations(self, info: Info) -> list[Organization]:
         org_ids = list(await info.context.access.org_roles())
         rows = await accounts_db.Organization.filter(id__in=org_ids).order_by("name", "id")
         return [Organization.from_row(row) for row in rows]
 
-    @strawberry.field(description="An organization the viewer belongs to.", permission_classes=[IsAuthenticated])
+    @strawberry.field(description="An organization the viewer belongs to.", permission_classes=guard(ORGANIZATION))
     async def organization(self, info: Info, id: Annotated[strawberry.ID, ID_ARG]) -> Organization | None:
         pk = decode_id(id, "Organization")
         return Organization.from_row(
-            await fetch_visible(info, accounts_db.Organization, pk, "organization.read", "Organization")
+            await fetch_visible(info, accounts_db.Organization, pk, ORGANIZATION, "Organization")
         )
 
 
@@ -47,29 +50,29 @@ class AccountQueries:
 class DatasetQueries:
     @strawberry.field(
         description="A dataset where the viewer is a MANAGER or CONTRIBUTOR (or an organization ADMIN).",
-        permission_classes=[IsAuthenticated],
+        permission_classes=guard(DATASET),
     )
     async def dataset(self, info: Info, id: Annotated[strawberry.ID, ID_ARG]) -> Dataset | None:
         pk = decode_id(id, "Dataset")
-        return Dataset.from_row(await fetch_visible(info, datasets_db.Dataset, pk, "dataset.read", "Dataset"))
+        return Dataset.from_row(await fetch_visible(info, datasets_db.Dataset, pk, DATASET, "Dataset"))
 
-    @strawberry.field(description="A version of a dataset the viewer can see.", permission_classes=[IsAuthenticated])
+    @strawberry.field(description="A version of a dataset the viewer can see.", permission_classes=guard(DATASET_VERSION))
     async def dataset_version(self, info: Info, id: Annotated[strawberry.ID, ID_ARG]) -> DatasetVersion | None:
         pk = decode_id(id, "DatasetVersion")
-        row = await fetch_visible(info, datasets_db.DatasetVersion, pk, "datasetVersion.read", "DatasetVersion")
+        row = await fetch_visible(info, datasets_db.DatasetVersion, pk, DATASET_VERSION, "DatasetVersion")
         return DatasetVersion.from_row(row)
 
 
 @strawberry.type
 class NodeQueries:
-    @strawberry.field(description="Any object by global ID, if the viewer can see it.", permission_classes=[IsAuthenticated])
+    @strawberry.field(description="Any object by global ID, if the viewer can see it.", permission_classes=guard("Query.node"))
     async def node(self, info: Info, id: Annotated[strawberry.ID, ID_ARG]) -> Node | None:
         return await resolve_node(info, id)
 
     @strawberry.field(
         description="Several objects by global ID (at most 100), in the order asked; null with an error where "
         "one cannot be seen.",
-        permission_classes=[IsAuthenticated],
+        permission_classes=guard("Query.nodes"),
     )
     async def nodes(
         self, info: Info, ids: Annotated[list[strawberry.ID], strawberry.argument(description="Up to 100 IDs.")]

@@ -20,7 +20,8 @@ from stepwise.models.db.campaigns import Task as TaskRow
 from stepwise.models.db.issues import Issue as IssueRow
 from stepwise.models.errors import NotAvailableYet
 from stepwise.models.workflow import ACTIVE, COUNT_NEUTRAL_EVENTS
-from stepwise.permissions.graphql import IsAuthenticated
+from stepwise.permissions.graphql import guard
+from stepwise.permissions.operations import operation
 from stepwise.permissions.policy import allows
 from stepwise.resolvers.loaders import Loaders
 from stepwise.schema.context import Info
@@ -34,7 +35,8 @@ from stepwise.schema.types.tasks import Task
 from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
 from stepwise.subscriptions import channels
 
-AUTH = [IsAuthenticated]
+TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
+MY_TASK_UPDATES, CAMPAIGN_PROGRESS = operation("Subscription.myTaskUpdates"), operation("Subscription.campaignProgress")
 
 
 def arg(description: str):
@@ -88,12 +90,12 @@ class Subscription:
     @strawberry.subscription(
         description="Every change to a task of the campaign. "
         "LABELER workers receive only changes to tasks that were or became theirs.",
-        permission_classes=AUTH,
+        permission_classes=guard(TASK_UPDATES),
     )
     async def task_updates(
         self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")]
     ) -> AsyncGenerator[TaskUpdate, None]:
-        campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), "campaign.read")
+        campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), TASK_UPDATES)
         viewer_id = info.context.access.require_viewer().id
         async with _listening(info, channels.campaign_tasks(campaign.id)) as messages:
             async for message in messages:
@@ -107,14 +109,14 @@ class Subscription:
 
     @strawberry.subscription(
         description="Changes to tasks that were or became the viewer's, across the organization.",
-        permission_classes=AUTH,
+        permission_classes=guard(MY_TASK_UPDATES),
     )
     async def my_task_updates(
         self, info: Info,
         organization_id: Annotated[strawberry.ID, arg("The organization's ID; NOT_FOUND unless the viewer is a member.")],
     ) -> AsyncGenerator[TaskUpdate, None]:
         org_id = decode_id(organization_id, "Organization")
-        await info.context.access.require_member(org_id)
+        await info.context.access.check(MY_TASK_UPDATES, org_id, what="Organization")
         viewer_id = info.context.access.require_viewer().id
         async with _listening(info, channels.organization_tasks(org_id)) as messages:
             async for message in messages:
@@ -128,12 +130,12 @@ class Subscription:
     @strawberry.subscription(
         description="Issue activity in the campaign. "
         "LABELER workers receive only issues on assets of their own active tasks.",
-        permission_classes=AUTH,
+        permission_classes=guard(ISSUE_UPDATES),
     )
     async def issue_updates(
         self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")]
     ) -> AsyncGenerator[IssueUpdate, None]:
-        campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), "campaign.read")
+        campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), ISSUE_UPDATES)
         viewer_id = info.context.access.require_viewer().id
         async with _listening(info, channels.campaign_issues(campaign.id)) as messages:
             async for message in messages:
@@ -151,23 +153,23 @@ class Subscription:
 
     @strawberry.subscription(
         description="The current progress at once, then again after every change to it. Not for LABELER workers.",
-        permission_classes=AUTH,
+        permission_classes=guard(CAMPAIGN_PROGRESS),
     )
     async def campaign_progress(
         self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")]
     ) -> AsyncGenerator[CampaignProgress, None]:
-        campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), "campaign.progress")
+        campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), CAMPAIGN_PROGRESS)
         async with _listening(info, channels.campaign_tasks(campaign.id)) as messages:
             # Subscribed first, then the snapshot: a change committed in between is not lost.
             yield await progress_of(info, await CampaignRow.get(id=campaign.id))
             async for message in messages:
                 if message["kind"] in COUNT_NEUTRAL_EVENTS:  # started, saved, reassigned: same counts
                     continue
-                if not allows("campaign.progress", await _role(info, campaign)):
+                if not CAMPAIGN_PROGRESS.allows(await _role(info, campaign)):
                     return
                 yield await progress_of(info, await CampaignRow.get(id=campaign.id))
 
-    @strawberry.subscription(description="The viewer's new notifications, as they are sent.", permission_classes=AUTH)
+    @strawberry.subscription(description="The viewer's new notifications, as they are sent.", permission_classes=guard("Subscription.notifications"))
     async def notifications(self) -> AsyncGenerator[Notification, None]:
         if True:
             raise NotAvailableYet("notifications")

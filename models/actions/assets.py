@@ -17,8 +17,10 @@ from stepwise.models.queries.rows import AssetRow, asset_rows
 from stepwise.models.shapes import ShapeDraft, validate_shapes
 from stepwise.models.validation import require_dimension, require_filename, require_url
 from stepwise.permissions.access import Access
+from stepwise.permissions.operations import operation
 
 MAX_ASSETS_PER_CALL = 10_000
+ADD_ASSETS = operation("Mutation.addAssets")
 # Keeps every statement under SQLite's and asyncpg's bound-parameter limits.
 BATCH = 500
 
@@ -72,7 +74,7 @@ async def _existing_filenames(version_id: int, filenames: list[str]) -> set[str]
 
 async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraft]) -> list[AssetRow]:
     """Insert every asset or none; a filename already in the version is INVALID_INPUT."""
-    version, _ = await find_version(access, version_id, "datasetVersion.addAssets")
+    version, _ = await find_version(access, version_id, ADD_ASSETS)
     if not drafts:
         raise invalid_input("input.assets", "Give at least one asset.")
     if len(drafts) > MAX_ASSETS_PER_CALL:

@@ -20,24 +20,27 @@ from stepwise.models.workflow import (
     StepType,
 )
 from stepwise.permissions.access import Access
+from stepwise.permissions.operations import Operation, operation
 
 MAX_STEPS = 20
 MAX_ASSIGNEES = 200
+CREATE_CAMPAIGN, UPDATE_CAMPAIGN = operation("Mutation.createCampaign"), operation("Mutation.updateCampaign")
+ADD_STEP, UPDATE_STEP, REMOVE_STEP = operation("Mutation.addStep"), operation("Mutation.updateStep"), operation("Mutation.removeStep")
 
 
-async def find_campaign(access: Access, campaign_id: int, action: str, what: str = "Campaign") -> Campaign:
-    """The campaign if the viewer may `action` it; NOT_FOUND when they cannot see it. `what`
+async def find_campaign(access: Access, campaign_id: int, operation: Operation, what: str = "Campaign") -> Campaign:
+    """The campaign if the viewer may do `operation` on it; NOT_FOUND when they cannot see it. `what`
     names the object the caller asked for, so a hidden one reads exactly like a missing one."""
     campaign = await Campaign.get_or_none(id=campaign_id)
     if campaign is None:
         raise NotFound(what)
-    await access.check(action, campaign.organization_id, campaign.dataset_id, what=what)
+    await access.check(operation, campaign.organization_id, campaign.dataset_id, what=what)
     return campaign
 
 
 async def create_campaign(access: Access, version_id: int) -> Campaign:
     """A DRAFT campaign on a version; a version holds at most one."""
-    version, dataset = await find_version(access, version_id, "campaign.configure")
+    version, dataset = await find_version(access, version_id, CREATE_CAMPAIGN)
     if await Campaign.filter(version_id=version.id).exists():
         raise DomainError(ErrorCode.ALREADY_EXISTS, "This version already has a campaign.", "input.datasetVersionId")
     try:
@@ -87,7 +90,7 @@ def _require_draft(campaign: Campaign, what: str) -> None:
 async def add_step(
     access: Access, campaign_id: int, name: str, step_type: StepType, assignee_ids: list[int], position: int | None
 ) -> tuple[Step, Campaign]:
-    campaign = await find_campaign(access, campaign_id, "campaign.configure")
+    campaign = await find_campaign(access, campaign_id, ADD_STEP)
     name = require_name(name, "input.name")
     async with sql.transaction():
         campaign = await locked(campaign)
@@ -107,11 +110,12 @@ async def add_step(
     return step, campaign
 
 
-async def find_step(access: Access, step_id: int) -> tuple[Step, Campaign]:
+async def find_step(access: Access, step_id: int, operation: Operation) -> tuple[Step, Campaign]:
+    """The step and its campaign if the viewer may do `operation` on the campaign."""
     step = await Step.get_or_none(id=step_id)
     if step is None:
         raise NotFound("Step")
-    return step, await find_campaign(access, step.campaign_id, "campaign.configure", what="Step")
+    return step, await find_campaign(access, step.campaign_id, operation, what="Step")
 
 
 async def update_step(
@@ -124,7 +128,7 @@ async def update_step(
     position: int | None = None,
 ) -> tuple[Step, Campaign]:
     """Rename, retype, reassign or move a step; after launch only the name and assignees change."""
-    step, campaign = await find_step(access, step_id)
+    step, campaign = await find_step(access, step_id, UPDATE_STEP)
     if name is not None:
         name = require_name(name, "input.name")
     async with sql.transaction():
@@ -147,7 +151,7 @@ async def update_step(
 
 
 async def remove_step(access: Access, step_id: int) -> tuple[Step, Campaign]:
-    step, campaign = await find_step(access, step_id)
+    step, campaign = await find_step(access, step_id, REMOVE_STEP)
     async with sql.transaction():
         campaign = await locked(campaign)
         _require_draft(campaign, "Removing a step")
@@ -167,7 +171,7 @@ async def update_campaign(
     clear_due_date: bool = False,
     close_to_new_assets: bool | None = None,
 ) -> Campaign:
-    campaign = await find_campaign(access, campaign_id, "campaign.configure")
+    campaign = await find_campaign(access, campaign_id, UPDATE_CAMPAIGN)
     if due_date is not None and clear_due_date:
         raise invalid_input("input.clearDueDate", "Give a dueDate or clearDueDate, not both.")
     if due_date is not None and due_date.tzinfo is None:

@@ -10,34 +10,37 @@ from stepwise.models.db.datasets import Dataset, DatasetVersion, DatasetWorker, 
 from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_input
 from stepwise.models.validation import require_name
 from stepwise.permissions.access import Access
+from stepwise.permissions.operations import Operation, operation
 from stepwise.permissions.roles import DatasetRole, OrgRole
 
 MAX_LABELS = 1_000
+CREATE_DATASET, ADD_WORKER, CREATE_VERSION = (
+    operation("Mutation.createDataset"), operation("Mutation.addDatasetWorker"), operation("Mutation.createDatasetVersion"))
 
 
-async def find_dataset(access: Access, dataset_id: int, action: str) -> Dataset:
-    """The dataset if the viewer may do `action` on it; NOT_FOUND when they cannot see it at all."""
+async def find_dataset(access: Access, dataset_id: int, operation: Operation) -> Dataset:
+    """The dataset if the viewer may do `operation` on it; NOT_FOUND when they cannot see it at all."""
     dataset = await Dataset.get_or_none(id=dataset_id)
     if dataset is None:
         raise NotFound("Dataset")
-    await access.check(action, dataset.organization_id, dataset.id, what="Dataset")
+    await access.check(operation, dataset.organization_id, dataset.id, what="Dataset")
     return dataset
 
 
-async def find_version(access: Access, version_id: int, action: str) -> tuple[DatasetVersion, Dataset]:
-    """The version and its dataset if the viewer may do `action`; NOT_FOUND when they cannot see it."""
+async def find_version(access: Access, version_id: int, operation: Operation) -> tuple[DatasetVersion, Dataset]:
+    """The version and its dataset if the viewer may do `operation`; NOT_FOUND when they cannot see it."""
     version = await DatasetVersion.get_or_none(id=version_id)
     if version is None:
         raise NotFound("DatasetVersion")
     dataset = await Dataset.get(id=version.dataset_id)
-    await access.check(action, dataset.organization_id, dataset.id, what="DatasetVersion")
+    await access.check(operation, dataset.organization_id, dataset.id, what="DatasetVersion")
     return version, dataset
 
 
 async def create_dataset(access: Access, organization_id: int, name: str) -> Dataset:
     """A new dataset; its creator becomes its MANAGER."""
     viewer = access.require_viewer()
-    await access.check("organization.createDataset", organization_id, what="Organization")
+    await access.check(CREATE_DATASET, organization_id, what="Organization")
     name = require_name(name, "input.name")
     if await Dataset.filter(organization_id=organization_id, name=name).exists():
         raise DomainError(ErrorCode.ALREADY_EXISTS, "A dataset with this name exists.", "input.name")
@@ -59,7 +62,7 @@ async def add_dataset_worker(
     UNPRIVILEGED members are always LABELER; asking for another role for one is INVALID_INPUT.
     A user outside the organization is NOT_FOUND, like one that does not exist.
     """
-    dataset = await find_dataset(access, dataset_id, "dataset.addWorker")
+    dataset = await find_dataset(access, dataset_id, ADD_WORKER)
     membership = await Membership.get_or_none(organization_id=dataset.organization_id, user_id=user_id)
     if membership is None:
         raise NotFound("User")
@@ -81,7 +84,7 @@ async def add_dataset_worker(
 
 async def create_dataset_version(access: Access, dataset_id: int, name: str, labels: list[str]) -> DatasetVersion:
     """A new, empty version with its label set."""
-    dataset = await find_dataset(access, dataset_id, "dataset.createVersion")
+    dataset = await find_dataset(access, dataset_id, CREATE_VERSION)
     name = require_name(name, "input.name")
     if len(labels) > MAX_LABELS:
         raise invalid_input("input.labels", f"At most {MAX_LABELS} labels.")

@@ -16,8 +16,10 @@ from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_inp
 from stepwise.models.events import IssueChanged
 from stepwise.models.workflow import CampaignStatus
 from stepwise.permissions.access import Access
+from stepwise.permissions.operations import operation
 
 BODY_MAX = 10_000
+CREATE_ISSUE = operation("Mutation.createIssue")
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ async def create_issue(access: Access, asset_id: int, issue: NewIssue) -> tuple[
     """Raise an issue on an asset whose task the viewer can see, at the task's current step."""
     viewer = access.require_viewer()
     task, campaign = await _visible_task_of_asset(access, asset_id)
+    await access.check(CREATE_ISSUE, campaign.organization_id, campaign.dataset_id, what="Asset")
     async with sql.transaction():
         asset = await Asset.get(id=asset_id)
         return await raise_issue(campaign, asset, viewer.id, issue, task.step_id, "input")
@@ -110,12 +113,19 @@ COMMENT_RULES = {
     CommentAction.RESOLVED: (IssueStatus.OPEN, IssueStatus.RESOLVED, "RESOLVED"),
     CommentAction.REOPENED: (IssueStatus.RESOLVED, IssueStatus.OPEN, "REOPENED"),
 }
+# The contract operation each comment action is asked through.
+COMMENT_OPERATIONS = {
+    CommentAction.REPLIED: operation("Mutation.replyToIssue"),
+    CommentAction.RESOLVED: operation("Mutation.resolveIssue"),
+    CommentAction.REOPENED: operation("Mutation.reopenIssue"),
+}
 
 
 async def comment_issue(access: Access, issue_id: int, action: CommentAction, body: str | None) -> tuple[Issue, IssueChanged]:
     """Reply to, resolve or re-open an issue; each adds a comment to the thread."""
     viewer = access.require_viewer()
     issue, campaign = await find_issue(access, issue_id)
+    await access.check(COMMENT_OPERATIONS[action], campaign.organization_id, campaign.dataset_id, what="Issue")
     text = (body or "").strip()
     if action is CommentAction.REPLIED and not text:
         raise invalid_input("input.body", "A reply needs a body.")

@@ -23,6 +23,9 @@ from stepwise.models.workflow import (
     entry_for,
 )
 from stepwise.permissions.access import Access
+from stepwise.permissions.operations import operation
+
+LAUNCH_CAMPAIGN = operation("Mutation.launchCampaign")
 
 COLUMNS = "campaign_id, asset_id, status, step_id, assignee_id, version, is_initial, step_entered_at, submit_count, created_at, updated_at"
 INSERT_TASK = f"INSERT INTO task ({COLUMNS}) VALUES (?, ?, ?, ?, ?, 1, ?, ?, 0, ?, ?)"
@@ -137,7 +140,7 @@ async def _entry_groups(campaign: Campaign, step_types: list) -> tuple[dict[int 
 async def launch_campaign(access: Access, campaign_id: int) -> Campaign:
     """DRAFT → ONGOING with every asset's task, or COMPLETED when nothing is left to do."""
     viewer = access.require_viewer()
-    campaign = await find_campaign(access, campaign_id, "campaign.configure")
+    campaign = await find_campaign(access, campaign_id, LAUNCH_CAMPAIGN)
     async with sql.bulk_transaction():
         campaign = await locked(campaign)
         steps = await load_workflow(campaign.id)

@@ -8,7 +8,10 @@ from stepwise.models.db.accounts import Invitation, Membership, Organization, Us
 from stepwise.models.errors import DomainError, ErrorCode, invalid_input
 from stepwise.models.validation import looks_like_email, normalize_email, require_name
 from stepwise.permissions.access import Access
+from stepwise.permissions.operations import operation
 from stepwise.permissions.roles import OrgRole
+
+INVITE_MEMBER = operation("Mutation.inviteMember")
 
 
 async def create_organization(access: Access, name: str) -> Organization:
@@ -27,7 +30,7 @@ async def invite_member(
 ) -> tuple[Membership | None, Invitation | None]:
     """An existing user (by username or e-mail) joins at once; an unknown address gets an invitation."""
     viewer = access.require_viewer()
-    await access.check("organization.inviteMember", organization_id, what="Organization")
+    await access.check(INVITE_MEMBER, organization_id, what="Organization")
     target = username_or_email.strip()
     field = "input.usernameOrEmail"
     if not target or len(target) > 254:

@@ -14,8 +14,13 @@ from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_inp
 from stepwise.models.events import TaskChanged
 from stepwise.models.workflow import ACTIVE, EventKind
 from stepwise.permissions.access import Access
+from stepwise.permissions.operations import operation
 
 MAX_BULK = 500
+# Finding the campaign is the visibility step (like Query.campaign): a hidden task reads NOT_FOUND
+# before any role is refused. Then the operation asked for, by which input named the tasks.
+SEE_CAMPAIGN = operation("Query.campaign")
+REASSIGN = {False: operation("Mutation.reassignTask"), True: operation("Mutation.reassignTasks")}
 
 
 async def _require_worker(campaign: Campaign, user_id: int) -> None:
@@ -61,11 +66,11 @@ async def reassign_tasks(
         campaign_ids = {t.campaign_id for t in tasks.values()}
         if len(tasks) != len(task_ids) or len(campaign_ids) != 1:
             raise NotFound("Task")
-        campaign = await find_campaign(access, campaign_ids.pop(), "campaign.read", what="Task")
+        campaign = await find_campaign(access, campaign_ids.pop(), SEE_CAMPAIGN, what="Task")
         for task in tasks.values():
             if not await can_see_task(access, task, campaign):
                 raise NotFound("Task")  # a task the viewer cannot see reads like a missing one
-        await access.check("task.reassign", campaign.organization_id, campaign.dataset_id, what="Task")
+        await access.check(REASSIGN[bulk], campaign.organization_id, campaign.dataset_id, what="Task")
         ordered = [tasks[i] for i in task_ids]
         for index, task in enumerate(ordered):
             if task.status not in ACTIVE:

@@ -22,8 +22,17 @@ from stepwise.models.queries.workflow import WorkflowStep, load_task_workflow, r
 from stepwise.models.shapes import ShapeDraft, validate_shapes
 from stepwise.models.workflow import ACTIVE, EventKind, Move, TaskAction, TaskStatus, plan_transition
 from stepwise.permissions.access import Access
+from stepwise.permissions.operations import operation
 
 MAX_ACTIVE_SECONDS = 7 * 24 * 3600
+# The contract operation each action is asked through; its guard comes from the policy table.
+OPERATION_OF_ACTION = {
+    TaskAction.START: operation("Mutation.startTask"),
+    TaskAction.SAVE: operation("Mutation.saveAnnotation"),
+    TaskAction.SUBMIT: operation("Mutation.submitTask"),
+    TaskAction.SEND_TO_REWORK: operation("Mutation.sendTaskToRework"),
+    TaskAction.SKIP: operation("Mutation.skipTask"),
+}
 
 
 @dataclass
@@ -129,7 +138,7 @@ async def perform(access: Access, task_id: int, action: TaskAction, request: Req
     """
     viewer = access.require_viewer()
     task, campaign = await find_task(access, task_id)
-    await access.check("task.work", campaign.organization_id, campaign.dataset_id, what="Task")
+    await access.check(OPERATION_OF_ACTION[action], campaign.organization_id, campaign.dataset_id, what="Task")
     _check_movable(task, request.expected_version, viewer.id)
     now = clock.now()
     changes, event_extra = await _own_changes(task, action, request, viewer.id, now)

@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 
 from stepwise.models.actions import accounts, organizations
-from stepwise.permissions.graphql import IsAuthenticated
+from stepwise.permissions.graphql import guard
 from stepwise.permissions.roles import OrgRole
 from stepwise.resolvers.mutations.results import INPUT, payload_of
 from stepwise.schema.context import Info
@@ -19,7 +19,8 @@ from stepwise.schema.types.accounts import Invitation, Membership, Organization,
 
 @strawberry.type
 class AccountMutations:
-    @strawberry.mutation(description="Create an account and get a token. Pending invitations to its e-mail are accepted.")
+    @strawberry.mutation(description="Create an account and get a token. Pending invitations to its e-mail are accepted.",
+                        permission_classes=guard("Mutation.signUp"))
     async def sign_up(self, info: Info, input: Annotated[SignUpInput, INPUT]) -> AuthPayload:
         async def run() -> AuthPayload:
             user, token = await accounts.sign_up(input.username, input.email, input.password)
@@ -28,7 +29,7 @@ class AccountMutations:
 
         return await payload_of(AuthPayload, run)
 
-    @strawberry.mutation(description="Exchange a username and password for a new token.")
+    @strawberry.mutation(description="Exchange a username and password for a new token.", permission_classes=guard("Mutation.logIn"))
     async def log_in(self, info: Info, input: Annotated[LogInInput, INPUT]) -> AuthPayload:
         async def run() -> AuthPayload:
             user, token = await accounts.log_in(input.username, input.password)
@@ -37,7 +38,7 @@ class AccountMutations:
 
         return await payload_of(AuthPayload, run)
 
-    @strawberry.mutation(description="Create an organization; you become its ADMIN.", permission_classes=[IsAuthenticated])
+    @strawberry.mutation(description="Create an organization; you become its ADMIN.", permission_classes=guard("Mutation.createOrganization"))
     async def create_organization(self, info: Info, input: Annotated[CreateOrganizationInput, INPUT]) -> OrganizationPayload:
         async def run() -> OrganizationPayload:
             row = await organizations.create_organization(info.context.access, input.name)
@@ -48,7 +49,7 @@ class AccountMutations:
     @strawberry.mutation(
         description="Add someone to an organization (ADMIN only): at once for an existing user, by invitation "
         "for an unknown e-mail address.",
-        permission_classes=[IsAuthenticated],
+        permission_classes=guard("Mutation.inviteMember"),
     )
     async def invite_member(self, info: Info, input: Annotated[InviteMemberInput, INPUT]) -> InviteMemberPayload:
         org_id = decode_id(input.organization_id, "Organization")

@@ -9,7 +9,8 @@ import strawberry
 from stepwise.models.actions import campaigns, launch
 from stepwise.models.errors import NotAvailableYet
 from stepwise.models.workflow import AttributionPolicy, NewAssetPolicy, PreexistingStrategy, StepType
-from stepwise.permissions.graphql import IsAuthenticated
+from stepwise.permissions.graphql import guard
+from stepwise.permissions.operations import operation
 from stepwise.resolvers.mutations.results import INPUT, payload_of
 from stepwise.schema.campaign_inputs import (
     AddStepInput,
@@ -25,7 +26,7 @@ from stepwise.schema.context import Info
 from stepwise.schema.ids import decode_id
 from stepwise.schema.types.campaigns import Campaign, Step
 
-AUTH = [IsAuthenticated]
+UPLOAD_INSTRUCTIONS = operation("Mutation.uploadInstructions")
 
 
 def given(value):
@@ -49,7 +50,7 @@ def step_payload(result) -> StepPayload:
 
 @strawberry.type
 class CampaignMutations:
-    @strawberry.mutation(description="Creates the DRAFT campaign of a dataset version (at most one per version). MANAGER only.", permission_classes=AUTH)
+    @strawberry.mutation(description="Creates the DRAFT campaign of a dataset version (at most one per version). MANAGER only.", permission_classes=guard("Mutation.createCampaign"))
     async def create_campaign(self, info: Info, input: Annotated[CreateCampaignInput, INPUT]) -> CampaignPayload:
         version_id = decode_id(input.dataset_version_id, "DatasetVersion")
 
@@ -58,7 +59,7 @@ class CampaignMutations:
 
         return await payload_of(CampaignPayload, run)
 
-    @strawberry.mutation(description="Adds a step to a DRAFT campaign's workflow (appended unless `position` is given). MANAGER only.", permission_classes=AUTH)
+    @strawberry.mutation(description="Adds a step to a DRAFT campaign's workflow (appended unless `position` is given). MANAGER only.", permission_classes=guard("Mutation.addStep"))
     async def add_step(self, info: Info, input: Annotated[AddStepInput, INPUT]) -> StepPayload:
         campaign_id = decode_id(input.campaign_id, "Campaign")
         assignees = user_ids(input.assignee_ids)
@@ -69,7 +70,7 @@ class CampaignMutations:
 
         return await payload_of(StepPayload, run)
 
-    @strawberry.mutation(description="Changes a step. After launch only its name and assignees may change. MANAGER only.", permission_classes=AUTH)
+    @strawberry.mutation(description="Changes a step. After launch only its name and assignees may change. MANAGER only.", permission_classes=guard("Mutation.updateStep"))
     async def update_step(self, info: Info, input: Annotated[UpdateStepInput, INPUT]) -> StepPayload:
         step_id = decode_id(input.step_id, "Step")
         assignees = user_ids(given(input.assignee_ids))
@@ -81,7 +82,7 @@ class CampaignMutations:
 
         return await payload_of(StepPayload, run)
 
-    @strawberry.mutation(description="Removes a step from a DRAFT campaign; later steps move up. MANAGER only.", permission_classes=AUTH)
+    @strawberry.mutation(description="Removes a step from a DRAFT campaign; later steps move up. MANAGER only.", permission_classes=guard("Mutation.removeStep"))
     async def remove_step(self, info: Info, input: Annotated[RemoveStepInput, INPUT]) -> StepPayload:
         step_id = decode_id(input.step_id, "Step")
 
@@ -91,7 +92,7 @@ class CampaignMutations:
 
         return await payload_of(StepPayload, run)
 
-    @strawberry.mutation(description="Changes a campaign's settings. The pre-existing annotation strategy is fixed after launch. MANAGER only.", permission_classes=AUTH)
+    @strawberry.mutation(description="Changes a campaign's settings. The pre-existing annotation strategy is fixed after launch. MANAGER only.", permission_classes=guard("Mutation.updateCampaign"))
     async def update_campaign(self, info: Info, input: Annotated[UpdateCampaignInput, INPUT]) -> CampaignPayload:
         campaign_id = decode_id(input.campaign_id, "Campaign")
 
@@ -108,13 +109,13 @@ class CampaignMutations:
 
         return await payload_of(CampaignPayload, run)
 
-    @strawberry.mutation(description="Uploads the campaign's PDF instructions (multipart request). MANAGER only.", permission_classes=AUTH)
+    @strawberry.mutation(description="Uploads the campaign's PDF instructions (multipart request). MANAGER only.", permission_classes=guard(UPLOAD_INSTRUCTIONS))
     async def upload_instructions(self, info: Info, input: Annotated[UploadInstructionsInput, INPUT]) -> CampaignPayload:
         # Who may is checked now, so the answer will not change for anyone but the MANAGERs.
-        await campaigns.find_campaign(info.context.access, decode_id(input.campaign_id, "Campaign"), "campaign.configure")
+        await campaigns.find_campaign(info.context.access, decode_id(input.campaign_id, "Campaign"), UPLOAD_INSTRUCTIONS)
         raise NotAvailableYet("uploadInstructions")
 
-    @strawberry.mutation(description="Launches a DRAFT campaign: every asset of the version gets a task, in one transaction. MANAGER only.", permission_classes=AUTH)
+    @strawberry.mutation(description="Launches a DRAFT campaign: every asset of the version gets a task, in one transaction. MANAGER only.", permission_classes=guard("Mutation.launchCampaign"))
     async def launch_campaign(self, info: Info, input: Annotated[LaunchCampaignInput, INPUT]) -> CampaignPayload:
         campaign_id = decode_id(input.campaign_id, "Campaign")
 

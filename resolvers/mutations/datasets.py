@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 
 from stepwise.models.actions import assets, datasets
-from stepwise.permissions.graphql import IsAuthenticated
+from stepwise.permissions.graphql import guard
 from stepwise.permissions.roles import DatasetRole
 from stepwise.resolvers.mutations.results import INPUT, payload_of
 from stepwise.schema.context import Info
@@ -31,7 +31,7 @@ def _asset_draft(item) -> assets.AssetDraft:
 @strawberry.type
 class DatasetMutations:
     @strawberry.mutation(
-        description="Create a dataset (ADMIN or MEMBER); you become its MANAGER.", permission_classes=[IsAuthenticated]
+        description="Create a dataset (ADMIN or MEMBER); you become its MANAGER.", permission_classes=guard("Mutation.createDataset")
     )
     async def create_dataset(self, info: Info, input: Annotated[CreateDatasetInput, INPUT]) -> DatasetPayload:
         org_id = decode_id(input.organization_id, "Organization")
@@ -44,7 +44,7 @@ class DatasetMutations:
 
     @strawberry.mutation(
         description="Make a member of the organization a worker of the dataset, or change their role (MANAGER only).",
-        permission_classes=[IsAuthenticated],
+        permission_classes=guard("Mutation.addDatasetWorker"),
     )
     async def add_dataset_worker(self, info: Info, input: Annotated[AddDatasetWorkerInput, INPUT]) -> DatasetWorkerPayload:
         dataset_id = decode_id(input.dataset_id, "Dataset")
@@ -57,7 +57,7 @@ class DatasetMutations:
 
         return await payload_of(DatasetWorkerPayload, run)
 
-    @strawberry.mutation(description="Create a version of a dataset with its labels (MANAGER only).", permission_classes=[IsAuthenticated])
+    @strawberry.mutation(description="Create a version of a dataset with its labels (MANAGER only).", permission_classes=guard("Mutation.createDatasetVersion"))
     async def create_dataset_version(self, info: Info, input: Annotated[CreateDatasetVersionInput, INPUT]) -> DatasetVersionPayload:
         dataset_id = decode_id(input.dataset_id, "Dataset")
 
@@ -68,7 +68,7 @@ class DatasetMutations:
         return await payload_of(DatasetVersionPayload, run)
 
     @strawberry.mutation(
-        description="Add up to 10,000 assets to a version, all or none (MANAGER only).", permission_classes=[IsAuthenticated]
+        description="Add up to 10,000 assets to a version, all or none (MANAGER only).", permission_classes=guard("Mutation.addAssets")
     )
     async def add_assets(self, info: Info, input: Annotated[AddAssetsInput, INPUT]) -> AddAssetsPayload:
         version_id = decode_id(input.dataset_version_id, "DatasetVersion")

@@ -10,7 +10,7 @@ from stepwise.models.actions import reassign, transitions
 from stepwise.models.actions.issues import NewIssue
 from stepwise.models.db.issues import IssueKind
 from stepwise.models.workflow import TaskAction
-from stepwise.permissions.graphql import IsAuthenticated
+from stepwise.permissions.graphql import guard
 from stepwise.resolvers.mutations.results import INPUT, payload_of
 from stepwise.schema.campaign_inputs import (
     CreateIssueInput,
@@ -28,9 +28,6 @@ from stepwise.schema.context import Info
 from stepwise.schema.ids import decode_id
 from stepwise.schema.types.tasks import Task
 from stepwise.subscriptions.publish import publish_committed
-
-AUTH = [IsAuthenticated]
-
 
 def new_issue(value: NewIssueInput | CreateIssueInput | None) -> NewIssue | None:
     """The issue a rework, a skip or createIssue raises (the same kind, body and zone fields)."""
@@ -57,31 +54,31 @@ def shapes_of(shapes) -> list | None:
 
 @strawberry.type
 class TaskMutations:
-    @strawberry.mutation(description="Marks when the assignee began the current step of an active task. Assignee only.", permission_classes=AUTH)
+    @strawberry.mutation(description="Marks when the assignee began the current step of an active task. Assignee only.", permission_classes=guard("Mutation.startTask"))
     async def start_task(self, info: Info, input: Annotated[TaskInput, INPUT]) -> TaskPayload:
         return await act(info, input.task_id, TaskAction.START, transitions.Request(input.expected_version))
 
-    @strawberry.mutation(description="Replaces the working annotation of an active task. Assignee only.", permission_classes=AUTH)
+    @strawberry.mutation(description="Replaces the working annotation of an active task. Assignee only.", permission_classes=guard("Mutation.saveAnnotation"))
     async def save_annotation(self, info: Info, input: Annotated[SaveAnnotationInput, INPUT]) -> TaskPayload:
         request = transitions.Request(input.expected_version, shapes=shapes_of(input.shapes))
         return await act(info, input.task_id, TaskAction.SAVE, request)
 
-    @strawberry.mutation(description="Submits the current step: the task moves to the next step, or is DONE after the last (refused with OPEN_ISSUES while the asset has open issues). Assignee only.", permission_classes=AUTH)
+    @strawberry.mutation(description="Submits the current step: the task moves to the next step, or is DONE after the last (refused with OPEN_ISSUES while the asset has open issues). Assignee only.", permission_classes=guard("Mutation.submitTask"))
     async def submit_task(self, info: Info, input: Annotated[SubmitTaskInput, INPUT]) -> TaskPayload:
         request = transitions.Request(input.expected_version, shapes=shapes_of(input.shapes), active_seconds=input.active_seconds)
         return await act(info, input.task_id, TaskAction.SUBMIT, request)
 
-    @strawberry.mutation(description="Sends a task at a REVIEW step back to the nearest earlier ANNOTATION step (TO_REWORK), to whoever submitted it there last. Needs an open issue on the asset, or `issue`. Assignee only.", permission_classes=AUTH)
+    @strawberry.mutation(description="Sends a task at a REVIEW step back to the nearest earlier ANNOTATION step (TO_REWORK), to whoever submitted it there last. Needs an open issue on the asset, or `issue`. Assignee only.", permission_classes=guard("Mutation.sendTaskToRework"))
     async def send_task_to_rework(self, info: Info, input: Annotated[SendToReworkInput, INPUT]) -> TaskPayload:
         request = transitions.Request(input.expected_version, new_issue=new_issue(input.issue))
         return await act(info, input.task_id, TaskAction.SEND_TO_REWORK, request)
 
-    @strawberry.mutation(description="Takes a task out of the workflow (SKIPPED). Needs an open issue on the asset, or `issue`. Assignee only.", permission_classes=AUTH)
+    @strawberry.mutation(description="Takes a task out of the workflow (SKIPPED). Needs an open issue on the asset, or `issue`. Assignee only.", permission_classes=guard("Mutation.skipTask"))
     async def skip_task(self, info: Info, input: Annotated[SkipTaskInput, INPUT]) -> TaskPayload:
         request = transitions.Request(input.expected_version, new_issue=new_issue(input.issue))
         return await act(info, input.task_id, TaskAction.SKIP, request)
 
-    @strawberry.mutation(description="Gives an active task to another worker of the dataset. MANAGER only.", permission_classes=AUTH)
+    @strawberry.mutation(description="Gives an active task to another worker of the dataset. MANAGER only.", permission_classes=guard("Mutation.reassignTask"))
     async def reassign_task(self, info: Info, input: Annotated[ReassignTaskInput, INPUT]) -> TaskPayload:
         task_id, user_id = decode_id(input.task_id, "Task"), decode_id(input.assignee_id, "User")
 
@@ -92,7 +89,7 @@ class TaskMutations:
 
         return await payload_of(TaskPayload, run)
 
-    @strawberry.mutation(description="Gives several active tasks, all at the given step, to another worker: all or none. MANAGER only.", permission_classes=AUTH)
+    @strawberry.mutation(description="Gives several active tasks, all at the given step, to another worker: all or none. MANAGER only.", permission_classes=guard("Mutation.reassignTasks"))
     async def reassign_tasks(self, info: Info, input: Annotated[ReassignTasksInput, INPUT]) -> TasksPayload:
         step_id, user_id = decode_id(input.step_id, "Step"), decode_id(input.assignee_id, "User")
         task_ids = [decode_id(i, "Task") for i in input.task_ids]

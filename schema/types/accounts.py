@@ -9,7 +9,8 @@ import strawberry
 
 from stepwise.models.db import accounts as db
 from stepwise.models.db.datasets import Dataset as DatasetRow
-from stepwise.permissions.graphql import policy
+from stepwise.permissions.graphql import guard
+from stepwise.permissions.operations import operation
 from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
 from stepwise.schema.types.common import Node
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from stepwise.schema.types.datasets import Dataset
 
 DatasetRef = Annotated["Dataset", strawberry.lazy("stepwise.schema.types.datasets")]
+USER_EMAIL = operation("User.email")
+# Organization.datasets lists the datasets Query.dataset would answer.
+OPEN_DATASET = operation("Query.dataset")
 
 
 @strawberry.type(description="A person with an account.")
@@ -39,7 +43,7 @@ class User(Node):
             return self.row.email
         their_orgs = await info.context.loaders.memberships_by_user.load(self.row.id)
         for membership in their_orgs:
-            if await access.can("user.email", membership.organization_id):
+            if await access.can(USER_EMAIL, membership.organization_id):
                 return self.row.email
         return None
 
@@ -112,7 +116,7 @@ class Organization(Node):
 
     @strawberry.field(
         description="Members of the organization, oldest first. Not visible to UNPRIVILEGED members (FORBIDDEN).",
-        permission_classes=[policy("organization.members")],
+        permission_classes=guard("Organization.members"),
     )
     async def members(self, info: Info) -> list[Membership]:
         rows = await info.context.loaders.memberships_by_organization.load(self.row.id)
@@ -124,11 +128,11 @@ class Organization(Node):
 
         rows: list[DatasetRow] = await info.context.loaders.datasets_by_organization.load(self.row.id)
         access = info.context.access
-        return [Dataset.from_row(r) for r in rows if await access.can("dataset.read", r.organization_id, r.id)]
+        return [Dataset.from_row(r) for r in rows if await access.can(OPEN_DATASET, r.organization_id, r.id)]
 
     @strawberry.field(
         description="Pending e-mail invitations, oldest first. ADMIN only (FORBIDDEN otherwise).",
-        permission_classes=[policy("organization.invitations")],
+        permission_classes=guard("Organization.invitations"),
     )
     async def invitations(self, info: Info) -> list[Invitation]:
         rows = await info.context.loaders.invitations_by_organization.load(self.row.id)

@@ -16,7 +16,7 @@ from stepwise.models.queries.issues import IssueFilter as IssueQuery
 from stepwise.models.queries.tasks import TaskFilter as TaskQuery
 from stepwise.models.queries.tasks import campaign_progress
 from stepwise.models.workflow import TaskStatus, displayed_status
-from stepwise.permissions.graphql import policy
+from stepwise.permissions.graphql import guard
 from stepwise.schema.campaign_inputs import DateRangeInput, IssueFilter, TaskFilter
 from stepwise.schema.context import Info
 from stepwise.schema.ids import decode_id, encode_id
@@ -200,7 +200,7 @@ class Campaign(Node):
 
     @strawberry.field(
         description="All tasks of the campaign, oldest first, a page at a time. Not for LABELER workers (FORBIDDEN).",
-        permission_classes=[policy("campaign.tasks")],
+        permission_classes=guard("Campaign.tasks"),
     )
     async def tasks(
         self,
@@ -218,7 +218,7 @@ class Campaign(Node):
     @strawberry.field(
         description="Issues raised on the campaign's assets, oldest first, a page at a time. "
         "Not for LABELER workers (FORBIDDEN; see myIssues).",
-        permission_classes=[policy("campaign.issues")],
+        permission_classes=guard("Campaign.issues"),
     )
     async def issues(
         self,
@@ -234,14 +234,14 @@ class Campaign(Node):
 
     @strawberry.field(
         description="Task counters and overall completion. Not for LABELER workers (FORBIDDEN).",
-        permission_classes=[policy("campaign.progress")],
+        permission_classes=guard("Campaign.progress"),
     )
     async def progress(self, info: Info) -> CampaignProgress:
         return await progress_of(info, self.row)
 
     @strawberry.field(
         description="Throughput, efficiency and quality figures. Not for LABELER workers (FORBIDDEN).",
-        permission_classes=[policy("campaign.analytics")],
+        permission_classes=guard("Campaign.analytics"),
     )
     def analytics(
         self,

@@ -11,7 +11,7 @@ from stepwise.models.db import datasets as db
 from stepwise.models.errors import NotAvailableYet
 from stepwise.models.queries.assets import asset_page
 from stepwise.resolvers.scopes import scope_of
-from stepwise.permissions.graphql import policy
+from stepwise.permissions.graphql import guard
 from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
 from stepwise.schema.pagination import decode_cursor, encode_cursor, page_size
@@ -54,7 +54,7 @@ class Dataset(Node):
 
     @strawberry.field(
         description="The dataset's workers, in the order they were added. Not for LABELER workers (FORBIDDEN).",
-        permission_classes=[policy("dataset.read")],
+        permission_classes=guard("Dataset.workers"),
     )
     async def workers(self, info: Info) -> list[DatasetWorker]:
         rows = await info.context.loaders.workers_by_dataset.load(self.row.id)
@@ -62,7 +62,7 @@ class Dataset(Node):
 
     @strawberry.field(
         description="The dataset's versions, oldest first. Not for LABELER workers (FORBIDDEN).",
-        permission_classes=[policy("dataset.read")],
+        permission_classes=guard("Dataset.versions"),
     )
     async def versions(self, info: Info) -> list[DatasetVersion]:
         rows = await info.context.loaders.versions_by_dataset.load(self.row.id)
@@ -112,7 +112,7 @@ class DatasetVersion(Node):
     @strawberry.field(
         description="The version's assets in the order they were added, a page at a time. "
         "Not for LABELER workers (FORBIDDEN): they reach the assets of their own tasks through myTasks.",
-        permission_classes=[policy("datasetVersion.read")],
+        permission_classes=guard("DatasetVersion.assets"),
     )
     async def assets(
         self,
