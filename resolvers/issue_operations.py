@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 
 from stepwise.models.actions import issues
-from stepwise.models.db.issues import CommentAction, IssueStatus
+from stepwise.models.db.issues import CommentAction
 from stepwise.models.queries.issues import my_issues
 from stepwise.permissions.graphql import guard
 from stepwise.permissions.operations import operation
@@ -17,7 +17,7 @@ from stepwise.schema.campaign_inputs import CommentIssueInput, CreateIssueInput
 from stepwise.schema.campaign_payloads import IssuePayload
 from stepwise.schema.context import Info
 from stepwise.schema.ids import decode_id
-from stepwise.schema.types.enums import IssueStatusType
+from stepwise.schema.types.enums import IssueStatus
 from stepwise.schema.types.issues import Issue
 from stepwise.subscriptions.publish import publish_committed
 
@@ -35,12 +35,12 @@ class IssueQueries:
     async def my_issues(
         self, info: Info,
         organization_id: Annotated[strawberry.ID, strawberry.argument(description="The organization's ID; NOT_FOUND unless the viewer is a member.")],
-        status: Annotated[IssueStatusType | None, strawberry.argument(description="Only issues in this status; all when omitted.")] = None,
+        status: Annotated[IssueStatus | None, strawberry.argument(description="Only issues in this status; all when omitted.")] = None,
     ) -> list[Issue]:
         org_id = decode_id(organization_id, "Organization")
         access = info.context.access
         await access.check(MY_ISSUES, org_id, what="Organization")
-        rows = await my_issues(access.require_viewer().id, org_id, IssueStatus(status.value) if status else None)
+        rows = await my_issues(access.require_viewer().id, org_id, status)
         return [Issue.from_row(row) for row in rows]
 
 

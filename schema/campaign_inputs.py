@@ -13,13 +13,13 @@ from strawberry.file_uploads import Upload
 
 from stepwise.schema.inputs import ShapeInput
 from stepwise.schema.types.enums import (
-    AttributionPolicyType,
-    IssueKindType,
-    IssueStatusType,
-    NewAssetPolicyType,
-    PreexistingAnnotationStrategyType,
-    StepTypeType,
-    TaskStatusType,
+    AttributionPolicy,
+    IssueKind,
+    IssueStatus,
+    NewAssetPolicy,
+    PreexistingStrategy,
+    StepType,
+    TaskStatus,
 )
 
 EXPECTED_VERSION = "The task's `version` as last read; a different current version refuses the change (CONFLICT)."
@@ -30,7 +30,7 @@ RAISED_FIRST = "Raised first; required when the asset has no open issue (ISSUE_R
 
 @strawberry.input(description="Narrows a campaign's task list; criteria combine with AND.")
 class TaskFilter:
-    status: list[TaskStatusType] | None = strawberry.field(
+    status: list[TaskStatus] | None = strawberry.field(
         default=None, description="Only tasks in one of these statuses."
     )
     step_id: strawberry.ID | None = strawberry.field(default=None, description="Only tasks currently at this step.")
@@ -41,8 +41,8 @@ class TaskFilter:
 
 @strawberry.input(description="Narrows a campaign's issue list; criteria combine with AND.")
 class IssueFilter:
-    status: IssueStatusType | None = strawberry.field(default=None, description="Only issues in this status.")
-    kind: IssueKindType | None = strawberry.field(default=None, description="Only issues of this kind.")
+    status: IssueStatus | None = strawberry.field(default=None, description="Only issues in this status.")
+    kind: IssueKind | None = strawberry.field(default=None, description="Only issues of this kind.")
     asset_id: strawberry.ID | None = strawberry.field(default=None, description="Only issues on this asset.")
 
 
@@ -66,7 +66,7 @@ class CreateCampaignInput:
 class AddStepInput:
     campaign_id: strawberry.ID = strawberry.field(description="The campaign, still DRAFT (else INVALID_STATE).")
     name: str = strawberry.field(description="The step's name, shown to workers.")
-    type: StepTypeType = strawberry.field(description="What the step asks for: ANNOTATION or REVIEW.")
+    type: StepType = strawberry.field(description="What the step asks for: ANNOTATION or REVIEW.")
     assignee_ids: list[strawberry.ID] = strawberry.field(
         description="Workers of the dataset who take the step's tasks, in attribution order (else NOT_A_WORKER)."
     )
@@ -77,7 +77,7 @@ class AddStepInput:
 class UpdateStepInput:
     step_id: strawberry.ID = strawberry.field(description="The step to change.")
     name: str | None = strawberry.field(default=strawberry.UNSET, description="A new name.")
-    type: StepTypeType | None = strawberry.field(
+    type: StepType | None = strawberry.field(
         default=strawberry.UNSET, description="A new step type; DRAFT campaigns only (else INVALID_STATE)."
     )
     assignee_ids: list[strawberry.ID] | None = strawberry.field(
@@ -98,13 +98,13 @@ class RemoveStepInput:
 @strawberry.input(description="Changes a campaign's settings; omitted fields keep their value.")
 class UpdateCampaignInput:
     campaign_id: strawberry.ID = strawberry.field(description="The campaign to change.")
-    new_asset_policy: NewAssetPolicyType | None = strawberry.field(
+    new_asset_policy: NewAssetPolicy | None = strawberry.field(
         default=strawberry.UNSET, description="Whether assets added while the campaign runs get tasks."
     )
-    attribution_policy: AttributionPolicyType | None = strawberry.field(
+    attribution_policy: AttributionPolicy | None = strawberry.field(
         default=strawberry.UNSET, description="How tasks entering a step pick their assignee."
     )
-    preexisting_annotation_strategy: PreexistingAnnotationStrategyType | None = strawberry.field(
+    preexisting_annotation_strategy: PreexistingStrategy | None = strawberry.field(
         default=strawberry.UNSET,
         description="Where assets with an annotation start; DRAFT campaigns only (else INVALID_STATE).",
     )
@@ -175,7 +175,7 @@ class ZoneInput:
 
 @strawberry.input(description="An issue raised together with a rework or a skip, on the task's asset.")
 class NewIssueInput:
-    kind: IssueKindType = strawberry.field(description="ZONE (needs `zone`) or IMAGE (takes none).")
+    kind: IssueKind = strawberry.field(description="ZONE (needs `zone`) or IMAGE (takes none).")
     zone: ZoneInput | None = strawberry.field(default=None, description="Required for ZONE issues, refused for IMAGE.")
     body: str = strawberry.field(description="The issue's description: its first comment.")
 
@@ -215,7 +215,7 @@ class ReassignTasksInput:
 @strawberry.input(description="Raises an issue on an asset of an ONGOING or OVERDUE campaign.")
 class CreateIssueInput:
     asset_id: strawberry.ID = strawberry.field(description="The asset, with a task the viewer can see.")
-    kind: IssueKindType = strawberry.field(description="ZONE (needs `zone`) or IMAGE (takes none).")
+    kind: IssueKind = strawberry.field(description="ZONE (needs `zone`) or IMAGE (takes none).")
     zone: ZoneInput | None = strawberry.field(default=None, description="Required for ZONE issues, refused for IMAGE.")
     body: str = strawberry.field(description="The issue's description: its first comment.")
 

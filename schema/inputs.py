@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from stepwise.models.shapes import ShapeDraft, ShapeKind
-from stepwise.schema.types.enums import DatasetRoleType, OrgRoleType, ShapeKindType
+from stepwise.models.shapes import ShapeDraft
+from stepwise.schema.types.enums import DatasetRole, OrgRole, ShapeKind
 
 
 @strawberry.input(description="A new account.")
@@ -32,7 +32,7 @@ class InviteMemberInput:
     username_or_email: str = strawberry.field(
         description="An existing username (joins at once) or an e-mail address (joins when that address signs up)."
     )
-    role: OrgRoleType = strawberry.field(description="Their role in the organization.")
+    role: OrgRole = strawberry.field(description="Their role in the organization.")
 
 
 @strawberry.input(description="A new dataset; its creator becomes its MANAGER.")
@@ -45,7 +45,7 @@ class CreateDatasetInput:
 class AddDatasetWorkerInput:
     dataset_id: strawberry.ID = strawberry.field(description="The dataset (you must be its MANAGER).")
     user_id: strawberry.ID = strawberry.field(description="A member of the dataset's organization.")
-    role: DatasetRoleType | None = strawberry.field(
+    role: DatasetRole | None = strawberry.field(
         default=None,
         description="Defaults to CONTRIBUTOR; UNPRIVILEGED organization members are always LABELER. "
         "Given for an existing worker, changes their role.",
@@ -68,14 +68,14 @@ class PointInput:
 @strawberry.input(description="One labelled geometry.")
 class ShapeInput:
     label: str = strawberry.field(description="A label name of the asset's dataset version.")
-    kind: ShapeKindType = strawberry.field(description="The geometry; it decides how many points are needed.")
+    kind: ShapeKind = strawberry.field(description="The geometry; it decides how many points are needed.")
     points: list[PointInput] = strawberry.field(
         description="RECTANGLE: top-left then bottom-right; POLYGON: 3 or more; LINE: 2 or more; "
         "POINT: 1; CLASSIFICATION: none. All inside the asset."
     )
 
     def to_draft(self) -> ShapeDraft:
-        return ShapeDraft(self.label, ShapeKind(self.kind.value), [(p.x, p.y) for p in self.points])
+        return ShapeDraft(self.label, self.kind, [(p.x, p.y) for p in self.points])
 
 
 @strawberry.input(description="An image to add to a version.")

@@ -28,7 +28,7 @@ from stepwise.schema.context import Info
 from stepwise.schema.ids import decode_id
 from stepwise.schema.types.accounts import load_user
 from stepwise.schema.types.campaigns import CampaignProgress, progress_of
-from stepwise.schema.types.enums import IssueUpdateKindType, TaskEventKindType
+from stepwise.schema.types.enums import EventKind, IssueUpdateKindType
 from stepwise.schema.types.issues import Issue
 from stepwise.schema.types.notifications import Notification
 from stepwise.schema.types.tasks import Task
@@ -77,7 +77,7 @@ async def _task_update(info: Info, message: dict) -> TaskUpdate | None:
     if task is None:
         return None
     return TaskUpdate(
-        kind=TaskEventKindType(message["kind"]), task=Task.from_row(task, info),
+        kind=EventKind(message["kind"]), task=Task.from_row(task, info),
         actor=await load_user(info, message["actor_id"]), at=datetime.fromisoformat(message["at"]),
     )
 

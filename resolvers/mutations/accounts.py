@@ -8,7 +8,6 @@ import strawberry
 
 from stepwise.models.actions import accounts, organizations
 from stepwise.permissions.graphql import guard
-from stepwise.permissions.roles import OrgRole
 from stepwise.resolvers.mutations.results import INPUT, payload_of
 from stepwise.schema.context import Info
 from stepwise.schema.ids import decode_id
@@ -56,7 +55,7 @@ class AccountMutations:
 
         async def run() -> InviteMemberPayload:
             membership, invitation = await organizations.invite_member(
-                info.context.access, org_id, input.username_or_email, OrgRole(input.role.value)
+                info.context.access, org_id, input.username_or_email, input.role
             )
             return InviteMemberPayload(
                 membership=Membership(row=membership) if membership else None,

@@ -8,7 +8,6 @@ import strawberry
 
 from stepwise.models.actions import campaigns, launch
 from stepwise.models.errors import NotAvailableYet
-from stepwise.models.workflow import AttributionPolicy, NewAssetPolicy, PreexistingStrategy, StepType
 from stepwise.permissions.graphql import guard
 from stepwise.permissions.operations import operation
 from stepwise.resolvers.mutations.results import INPUT, payload_of
@@ -32,11 +31,6 @@ UPLOAD_INSTRUCTIONS = operation("Mutation.uploadInstructions")
 def given(value):
     """None for an input field left out (UNSET) or null."""
     return None if value is strawberry.UNSET else value
-
-
-def enum_of(cls, value):
-    value = given(value)
-    return None if value is None else cls(value.value)
 
 
 def user_ids(ids: list[strawberry.ID] | None) -> list[int] | None:
@@ -66,7 +60,7 @@ class CampaignMutations:
 
         async def run() -> StepPayload:
             return step_payload(await campaigns.add_step(
-                info.context.access, campaign_id, input.name, StepType(input.type.value), assignees, given(input.position)))
+                info.context.access, campaign_id, input.name, input.type, assignees, given(input.position)))
 
         return await payload_of(StepPayload, run)
 
@@ -77,7 +71,7 @@ class CampaignMutations:
 
         async def run() -> StepPayload:
             return step_payload(await campaigns.update_step(
-                info.context.access, step_id, name=given(input.name), step_type=enum_of(StepType, input.type),
+                info.context.access, step_id, name=given(input.name), step_type=given(input.type),
                 assignee_ids=assignees, position=given(input.position)))
 
         return await payload_of(StepPayload, run)
@@ -99,9 +93,9 @@ class CampaignMutations:
         async def run() -> CampaignPayload:
             row = await campaigns.update_campaign(
                 info.context.access, campaign_id,
-                new_asset_policy=enum_of(NewAssetPolicy, input.new_asset_policy),
-                attribution_policy=enum_of(AttributionPolicy, input.attribution_policy),
-                preexisting_strategy=enum_of(PreexistingStrategy, input.preexisting_annotation_strategy),
+                new_asset_policy=given(input.new_asset_policy),
+                attribution_policy=given(input.attribution_policy),
+                preexisting_strategy=given(input.preexisting_annotation_strategy),
                 due_date=given(input.due_date), clear_due_date=bool(given(input.clear_due_date)),
                 close_to_new_assets=given(input.close_to_new_assets_when_initial_tasks_done),
             )

@@ -8,7 +8,6 @@ import strawberry
 
 from stepwise.models.actions import assets, datasets
 from stepwise.permissions.graphql import guard
-from stepwise.permissions.roles import DatasetRole
 from stepwise.resolvers.mutations.results import INPUT, payload_of
 from stepwise.schema.context import Info
 from stepwise.schema.ids import decode_id
@@ -49,10 +48,9 @@ class DatasetMutations:
     async def add_dataset_worker(self, info: Info, input: Annotated[AddDatasetWorkerInput, INPUT]) -> DatasetWorkerPayload:
         dataset_id = decode_id(input.dataset_id, "Dataset")
         user_id = decode_id(input.user_id, "User")
-        role = DatasetRole(input.role.value) if input.role else None
 
         async def run() -> DatasetWorkerPayload:
-            row = await datasets.add_dataset_worker(info.context.access, dataset_id, user_id, role)
+            row = await datasets.add_dataset_worker(info.context.access, dataset_id, user_id, input.role)
             return DatasetWorkerPayload(worker=DatasetWorker(row=row))
 
         return await payload_of(DatasetWorkerPayload, run)

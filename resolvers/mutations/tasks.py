@@ -8,7 +8,6 @@ import strawberry
 
 from stepwise.models.actions import reassign, transitions
 from stepwise.models.actions.issues import NewIssue
-from stepwise.models.db.issues import IssueKind
 from stepwise.models.workflow import TaskAction
 from stepwise.permissions.graphql import guard
 from stepwise.resolvers.mutations.results import INPUT, payload_of
@@ -34,7 +33,7 @@ def new_issue(value: NewIssueInput | CreateIssueInput | None) -> NewIssue | None
     if value is None:
         return None
     zone = (value.zone.x, value.zone.y, value.zone.width, value.zone.height) if value.zone else None
-    return NewIssue(IssueKind(value.kind.value), value.body, zone)
+    return NewIssue(value.kind, value.body, zone)
 
 
 async def act(info: Info, task_gid: strawberry.ID, action: TaskAction, request: transitions.Request) -> TaskPayload:

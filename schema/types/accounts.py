@@ -14,7 +14,7 @@ from stepwise.permissions.operations import operation
 from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
 from stepwise.schema.types.common import Node
-from stepwise.schema.types.enums import OrgRoleType
+from stepwise.schema.types.enums import OrgRole
 
 if TYPE_CHECKING:
     from stepwise.schema.types.datasets import Dataset
@@ -69,8 +69,8 @@ class Membership:
         return await load_user(info, self.row.user_id)
 
     @strawberry.field(description="Their role in the organization.")
-    def role(self) -> OrgRoleType:
-        return OrgRoleType(self.row.role.value)
+    def role(self) -> OrgRole:
+        return self.row.role
 
     @strawberry.field(description="When they joined.")
     def created_at(self) -> datetime:
@@ -86,8 +86,8 @@ class Invitation:
         return self.row.email
 
     @strawberry.field(description="The role they will have.")
-    def role(self) -> OrgRoleType:
-        return OrgRoleType(self.row.role.value)
+    def role(self) -> OrgRole:
+        return self.row.role
 
     @strawberry.field(description="When the invitation was sent.")
     def created_at(self) -> datetime:
@@ -110,9 +110,8 @@ class Organization(Node):
         return self.row.name
 
     @strawberry.field(description="The viewer's own role in this organization.")
-    async def viewer_role(self, info: Info) -> OrgRoleType:
-        role = await info.context.access.org_role(self.row.id)
-        return OrgRoleType(role.value)
+    async def viewer_role(self, info: Info) -> OrgRole:
+        return await info.context.access.org_role(self.row.id)
 
     @strawberry.field(
         description="Members of the organization, oldest first. Not visible to UNPRIVILEGED members (FORBIDDEN).",

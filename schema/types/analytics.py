@@ -12,7 +12,7 @@ import strawberry
 from stepwise.schema.types.accounts import User
 from stepwise.schema.types.campaigns import CampaignProgress, StepCount
 from stepwise.schema.types.datasets import Label
-from stepwise.schema.types.enums import IssueKindType
+from stepwise.schema.types.enums import IssueKind
 
 
 @strawberry.type(description="A count for one worker.")
@@ -51,7 +51,7 @@ class DurationStats:
 
 @strawberry.type(description="How many issues of one kind were raised.")
 class IssueKindCount:
-    kind: IssueKindType = strawberry.field(description="The issue kind.")
+    kind: IssueKind = strawberry.field(description="The issue kind.")
     count: int = strawberry.field(description="Issues of this kind.")
 
 

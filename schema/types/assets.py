@@ -14,7 +14,7 @@ from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
 from stepwise.schema.types.accounts import User, load_user
 from stepwise.schema.types.common import Node, PageInfo
-from stepwise.schema.types.enums import IssueStatusType, ShapeKindType
+from stepwise.schema.types.enums import IssueStatus, ShapeKind
 
 if TYPE_CHECKING:
     from stepwise.schema.types.datasets import DatasetVersion, Label
@@ -44,8 +44,8 @@ class Shape:
         return Label.from_row(await info.context.loaders.get(db.Label, self.stored["label"]))
 
     @strawberry.field(description="The shape's geometry.")
-    def kind(self) -> ShapeKindType:
-        return ShapeKindType(self.stored["kind"])
+    def kind(self) -> ShapeKind:
+        return ShapeKind(self.stored["kind"])
 
     @strawberry.field(
         description="RECTANGLE: two corners (top-left, bottom-right); POLYGON: three or more; "
@@ -121,7 +121,7 @@ class Asset(Node):
     async def issues(
         self,
         info: Info,
-        status: Annotated[IssueStatusType | None, strawberry.argument(description="Only issues in this status.")] = None,
+        status: Annotated[IssueStatus | None, strawberry.argument(description="Only issues in this status.")] = None,
     ) -> list[IssueRef]:
         from stepwise.schema.types.issues import issues_of_asset
 

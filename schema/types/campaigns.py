@@ -11,11 +11,10 @@ from stepwise.models import clock
 from stepwise.models.db import campaigns as db
 from stepwise.models.db.datasets import DatasetVersion as VersionRow
 from stepwise.models.errors import NotAvailableYet
-from stepwise.models.db.issues import IssueKind, IssueStatus
 from stepwise.models.queries.issues import IssueFilter as IssueQuery
 from stepwise.models.queries.tasks import TaskFilter as TaskQuery
 from stepwise.models.queries.tasks import campaign_progress
-from stepwise.models.workflow import TaskStatus, displayed_status
+from stepwise.models.workflow import displayed_status
 from stepwise.permissions.graphql import guard
 from stepwise.schema.campaign_inputs import DateRangeInput, IssueFilter, TaskFilter
 from stepwise.schema.context import Info
@@ -24,12 +23,13 @@ from stepwise.schema.types.accounts import User, load_users
 from stepwise.schema.types.common import Node
 from stepwise.schema.types.datasets import DatasetVersion
 from stepwise.schema.types.enums import (
-    AttributionPolicyType,
-    CampaignStatusType,
+    AttributionPolicy,
+    CampaignStatus,
     GranularityType,
-    NewAssetPolicyType,
-    PreexistingAnnotationStrategyType,
-    StepTypeType,
+    NewAssetPolicy,
+    PreexistingStrategy,
+    StepType,
+    TaskStatus,
 )
 
 if TYPE_CHECKING:
@@ -59,14 +59,14 @@ class Instructions:
 class Step(Node):
     row: strawberry.Private[db.Step]
     name: str = strawberry.field(description='The step\'s name, shown to workers (e.g. "Annotate", "Review").')
-    type: StepTypeType = strawberry.field(
+    type: StepType = strawberry.field(
         description="What the step asks for: drawing (ANNOTATION) or checking (REVIEW). Fixed after launch."
     )
     position: int = strawberry.field(description="0-based place in the workflow. Fixed after launch.")
 
     @classmethod
     def from_row(cls, row: db.Step) -> Step:
-        return cls(id=encode_id("Step", row.id), row=row, name=row.name, type=StepTypeType(row.type.value),
+        return cls(id=encode_id("Step", row.id), row=row, name=row.name, type=row.type,
                    position=row.position)
 
     @strawberry.field(description="The workers who take tasks at this step, in attribution order; all are dataset workers.")
@@ -119,7 +119,7 @@ def _task_query(task_filter: TaskFilter | None) -> TaskQuery:
     if task_filter is None:
         return TaskQuery()
     return TaskQuery(
-        statuses=tuple(TaskStatus(s.value) for s in task_filter.status) if task_filter.status else None,
+        statuses=tuple(task_filter.status) if task_filter.status else None,
         step_id=decode_id(task_filter.step_id, "Step") if task_filter.step_id else None,
         assignee_id=decode_id(task_filter.assignee_id, "User") if task_filter.assignee_id else None,
     )
@@ -129,8 +129,8 @@ def _issue_query(issue_filter: IssueFilter | None) -> IssueQuery:
     if issue_filter is None:
         return IssueQuery()
     return IssueQuery(
-        status=IssueStatus(issue_filter.status.value) if issue_filter.status else None,
-        kind=IssueKind(issue_filter.kind.value) if issue_filter.kind else None,
+        status=issue_filter.status,
+        kind=issue_filter.kind,
         asset_id=decode_id(issue_filter.asset_id, "Asset") if issue_filter.asset_id else None,
     )
 
@@ -153,24 +153,24 @@ class Campaign(Node):
         return DatasetVersion.from_row(await info.context.loaders.get(VersionRow, self.row.version_id))
 
     @strawberry.field(description="Where the campaign is in its life (OVERDUE: ONGOING past its due date).")
-    def status(self) -> CampaignStatusType:
-        return CampaignStatusType(displayed_status(self.row.status, self.row.due_date, clock.now()).value)
+    def status(self) -> CampaignStatus:
+        return displayed_status(self.row.status, self.row.due_date, clock.now())
 
     @strawberry.field(description="The workflow, ordered by position.")
     async def steps(self, info: Info) -> list[Step]:
         return [Step.from_row(s) for s in await info.context.loaders.steps_by_campaign.load(self.row.id)]
 
     @strawberry.field(description="Whether assets added to the version while the campaign runs get tasks.")
-    def new_asset_policy(self) -> NewAssetPolicyType:
-        return NewAssetPolicyType(self.row.new_asset_policy.value)
+    def new_asset_policy(self) -> NewAssetPolicy:
+        return self.row.new_asset_policy
 
     @strawberry.field(description="How a task entering a step is given to one of the step's assignees.")
-    def attribution_policy(self) -> AttributionPolicyType:
-        return AttributionPolicyType(self.row.attribution_policy.value)
+    def attribution_policy(self) -> AttributionPolicy:
+        return self.row.attribution_policy
 
     @strawberry.field(description="Where an asset that already has an annotation starts. Fixed after launch.")
-    def preexisting_annotation_strategy(self) -> PreexistingAnnotationStrategyType:
-        return PreexistingAnnotationStrategyType(self.row.preexisting_strategy.value)
+    def preexisting_annotation_strategy(self) -> PreexistingStrategy:
+        return self.row.preexisting_strategy
 
     @strawberry.field(description="When the campaign should be finished; past it with tasks open, the status is OVERDUE.")
     def due_date(self) -> datetime | None:

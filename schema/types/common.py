@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from stepwise.models.errors import DomainError
-from stepwise.schema.types.enums import ErrorCodeType
+from stepwise.schema.types.enums import ErrorCode
 
 
 class Deferred:
@@ -53,7 +53,7 @@ def page_info(edges: list, has_next: bool, after: str | None) -> PageInfo:
 
 @strawberry.type(description="A business-rule rejection of a mutation. Nothing was changed.")
 class UserError:
-    code: ErrorCodeType = strawberry.field(description="A machine-readable reason.")
+    code: ErrorCode = strawberry.field(description="A machine-readable reason.")
     message: str = strawberry.field(description="A human-readable explanation, in English.")
     field: str | None = strawberry.field(
         description='The input field at fault, as a dotted path (e.g. "input.shapes.2.points"), if any.'
@@ -61,4 +61,4 @@ class UserError:
 
     @classmethod
     def from_domain(cls, error: DomainError) -> UserError:
-        return cls(code=ErrorCodeType(error.code.value), message=error.message, field=error.field)
+        return cls(code=error.code, message=error.message, field=error.field)

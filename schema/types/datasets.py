@@ -18,7 +18,7 @@ from stepwise.schema.pagination import decode_cursor, encode_cursor, page_size
 from stepwise.schema.types.accounts import Organization, User, load_user
 from stepwise.schema.types.assets import Asset, AssetConnection, AssetEdge
 from stepwise.schema.types.common import Node, page_info
-from stepwise.schema.types.enums import DatasetRoleType
+from stepwise.schema.types.enums import DatasetRole
 
 if TYPE_CHECKING:
     from stepwise.schema.types.analytics import Quality
@@ -48,9 +48,8 @@ class Dataset(Node):
         return Organization.from_row(await info.context.loaders.get(accounts_db.Organization, self.row.organization_id))
 
     @strawberry.field(description="The viewer's role on this dataset (organization admins act as MANAGER).")
-    async def viewer_role(self, info: Info) -> DatasetRoleType | None:
-        role = await info.context.access.dataset_role(self.row.id, self.row.organization_id)
-        return DatasetRoleType(role.value) if role else None
+    async def viewer_role(self, info: Info) -> DatasetRole | None:
+        return await info.context.access.dataset_role(self.row.id, self.row.organization_id)
 
     @strawberry.field(
         description="The dataset's workers, in the order they were added. Not for LABELER workers (FORBIDDEN).",
@@ -78,8 +77,8 @@ class DatasetWorker:
         return await load_user(info, self.row.user_id)
 
     @strawberry.field(description="Their role on the dataset.")
-    def role(self) -> DatasetRoleType:
-        return DatasetRoleType(self.row.role.value)
+    def role(self) -> DatasetRole:
+        return self.row.role
 
 
 @strawberry.type(description="A snapshot of a dataset: its assets and labels; it can hold one campaign.")

@@ -16,7 +16,7 @@ from stepwise.schema.types.accounts import User, load_user
 from stepwise.schema.types.assets import Asset
 from stepwise.schema.types.campaigns import Step, load_step
 from stepwise.schema.types.common import Node, PageInfo, page_info
-from stepwise.schema.types.enums import IssueCommentActionType, IssueKindType, IssueStatusType
+from stepwise.schema.types.enums import CommentAction, IssueKind, IssueStatus
 
 
 @strawberry.type(description="A rectangle of an asset, in pixels from its top-left corner.")
@@ -44,8 +44,8 @@ class IssueComment:
         return self.row.body
 
     @strawberry.field(description="What the comment did to the issue.")
-    def action(self) -> IssueCommentActionType:
-        return IssueCommentActionType(self.row.action.value)
+    def action(self) -> CommentAction:
+        return self.row.action
 
     @strawberry.field(description="When it was written.")
     def created_at(self) -> datetime:
@@ -65,12 +65,12 @@ class Issue(Node):
         return Asset.from_row(await info.context.loaders.get(AssetRow, self.row.asset_id))
 
     @strawberry.field(description="Whether it points at a zone or at the whole image.")
-    def kind(self) -> IssueKindType:
-        return IssueKindType(self.row.kind.value)
+    def kind(self) -> IssueKind:
+        return self.row.kind
 
     @strawberry.field(description="Whether it still needs attention.")
-    def status(self) -> IssueStatusType:
-        return IssueStatusType(self.row.status.value)
+    def status(self) -> IssueStatus:
+        return self.row.status
 
     @strawberry.field(description="Set for ZONE issues only.")
     def zone(self) -> Zone | None:
@@ -104,9 +104,9 @@ class Issue(Node):
         return [IssueComment(row=row) for row in await info.context.loaders.comments_by_issue.load(self.row.id)]
 
 
-async def issues_of_asset(info: Info, asset_id: int, status: IssueStatusType | None) -> list[Issue]:
+async def issues_of_asset(info: Info, asset_id: int, status: IssueStatus | None) -> list[Issue]:
     rows = await info.context.loaders.issues_by_asset.load(asset_id)
-    return [Issue.from_row(r) for r in rows if status is None or r.status.value == status.value]
+    return [Issue.from_row(r) for r in rows if status is None or r.status is status]
 
 
 @strawberry.type(description="An issue in a page, with its cursor.")

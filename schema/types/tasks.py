@@ -22,7 +22,7 @@ from stepwise.schema.types.assets import Annotation, Asset, annotation_of
 from stepwise.schema.types.campaigns import Campaign, Step, load_step
 from stepwise.schema.types.common import Deferred, Node, PageInfo, page_info
 from stepwise.schema.types.datasets import DatasetVersion
-from stepwise.schema.types.enums import IssueStatusType, StepStateType, TaskEventKindType, TaskStatusType
+from stepwise.schema.types.enums import IssueStatus, StepStateType, TaskStatus
 
 if TYPE_CHECKING:
     from stepwise.schema.types.issues import Issue
@@ -48,8 +48,8 @@ class TaskEvent:
     row: strawberry.Private[db.TaskEvent]
 
     @strawberry.field(description="What happened.")
-    def kind(self) -> TaskEventKindType:
-        return TaskEventKindType(self.row.kind.value)
+    def kind(self) -> EventKind:
+        return self.row.kind
 
     @strawberry.field(description="The step the task was at when this happened; null if it was out of the workflow.")
     async def step(self, info: Info) -> Step | None:
@@ -85,7 +85,7 @@ NOTHING_PRELOADED = Preloaded()
 @strawberry.type(description="The work on one asset in a campaign, moving through the workflow step by step.")
 class Task(Node):
     row: strawberry.Private[db.Task]
-    status: TaskStatusType = strawberry.field(description="Where the task is in the workflow.")
+    status: TaskStatus = strawberry.field(description="Where the task is in the workflow.")
     version: int = strawberry.field(
         description="Incremented by every change; pass it as expectedVersion to detect concurrent edits."
     )
@@ -101,7 +101,7 @@ class Task(Node):
     @classmethod
     def from_row(cls, row: db.Task, info: Info, preloaded: Preloaded = NOTHING_PRELOADED) -> Task:
         return cls(
-            id=encode_id("Task", row.id), row=row, status=TaskStatusType(row.status.value), version=row.version,
+            id=encode_id("Task", row.id), row=row, status=row.status, version=row.version,
             asset=preloaded.assets[row.asset_id] if preloaded.assets is not None else Deferred(_asset, info, row.asset_id),
             step=preloaded.steps.get(row.step_id) if preloaded.steps is not None else Deferred(load_step, info, row.step_id),
             assignee=preloaded.users.get(row.assignee_id) if preloaded.users is not None
@@ -132,7 +132,7 @@ class Task(Node):
         self,
         info: Info,
         status: Annotated[
-            IssueStatusType | None, strawberry.argument(description="Only issues in this status; all when omitted.")
+            IssueStatus | None, strawberry.argument(description="Only issues in this status; all when omitted.")
         ] = None,
     ) -> list[IssueRef]:
         from stepwise.schema.types.issues import issues_of_asset

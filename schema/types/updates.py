@@ -7,14 +7,14 @@ from datetime import datetime
 import strawberry
 
 from stepwise.schema.types.accounts import User
-from stepwise.schema.types.enums import IssueUpdateKindType, TaskEventKindType
+from stepwise.schema.types.enums import EventKind, IssueUpdateKindType
 from stepwise.schema.types.issues import Issue
 from stepwise.schema.types.tasks import Task
 
 
 @strawberry.type(description="A task changed: one event per transition, sent after the change committed.")
 class TaskUpdate:
-    kind: TaskEventKindType = strawberry.field(description="What happened to the task.")
+    kind: EventKind = strawberry.field(description="What happened to the task.")
     task: Task = strawberry.field(description="The task as it is after the change.")
     actor: User | None = strawberry.field(description="Who made the change; null when the server did.")
     at: datetime = strawberry.field(description="When it happened.")
