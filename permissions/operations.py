@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stepwise.permissions.policy import NODE_ONLY_READS, OPERATIONS, PUBLIC, SIGNED_IN, Scope, allows, scope_of
+from stepwise.permissions.policy import NODE_ONLY_READS, OPERATIONS, PUBLIC, SIGNED_IN, Scope, allows, action_scope
 from stepwise.permissions.roles import DatasetRole, OrgRole
 
 ROOT_TYPES = ("Query", "Mutation", "Subscription")
@@ -41,7 +41,7 @@ class Operation:
 
     @property
     def scope(self) -> Scope:
-        return scope_of(self.action)
+        return action_scope(self.action)
 
     def allows(self, role: OrgRole | DatasetRole | None) -> bool:
         """Whether a viewer with `role` on the object may perform the operation."""

@@ -125,7 +125,8 @@ NODE_ONLY_READS: dict[str, str] = {
 }
 
 
-def scope_of(action: str) -> Scope:
+def action_scope(action: str) -> Scope:
+    """Whether `action` is checked against an organization role or a dataset role."""
     return POLICY[action][0]
 
 

@@ -8,7 +8,7 @@ import strawberry
 
 from stepwise.models.actions.campaigns import find_campaign
 from stepwise.models.actions.task_access import find_task
-from stepwise.models.db.datasets import DatasetVersion as VersionRow
+from stepwise.models.db.datasets import DatasetVersion as DatasetVersionModel
 from stepwise.models.queries.tasks import my_active_tasks
 from stepwise.permissions.graphql import guard
 from stepwise.permissions.operations import operation
@@ -44,7 +44,7 @@ class CampaignQueries:
         access = info.context.access
         await access.check(MY_TASKS, org_id, what="Organization")
         active = await my_active_tasks(access.require_viewer().id, org_id)
-        versions = await info.context.loaders.by_id(VersionRow).load_many([c.version_id for c, _ in active])
+        versions = await info.context.loaders.by_id(DatasetVersionModel).load_many([c.version_id for c, _ in active])
         return [MyTaskGroup(campaign=Campaign.from_row(campaign), dataset_version=DatasetVersion.from_row(version),
                             tasks=[Task.from_row(t, info) for t in tasks])
                 for (campaign, tasks), version in zip(active, versions, strict=True)]

@@ -19,7 +19,7 @@ from stepwise.permissions.operations import Operation, node_read, operation
 from stepwise.permissions.policy import allows
 from stepwise.models.actions.issues import find_issue
 from stepwise.models.actions.task_access import find_task
-from stepwise.resolvers.scopes import scope_of
+from stepwise.resolvers.scopes import organization_and_dataset_of
 from stepwise.schema.context import Info
 from stepwise.schema.ids import parse_id
 from stepwise.schema.types.accounts import Organization, User
@@ -39,7 +39,7 @@ async def fetch_visible(info: Info, model: type[Model], pk: int, operation: Oper
     row = await info.context.loaders.get(model, pk)
     if row is None:
         raise NotFound(what)
-    org_id, dataset_id = await scope_of(info.context.loaders, row)
+    org_id, dataset_id = await organization_and_dataset_of(info.context.loaders, row)
     await info.context.access.check(operation, org_id, dataset_id, what=what)
     return row
 
@@ -75,7 +75,7 @@ async def fetch_asset(info: Info, pk: int) -> Asset:
     """MANAGERs and CONTRIBUTORs read any asset of their datasets; LABELERs those of their own active tasks."""
     row = await info.context.loaders.get(datasets_db.Asset, pk)
     if row is not None:
-        org_id, dataset_id = await scope_of(info.context.loaders, row)
+        org_id, dataset_id = await organization_and_dataset_of(info.context.loaders, row)
         access = info.context.access
         if await access.can(READ_ASSET, org_id, dataset_id):
             return Asset.from_row(row)

@@ -10,7 +10,7 @@ from stepwise.models.db.datasets import Dataset, DatasetVersion, Label
 from stepwise.resolvers.loaders import Loaders
 
 
-async def scope_of(loaders: Loaders, row: Model) -> tuple[int, int | None]:
+async def organization_and_dataset_of(loaders: Loaders, row: Model) -> tuple[int, int | None]:
     """(organization id, dataset id or None) of an organization or anything inside a dataset."""
     if isinstance(row, Organization):
         return row.id, None

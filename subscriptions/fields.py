@@ -15,9 +15,9 @@ from typing import Annotated
 import strawberry
 
 from stepwise.models.actions.campaigns import find_campaign
-from stepwise.models.db.campaigns import Campaign as CampaignRow
-from stepwise.models.db.campaigns import Task as TaskRow
-from stepwise.models.db.issues import Issue as IssueRow
+from stepwise.models.db.campaigns import Campaign as CampaignModel
+from stepwise.models.db.campaigns import Task as TaskModel
+from stepwise.models.db.issues import Issue as IssueModel
 from stepwise.models.errors import NotAvailableYet
 from stepwise.models.workflow import ACTIVE, COUNT_NEUTRAL_EVENTS
 from stepwise.permissions.graphql import guard
@@ -58,7 +58,7 @@ async def _refreshed(info: Info, messages: AsyncIterator[dict]) -> AsyncIterator
         yield message
 
 
-async def _role(info: Info, campaign: CampaignRow):
+async def _role(info: Info, campaign: CampaignModel):
     return await info.context.access.dataset_role(campaign.dataset_id, campaign.organization_id)
 
 
@@ -69,11 +69,11 @@ def _concerns(viewer_id: int, message: dict) -> bool:
 
 async def _holds(viewer_id: int, message: dict) -> bool:
     """An issue a LABELER hears of: on the asset of one of their active tasks."""
-    return await TaskRow.filter(asset_id=message["asset_id"], assignee_id=viewer_id, status__in=list(ACTIVE)).exists()
+    return await TaskModel.filter(asset_id=message["asset_id"], assignee_id=viewer_id, status__in=list(ACTIVE)).exists()
 
 
 async def _task_update(info: Info, message: dict) -> TaskUpdate | None:
-    task = await TaskRow.get_or_none(id=message["task_id"])
+    task = await TaskModel.get_or_none(id=message["task_id"])
     if task is None:
         return None
     return TaskUpdate(
@@ -144,7 +144,7 @@ class Subscription:
                     return
                 if not (allows("task.read", role) or (allows("task.readOwn", role) and await _holds(viewer_id, message))):
                     continue
-                issue = await IssueRow.get_or_none(id=message["issue_id"])
+                issue = await IssueModel.get_or_none(id=message["issue_id"])
                 if issue is not None:
                     yield IssueUpdate(
                         kind=IssueUpdateKindType(message["kind"]), issue=Issue.from_row(issue),
@@ -161,13 +161,13 @@ class Subscription:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), CAMPAIGN_PROGRESS)
         async with _listening(info, channels.campaign_tasks(campaign.id)) as messages:
             # Subscribed first, then the snapshot: a change committed in between is not lost.
-            yield await progress_of(info, await CampaignRow.get(id=campaign.id))
+            yield await progress_of(info, await CampaignModel.get(id=campaign.id))
             async for message in messages:
                 if message["kind"] in COUNT_NEUTRAL_EVENTS:  # started, saved, reassigned: same counts
                     continue
                 if not CAMPAIGN_PROGRESS.allows(await _role(info, campaign)):
                     return
-                yield await progress_of(info, await CampaignRow.get(id=campaign.id))
+                yield await progress_of(info, await CampaignModel.get(id=campaign.id))
 
     @strawberry.subscription(description="The viewer's new notifications, as they are sent.", permission_classes=guard("Subscription.notifications"))
     async def notifications(self) -> AsyncGenerator[Notification, None]:

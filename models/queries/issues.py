@@ -11,16 +11,18 @@ from stepwise.models.workflow import ACTIVE
 
 
 @dataclass(frozen=True)
-class IssueFilter:
+class IssueCriteria:
+    """What a campaign's issue list is narrowed to (the decoded GraphQL `IssueFilter`); all given must hold."""
+
     status: IssueStatus | None = None
     kind: IssueKind | None = None
     asset_id: int | None = None
 
 
-def _where(campaign_id: int, issue_filter: IssueFilter) -> tuple[str, list]:
+def _where(campaign_id: int, criteria: IssueCriteria) -> tuple[str, list]:
     clauses, params = ["campaign_id = ?"], [campaign_id]
-    wanted = (("status", issue_filter.status and issue_filter.status.value),
-              ("kind", issue_filter.kind and issue_filter.kind.value), ("asset_id", issue_filter.asset_id))
+    wanted = (("status", criteria.status and criteria.status.value),
+              ("kind", criteria.kind and criteria.kind.value), ("asset_id", criteria.asset_id))
     for column, value in wanted:
         if value is not None:
             clauses.append(f"{column} = ?")
@@ -28,15 +30,15 @@ def _where(campaign_id: int, issue_filter: IssueFilter) -> tuple[str, list]:
     return " AND ".join(clauses), params
 
 
-async def issue_page(campaign_id: int, issue_filter: IssueFilter, first: int, after_id: int) -> tuple[list[Issue], bool]:
-    where, params = _where(campaign_id, issue_filter)
+async def issue_page(campaign_id: int, criteria: IssueCriteria, first: int, after_id: int) -> tuple[list[Issue], bool]:
+    where, params = _where(campaign_id, criteria)
     rows = await sql.fetch_models(Issue, f"{where} AND id > ?", [*params, after_id], f"ORDER BY id LIMIT {first + 1}")
     return rows[:first], len(rows) > first
 
 
-async def issue_count(campaign_id: int, issue_filter: IssueFilter) -> int:
+async def issue_count(campaign_id: int, criteria: IssueCriteria) -> int:
     """A count over the campaign's issues: off the event loop on SQLite (sql.fetch_scan)."""
-    where, params = _where(campaign_id, issue_filter)
+    where, params = _where(campaign_id, criteria)
     return (await sql.fetch_scan(f"SELECT COUNT(*) FROM issue WHERE {where}", params))[0][0]
 
 

@@ -12,35 +12,37 @@ from stepwise.models.workflow import ACTIVE, TaskStatus, progress_percent, remai
 
 
 @dataclass(frozen=True)
-class TaskFilter:
+class TaskCriteria:
+    """What a campaign's task list is narrowed to (the decoded GraphQL `TaskFilter`); all given must hold."""
+
     statuses: tuple[TaskStatus, ...] | None = None
     step_id: int | None = None
     assignee_id: int | None = None
 
 
-def _where(campaign_id: int, task_filter: TaskFilter) -> tuple[str, list]:
+def _where(campaign_id: int, criteria: TaskCriteria) -> tuple[str, list]:
     clauses, params = ["campaign_id = ?"], [campaign_id]
-    if task_filter.statuses:
-        clauses.append(f"status IN ({in_list(list(task_filter.statuses))})")
-        params += [s.value for s in task_filter.statuses]
-    if task_filter.step_id is not None:
+    if criteria.statuses:
+        clauses.append(f"status IN ({in_list(list(criteria.statuses))})")
+        params += [s.value for s in criteria.statuses]
+    if criteria.step_id is not None:
         clauses.append("step_id = ?")
-        params.append(task_filter.step_id)
-    if task_filter.assignee_id is not None:
+        params.append(criteria.step_id)
+    if criteria.assignee_id is not None:
         clauses.append("assignee_id = ?")
-        params.append(task_filter.assignee_id)
+        params.append(criteria.assignee_id)
     return " AND ".join(clauses), params
 
 
-async def task_page(campaign_id: int, task_filter: TaskFilter, first: int, after_id: int) -> tuple[list[TaskRow], bool]:
+async def task_page(campaign_id: int, criteria: TaskCriteria, first: int, after_id: int) -> tuple[list[TaskRow], bool]:
     """Keyset page on (campaign_id, id): page 10,000 costs what page 1 costs."""
-    where, params = _where(campaign_id, task_filter)
+    where, params = _where(campaign_id, criteria)
     rows = await task_rows(f"{where} AND id > ?", [*params, after_id], f"ORDER BY id LIMIT {first + 1}")
     return rows[:first], len(rows) > first
 
 
-async def task_count(campaign_id: int, task_filter: TaskFilter) -> int:
-    where, params = _where(campaign_id, task_filter)
+async def task_count(campaign_id: int, criteria: TaskCriteria) -> int:
+    where, params = _where(campaign_id, criteria)
     return (await sql.fetch_scan(f"SELECT COUNT(*) FROM task WHERE {where}", params))[0][0]
 
 

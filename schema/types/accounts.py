@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from stepwise.models.db import accounts as db
-from stepwise.models.db.datasets import Dataset as DatasetRow
+from stepwise.models.db.datasets import Dataset as DatasetModel
 from stepwise.permissions.graphql import guard
 from stepwise.permissions.operations import operation
 from stepwise.schema.context import Info
@@ -125,7 +125,7 @@ class Organization(Node):
     async def datasets(self, info: Info) -> list[DatasetRef]:
         from stepwise.schema.types.datasets import Dataset
 
-        rows: list[DatasetRow] = await info.context.loaders.datasets_by_organization.load(self.row.id)
+        rows: list[DatasetModel] = await info.context.loaders.datasets_by_organization.load(self.row.id)
         access = info.context.access
         return [Dataset.from_row(r) for r in rows if await access.can(OPEN_DATASET, r.organization_id, r.id)]
 

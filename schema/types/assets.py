@@ -9,7 +9,7 @@ import strawberry
 
 from stepwise.models.db import datasets as db
 from stepwise.models.shapes import shape_area
-from stepwise.resolvers.scopes import scope_of
+from stepwise.resolvers.scopes import organization_and_dataset_of
 from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
 from stepwise.schema.types.accounts import User, load_user
@@ -95,7 +95,7 @@ class Asset(Node):
                    height=row.height, url=row.url)
 
     async def scope(self, info: Info) -> tuple[int, int | None]:
-        return await scope_of(info.context.loaders, self.row)
+        return await organization_and_dataset_of(info.context.loaders, self.row)
 
     @strawberry.field(description="The version this asset belongs to.")
     async def dataset_version(self, info: Info) -> VersionRef:

@@ -9,10 +9,10 @@ import strawberry
 
 from stepwise.models import clock
 from stepwise.models.db import campaigns as db
-from stepwise.models.db.datasets import DatasetVersion as VersionRow
+from stepwise.models.db.datasets import DatasetVersion as DatasetVersionModel
 from stepwise.models.errors import NotAvailableYet
-from stepwise.models.queries.issues import IssueFilter as IssueQuery
-from stepwise.models.queries.tasks import TaskFilter as TaskQuery
+from stepwise.models.queries.issues import IssueCriteria
+from stepwise.models.queries.tasks import TaskCriteria
 from stepwise.models.queries.tasks import campaign_progress
 from stepwise.models.workflow import displayed_status
 from stepwise.permissions.graphql import guard
@@ -115,20 +115,20 @@ async def progress_of(info: Info, campaign: db.Campaign) -> CampaignProgress:
     )
 
 
-def _task_query(task_filter: TaskFilter | None) -> TaskQuery:
+def _task_criteria(task_filter: TaskFilter | None) -> TaskCriteria:
     if task_filter is None:
-        return TaskQuery()
-    return TaskQuery(
+        return TaskCriteria()
+    return TaskCriteria(
         statuses=tuple(task_filter.status) if task_filter.status else None,
         step_id=decode_id(task_filter.step_id, "Step") if task_filter.step_id else None,
         assignee_id=decode_id(task_filter.assignee_id, "User") if task_filter.assignee_id else None,
     )
 
 
-def _issue_query(issue_filter: IssueFilter | None) -> IssueQuery:
+def _issue_criteria(issue_filter: IssueFilter | None) -> IssueCriteria:
     if issue_filter is None:
-        return IssueQuery()
-    return IssueQuery(
+        return IssueCriteria()
+    return IssueCriteria(
         status=issue_filter.status,
         kind=issue_filter.kind,
         asset_id=decode_id(issue_filter.asset_id, "Asset") if issue_filter.asset_id else None,
@@ -150,7 +150,7 @@ class Campaign(Node):
 
     @strawberry.field(description="The version whose assets the campaign annotates.")
     async def dataset_version(self, info: Info) -> DatasetVersion:
-        return DatasetVersion.from_row(await info.context.loaders.get(VersionRow, self.row.version_id))
+        return DatasetVersion.from_row(await info.context.loaders.get(DatasetVersionModel, self.row.version_id))
 
     @strawberry.field(description="Where the campaign is in its life (OVERDUE: ONGOING past its due date).")
     def status(self) -> CampaignStatus:
@@ -213,7 +213,7 @@ class Campaign(Node):
     ) -> TaskConnectionRef:
         from stepwise.schema.types.tasks import task_connection
 
-        return await task_connection(info, self.row.id, _task_query(filter), first, after)
+        return await task_connection(info, self.row.id, _task_criteria(filter), first, after)
 
     @strawberry.field(
         description="Issues raised on the campaign's assets, oldest first, a page at a time. "
@@ -230,7 +230,7 @@ class Campaign(Node):
     ) -> IssueConnectionRef:
         from stepwise.schema.types.issues import issue_connection
 
-        return await issue_connection(self.row.id, _issue_query(filter), first, after)
+        return await issue_connection(self.row.id, _issue_criteria(filter), first, after)
 
     @strawberry.field(
         description="Task counters and overall completion. Not for LABELER workers (FORBIDDEN).",

@@ -10,7 +10,7 @@ from stepwise.models.db import accounts as accounts_db
 from stepwise.models.db import datasets as db
 from stepwise.models.errors import NotAvailableYet
 from stepwise.models.queries.assets import asset_page
-from stepwise.resolvers.scopes import scope_of
+from stepwise.resolvers.scopes import organization_and_dataset_of
 from stepwise.permissions.graphql import guard
 from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
@@ -90,7 +90,7 @@ class DatasetVersion(Node):
         return cls(id=encode_id("DatasetVersion", row.id), row=row)
 
     async def scope(self, info: Info) -> tuple[int, int | None]:
-        return await scope_of(info.context.loaders, self.row)
+        return await organization_and_dataset_of(info.context.loaders, self.row)
 
     @strawberry.field(description="The version's name, unique within its dataset.")
     def name(self) -> str:
@@ -145,7 +145,7 @@ class Label(Node):
         return cls(id=encode_id("Label", row.id), row=row)
 
     async def scope(self, info: Info) -> tuple[int, int | None]:
-        return await scope_of(info.context.loaders, self.row)
+        return await organization_and_dataset_of(info.context.loaders, self.row)
 
     @strawberry.field(description="The label's name, unique within its version.")
     def name(self) -> str:

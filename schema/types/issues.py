@@ -7,8 +7,8 @@ from datetime import datetime
 import strawberry
 
 from stepwise.models.db import issues as db
-from stepwise.models.db.datasets import Asset as AssetRow
-from stepwise.models.queries.issues import IssueFilter, issue_count, issue_page
+from stepwise.models.db.datasets import Asset as AssetModel
+from stepwise.models.queries.issues import IssueCriteria, issue_count, issue_page
 from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
 from stepwise.schema.pagination import decode_cursor, encode_cursor, page_size
@@ -62,7 +62,7 @@ class Issue(Node):
 
     @strawberry.field(description="The asset the issue is about.")
     async def asset(self, info: Info) -> Asset:
-        return Asset.from_row(await info.context.loaders.get(AssetRow, self.row.asset_id))
+        return Asset.from_row(await info.context.loaders.get(AssetModel, self.row.asset_id))
 
     @strawberry.field(description="Whether it points at a zone or at the whole image.")
     def kind(self) -> IssueKind:
@@ -120,15 +120,15 @@ class IssueConnection:
     edges: list[IssueEdge] = strawberry.field(description="The issues of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page sits in the whole list.")
     campaign_id: strawberry.Private[int]
-    issue_filter: strawberry.Private[IssueFilter]
+    criteria: strawberry.Private[IssueCriteria]
 
     @strawberry.field(description="How many issues match the filter, over all pages.")
     async def total_count(self) -> int:
-        return await issue_count(self.campaign_id, self.issue_filter)
+        return await issue_count(self.campaign_id, self.criteria)
 
 
-async def issue_connection(campaign_id: int, issue_filter: IssueFilter, first: int | None, after: str | None) -> IssueConnection:
-    rows, has_next = await issue_page(campaign_id, issue_filter, page_size(first), decode_cursor(after))
+async def issue_connection(campaign_id: int, criteria: IssueCriteria, first: int | None, after: str | None) -> IssueConnection:
+    rows, has_next = await issue_page(campaign_id, criteria, page_size(first), decode_cursor(after))
     edges = [IssueEdge(cursor=encode_cursor(row.id), node=Issue.from_row(row)) for row in rows]
     return IssueConnection(edges=edges, page_info=page_info(edges, has_next, after), campaign_id=campaign_id,
-                           issue_filter=issue_filter)
+                           criteria=criteria)

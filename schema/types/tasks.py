@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from stepwise.models.db import campaigns as db
-from stepwise.models.db.datasets import Asset as AssetRow
-from stepwise.models.queries.tasks import TaskFilter, task_count, task_page
+from stepwise.models.db.datasets import Asset as AssetModel
+from stepwise.models.queries.tasks import TaskCriteria, task_count, task_page
 from stepwise.models.workflow import ACTIVE, EventKind
-from stepwise.models.db.accounts import User as UserRow
+from stepwise.models.db.accounts import User as UserModel
 from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
 from stepwise.schema.pagination import decode_cursor, encode_cursor, page_size
@@ -181,15 +181,15 @@ class TaskConnection:
     edges: list[TaskEdge] = strawberry.field(description="The tasks of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page sits in the whole list.")
     campaign_id: strawberry.Private[int]
-    task_filter: strawberry.Private[TaskFilter]
+    criteria: strawberry.Private[TaskCriteria]
 
     @strawberry.field(description="How many tasks match the filter, over all pages.")
     async def total_count(self) -> int:
-        return await task_count(self.campaign_id, self.task_filter)
+        return await task_count(self.campaign_id, self.criteria)
 
 
 async def _asset(info: Info, asset_id: int) -> Asset:
-    return Asset.from_row(await info.context.loaders.get(AssetRow, asset_id))
+    return Asset.from_row(await info.context.loaders.get(AssetModel, asset_id))
 
 
 async def _open_issue_count(info: Info, asset_id: int) -> int:
@@ -206,24 +206,24 @@ async def preload(info: Info, campaign_id: int, rows: list) -> Preloaded:
         found.steps = {s.id: Step.from_row(s) for s in await loaders.steps_by_campaign.load(campaign_id)}
     if "assignee" in wanted:
         ids = sorted({r.assignee_id for r in rows if r.assignee_id is not None})
-        found.users = {u.id: User.from_row(u) for u in await loaders.by_id(UserRow).load_fn(ids) if u}
+        found.users = {u.id: User.from_row(u) for u in await loaders.by_id(UserModel).load_fn(ids) if u}
     asset_ids = list(dict.fromkeys(r.asset_id for r in rows))
     if "asset" in wanted:
-        found.assets = {a.id: Asset.from_row(a) for a in await loaders.by_id(AssetRow).load_fn(asset_ids) if a}
+        found.assets = {a.id: Asset.from_row(a) for a in await loaders.by_id(AssetModel).load_fn(asset_ids) if a}
     if "openIssueCount" in wanted:
         counts = await loaders.open_issue_count_by_asset.load_fn(asset_ids)
         found.open_issues = dict(zip(asset_ids, counts, strict=True))
     return found
 
 
-async def task_connection(info: Info, campaign_id: int, task_filter: TaskFilter, first: int | None,
+async def task_connection(info: Info, campaign_id: int, criteria: TaskCriteria, first: int | None,
                           after: str | None) -> TaskConnection:
-    rows, has_next = await task_page(campaign_id, task_filter, page_size(first), decode_cursor(after))
+    rows, has_next = await task_page(campaign_id, criteria, page_size(first), decode_cursor(after))
     preloaded = await preload(info, campaign_id, rows)
     edges = [TaskEdge(cursor=encode_cursor(row.id), node=Task.from_row(row, info, preloaded))
              for row in rows]
     return TaskConnection(edges=edges, page_info=page_info(edges, has_next, after), campaign_id=campaign_id,
-                          task_filter=task_filter)
+                          criteria=criteria)
 
 
 @strawberry.type(description="The viewer's own active tasks in one campaign.")
