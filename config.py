@@ -57,6 +57,18 @@ def _positive_number(env: Mapping[str, str], name: str, default: float, cast=flo
     return value
 
 
+def _milliseconds_or_off(env: Mapping[str, str], name: str) -> float:
+    """A duration in ms, 0 (the default) meaning off."""
+    raw = (env.get(name) or "0").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} must be 0 (off) or more")
+    return value
+
+
 def _scheme(url: str) -> str:
     return url.split("://", 1)[0].lower() if "://" in url else ""
 
@@ -103,8 +115,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     sqlite_engine = (env.get("STEPWISE_SQLITE_ENGINE") or "inline").lower()
     if sqlite_engine not in SQLITE_ENGINES:
         raise ConfigError(f"STEPWISE_SQLITE_ENGINE={sqlite_engine!r} must be one of {', '.join(SQLITE_ENGINES)}")
-    budget = env.get("STEPWISE_SQLITE_LOOP_BUDGET_MS") or "0"
-    sqlite_loop_budget_ms = 0.0 if budget.strip() == "0" else _positive_number(env, "STEPWISE_SQLITE_LOOP_BUDGET_MS", 0.0)
+    sqlite_loop_budget_ms = _milliseconds_or_off(env, "STEPWISE_SQLITE_LOOP_BUDGET_MS")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 PROGRESS_STEPS = 1000  # SQLite virtual-machine steps between two looks at the clock
+MESSAGE_CHARS = 2000  # of the statement, in the error
 
 
 class LoopBudgetExceeded(RuntimeError):
@@ -81,7 +82,7 @@ class InlineConnection:
         return LoopBudgetExceeded(
             f"SQLite statement spent {spent_ms:.0f} ms on the event loop, over the budget of "
             f"{self._budget_seconds * 1000:g} ms (STEPWISE_SQLITE_LOOP_BUDGET_MS); run it on a thread "
-            f"(sql.bulk_transaction, sql.fetch_scan) or make it cheaper: {statement}")
+            f"(sql.bulk_transaction, sql.fetch_scan) or make it cheaper: {statement[:MESSAGE_CHARS]}")
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
         cursor = self._within_budget(sql, lambda: self._conn.execute(sql, parameters or ()))
@@ -110,8 +111,7 @@ class InlineConnection:
 
     async def _execute(self, function: Callable, *args: Any) -> Any:
         # aiosqlite's way to run a function on its thread; here the thread is the caller's.
-        statements = args[1] if len(args) > 1 and isinstance(args[1], list) else []
-        label = "; ".join(str(s[0]) for s in statements) or getattr(function, "__name__", "function")
+        label = f"{getattr(function, '__name__', 'function')}{args[1:]!r}"  # args[0] is the sqlite3 connection
         return self._within_budget(label, lambda: function(*args))
 
     @property

@@ -16,7 +16,7 @@ from stepwise.models.db import sql
 from stepwise.models.db.accounts import Organization
 from stepwise.models.db.lifecycle import apply_migrations
 from stepwise.models.db.sqlite_engine import CHECKPOINT_AFTER_PAGES, InlineSqliteClient, LoopBudgetExceeded
-from tests.conftest import LOOP_BUDGET_MS
+from tests.conftest import LOOP_BUDGET_MS, SQLITE_ENGINE
 
 
 @pytest.fixture
@@ -128,3 +128,12 @@ async def test_the_stock_aiosqlite_engine_serves_every_statement_on_its_thread(s
             ]) == [1]
         assert (await sql.fetch_scan("SELECT COUNT(*) FROM organization"))[0][0] == 2
         assert await names() == ["inline path", "bulk path!"]
+
+
+async def test_the_suite_serves_its_requests_with_the_loop_budget_on(sqlite_api):
+    """tests/conftest.py passes STEPWISE_SQLITE_LOOP_BUDGET_MS=20 to every app it builds."""
+    client = connections.get("default")
+    if SQLITE_ENGINE == "inline":
+        assert isinstance(client, InlineSqliteClient) and client.loop_budget_ms == LOOP_BUDGET_MS == 20
+    else:
+        assert not isinstance(client, InlineSqliteClient)
