@@ -45,6 +45,7 @@ __all__ = ["BULK", "CHECKPOINT", "SCAN", "InlineSqliteClient", "LoopBudgetExceed
 
 BULK, SCAN, CHECKPOINT = "bulk", "scan", "checkpoint"  # the threaded connections, by what they serve
 CHECKPOINT_AFTER_PAGES = 1000  # SQLite's own default for wal_autocheckpoint
+THREAD_EXIT_SECONDS = 1.0
 logger = logging.getLogger(__name__)
 
 
@@ -120,7 +121,11 @@ class InlineSqliteClient(SqliteClient):
         opened, self._threaded = list(self._threaded.values()), {}
         for opening in opened:
             with contextlib.suppress(Exception):
-                await (await opening).close()
+                connection = await opening
+                await connection.close()
+                # close() returns once the thread has answered, a moment before it ends: wait for
+                # that moment, so that no thread outlives the client (a process could not exit).
+                connection._thread.join(THREAD_EXIT_SECONDS)
         await super().close()
 
     def _in_transaction(self) -> TransactionContext:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 from importlib.metadata import version
 
 import aiosqlite
@@ -94,6 +95,8 @@ def test_aiosqlite_runs_a_function_on_its_thread_with_the_sqlite3_connection(tmp
     async def run() -> int:
         async with aiosqlite.connect(tmp_path / "a.sqlite3") as connection:
             relies(hasattr(connection, "_conn"), "aiosqlite.Connection._conn", "models/db/sql.py, sqlite_engine.py")
+            relies(isinstance(getattr(connection, "_thread", None), threading.Thread),
+                   "aiosqlite.Connection._thread (joined on close)", "models/db/sqlite_engine.py")
             return await connection._execute(lambda conn: conn.execute("SELECT 41 + 1").fetchone()[0], connection._conn)
 
     assert asyncio.run(run()) == 42
