@@ -21,15 +21,16 @@ from stepwise.models.db import sql, tortoise_config
 from stepwise.models.db.accounts import Organization
 from stepwise.models.db.lifecycle import apply_migrations
 from stepwise.schema.ids import parse_id
-from tests.conftest import SQLITE_ENGINE, build_world
+from tests.conftest import LOOP_BUDGET_MS, SQLITE_ENGINE, build_world
 
 # Half a second or more of work for SQLite, in one statement.
 SLOW_COUNT = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT COUNT(*) FROM c"
 
 
 @asynccontextmanager
-async def database(url: str, busy_timeout_ms: int | None = None, loop_budget_ms: float = 0, sqlite_engine: str = "inline"):
-    """Tortoise on `url` with the engine under test (the loop budget off unless asked for)."""
+async def database(url: str, busy_timeout_ms: int | None = None, loop_budget_ms: float = LOOP_BUDGET_MS,
+                   sqlite_engine: str = "inline"):
+    """Tortoise on `url` with the engine under test, the loop budget on as in the whole suite."""
     config = tortoise_config(url, sqlite_engine, loop_budget_ms)
     if busy_timeout_ms is not None:
         config["connections"]["default"]["credentials"]["busy_timeout"] = busy_timeout_ms
@@ -229,7 +230,7 @@ async def test_an_inline_statement_holds_the_loop_so_long_work_must_be_offloaded
     """The contrast that makes the test above mean something: the same statement inline (the loop
     budget off, as in production by default; with it on the statement fails, see
     test_sqlite_engine_checks.py)."""
-    async with database(sqlite_file):
+    async with database(sqlite_file, loop_budget_ms=0):
         events: list[str] = []
         async with ticking(events):
             await sql.fetch(SLOW_COUNT)

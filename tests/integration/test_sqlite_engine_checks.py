@@ -26,7 +26,7 @@ async def sqlite_file(sqlite_url):
 
 
 async def test_a_long_statement_on_the_loop_fails_naming_itself_and_the_connection_goes_on(sqlite_file):
-    async with database(sqlite_file, loop_budget_ms=LOOP_BUDGET_MS):
+    async with database(sqlite_file):
         with pytest.raises(LoopBudgetExceeded, match=r"over the budget of 20 ms .* WITH RECURSIVE c\(x\)"):
             await sql.fetch(SLOW_COUNT)
         await create_organization("after")
@@ -34,7 +34,7 @@ async def test_a_long_statement_on_the_loop_fails_naming_itself_and_the_connecti
 
 
 async def test_a_long_statement_in_an_inline_transaction_fails_and_nothing_of_it_commits(sqlite_file):
-    async with database(sqlite_file, loop_budget_ms=LOOP_BUDGET_MS):
+    async with database(sqlite_file):
         with pytest.raises(LoopBudgetExceeded):
             async with sql.transaction():
                 await Organization.create(name="half")
@@ -44,7 +44,7 @@ async def test_a_long_statement_in_an_inline_transaction_fails_and_nothing_of_it
 
 
 async def test_the_budget_leaves_work_on_a_thread_alone(sqlite_file):
-    async with database(sqlite_file, loop_budget_ms=LOOP_BUDGET_MS):
+    async with database(sqlite_file):
         assert (await sql.fetch_scan(SLOW_COUNT))[0][0] == 3_000_000
         async with sql.bulk_transaction():
             assert (await sql.fetch(SLOW_COUNT))[0][0] == 3_000_000
@@ -100,7 +100,7 @@ def wal_bytes(url: str) -> int:
 async def test_many_small_commits_on_the_loop_keep_the_wal_bounded(sqlite_file):
     """The inline connection never checkpoints (that is I/O on the loop); a thread does, once the
     log passes CHECKPOINT_AFTER_PAGES. Without it this loop leaves a WAL of ~5,000 pages."""
-    async with database(sqlite_file, loop_budget_ms=LOOP_BUDGET_MS):
+    async with database(sqlite_file):
         client = connections.get("default")
         assert isinstance(client, InlineSqliteClient)
         connection, _ = await client.inline_connection()
