@@ -29,16 +29,17 @@ class LoopBudgetExceeded(RuntimeError):
 class InlineCursor:
     """What Tortoise reads of an aiosqlite cursor, over a sqlite3 one."""
 
-    def __init__(self, cursor: sqlite3.Cursor, connection: InlineConnection, statement: str) -> None:
+    def __init__(self, cursor: sqlite3.Cursor, connection: InlineConnection, statement: str, started: float) -> None:
         self._cursor = cursor
         self._connection = connection
         self._statement = statement
+        self._started = started
         self.rowcount = cursor.rowcount
         self.lastrowid = cursor.lastrowid
 
     async def fetchall(self) -> list:
         # The rest of the statement's steps: counted against the budget it started with.
-        return self._connection._within_budget(self._statement, self._cursor.fetchall, restart=False)
+        return self._connection._within_budget(self._statement, self._cursor.fetchall, self._started)
 
     async def close(self) -> None:
         self._cursor.close()
@@ -60,22 +61,25 @@ class InlineConnection:
         """SQLite's progress handler: a true answer interrupts the running statement."""
         return time.thread_time() > self._deadline
 
-    def _within_budget(self, statement: str, run: Callable[[], T], restart: bool = True) -> T:
-        """`run()`, failing with LoopBudgetExceeded when it spends more than the budget."""
+    def _within_budget(self, statement: str, run: Callable[[], T], started: float | None = None) -> T:
+        """`run()`, failing with LoopBudgetExceeded when it spends more than the budget since
+        `started` (by default: now)."""
         if not self._budget_seconds:
             return run()
-        if restart:
-            self._started = time.thread_time()
-            self._deadline = self._started + self._budget_seconds
+        self._started = time.thread_time() if started is None else started
+        self._deadline = self._started + self._budget_seconds
         try:
-            result = run()
-        except sqlite3.OperationalError as exc:
-            if self._past_deadline():  # SQLite's "interrupted": the progress handler's doing
-                raise self._overrun(statement) from exc
-            raise
-        if self._past_deadline():
-            raise self._overrun(statement)
-        return result
+            try:
+                result = run()
+            except sqlite3.OperationalError as exc:
+                if self._past_deadline():  # SQLite's "interrupted": the progress handler's doing
+                    raise self._overrun(statement) from exc
+                raise
+            if self._past_deadline():
+                raise self._overrun(statement)
+            return result
+        finally:
+            self._deadline = float("inf")  # what runs outside this method is never interrupted
 
     def _overrun(self, statement: str) -> LoopBudgetExceeded:
         spent_ms = (time.thread_time() - self._started) * 1000
@@ -86,7 +90,7 @@ class InlineConnection:
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
         cursor = self._within_budget(sql, lambda: self._conn.execute(sql, parameters or ()))
-        return InlineCursor(cursor, self, sql)
+        return InlineCursor(cursor, self, sql, self._started)
 
     async def execute_fetchall(self, sql: str, parameters: Sequence[Any] | None = None) -> list:
         return self._within_budget(sql, lambda: self._conn.execute(sql, parameters or ()).fetchall())
