@@ -119,7 +119,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
-        async with open_database(settings.database_url), open_bus(settings.broker_url) as bus:
+        database = open_database(settings.database_url, settings.sqlite_engine, settings.sqlite_loop_budget_ms)
+        async with database, open_bus(settings.broker_url) as bus:
             app.state.bus = bus  # for in-process listeners (tests, future background jobs)
             # Start-up objects (schema, models, modules) never die: keep them out of every
             # collection. Measured: p90 of a task page 81 -> 33 ms (docs/benchmarks.md).

@@ -29,9 +29,11 @@ async def apply_migrations(database_url: str, on_applied: Callable[[str], object
 
 
 @asynccontextmanager
-async def open_database(database_url: str) -> AsyncIterator[None]:
-    """Connect Tortoise for the lifetime of the block (global fallback: request tasks share it)."""
-    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+async def open_database(database_url: str, sqlite_engine: str = "inline", loop_budget_ms: float = 0) -> AsyncIterator[None]:
+    """Connect Tortoise for the lifetime of the block (global fallback: request tasks share it).
+    `sqlite_engine` and `loop_budget_ms`: STEPWISE_SQLITE_ENGINE and STEPWISE_SQLITE_LOOP_BUDGET_MS."""
+    config = tortoise_config(database_url, sqlite_engine, loop_budget_ms)
+    await Tortoise.init(config=config, _enable_global_fallback=True)
     try:
         yield
     finally:

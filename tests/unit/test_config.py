@@ -20,6 +20,13 @@ def test_values_are_read():
     assert settings.log_level == "DEBUG" and not settings.uses_sqlite
 
 
+def test_the_sqlite_engine_settings_default_to_inline_and_unchecked():
+    assert (load_settings({}).sqlite_engine, load_settings({}).sqlite_loop_budget_ms) == ("inline", 0)
+    settings = load_settings({"STEPWISE_SQLITE_ENGINE": "aiosqlite", "STEPWISE_SQLITE_LOOP_BUDGET_MS": "20"})
+    assert (settings.sqlite_engine, settings.sqlite_loop_budget_ms) == ("aiosqlite", 20)
+    assert load_settings({"STEPWISE_SQLITE_LOOP_BUDGET_MS": "0"}).sqlite_loop_budget_ms == 0
+
+
 @pytest.mark.parametrize(
     ("env", "mentions"),
     [
@@ -31,6 +38,9 @@ def test_values_are_read():
         ({"STEPWISE_ALLOWED_ORIGINS": "example.com"}, "STEPWISE_ALLOWED_ORIGINS"),
         ({"STEPWISE_LOG_LEVEL": "LOUD"}, "STEPWISE_LOG_LEVEL"),
         ({"STEPWISE_DATABSE_URL": "sqlite://x"}, "STEPWISE_DATABSE_URL"),
+        ({"STEPWISE_SQLITE_ENGINE": "threads"}, "STEPWISE_SQLITE_ENGINE"),
+        ({"STEPWISE_SQLITE_LOOP_BUDGET_MS": "-5"}, "STEPWISE_SQLITE_LOOP_BUDGET_MS"),
+        ({"STEPWISE_SQLITE_LOOP_BUDGET_MS": "fast"}, "STEPWISE_SQLITE_LOOP_BUDGET_MS"),
     ],
 )
 def test_bad_values_give_one_readable_line(env, mentions):
