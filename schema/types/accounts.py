@@ -17,7 +17,7 @@ from stepwise.resolvers.fields.accounts import (
     user_email,
     viewer_org_role,
 )
-from stepwise.resolvers.fields.common import row_by_id, rows_by_ids
+from stepwise.resolvers.fields.common import row_by_id
 from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
 from stepwise.schema.types.common import Node
@@ -55,11 +55,8 @@ def users_or_none(rows: list[db.User | None]) -> list[User | None]:
 
 
 async def load_user(info: Info, user_id: int | None) -> User | None:
+    """For root resolvers (subscriptions): the user of an id, fetched and wrapped."""
     return user_or_none(await row_by_id(info, db.User, user_id))
-
-
-async def load_users(info: Info, user_ids: list[int | None]) -> list[User | None]:
-    return users_or_none(await rows_by_ids(info, db.User, user_ids))
 
 
 @strawberry.type(description="A person's place in an organization.")
