@@ -1,6 +1,8 @@
 """Import rules: the pure core imports nothing from the database, the web or GraphQL."""
 
 import ast
+import importlib
+import inspect
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +122,20 @@ def fetches_in_types(source: str) -> list[str]:
     return [text for _, text in sorted(found)]
 
 
+def fetchers_imported_into_types(source: str) -> list[str]:
+    """(c, continued) Coroutine functions a schema/types module imports from outside stepwise.resolvers:
+    returned un-awaited, they would fetch past the await check."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("stepwise."):
+            if node.module.startswith("stepwise.resolvers"):
+                continue
+            module = importlib.import_module(node.module)
+            found += [f"{node.module}.{alias.name}" for alias in node.names
+                      if inspect.iscoroutinefunction(getattr(module, alias.name, None))]
+    return sorted(found)
+
+
 def module_file(name: str) -> Path | None:
     """The file of a `stepwise.` module name, or None for a name that is not a module."""
     parts = name.split(".")[1:]
@@ -174,6 +190,12 @@ def test_schema_types_fetch_only_through_resolvers():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_schema_types_import_no_fetching_function_but_resolvers():
+    offenders = {str(p.relative_to(ROOT)): fetchers_imported_into_types(p.read_text())
+                 for p in sorted((ROOT / "schema" / "types").glob("*.py"))}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
 def test_resolvers_that_types_use_do_not_import_types():
     start = resolvers_imported_by_types()
     assert "stepwise.resolvers.loaders" in start or any(s.startswith("stepwise.resolvers.fields") for s in start)
@@ -218,3 +240,9 @@ def test_the_types_cycle_check_can_fail():
     reached = types_reached(["stepwise.resolvers.fields.common"], read=lambda path: sources.get(path, ""))
     assert reached == {"stepwise.resolvers.fields.common": [
         "stepwise.resolvers.fields.common", "stepwise.resolvers.nodes", "stepwise.schema.types.assets"]}
+
+
+def test_the_types_fetching_import_check_can_fail():
+    sample = ("from stepwise.models.queries.tasks import TaskFilter, task_count\n"
+              "from stepwise.resolvers.fields.tasks import campaign_task_count\n")
+    assert fetchers_imported_into_types(sample) == ["stepwise.models.queries.tasks.task_count"]
