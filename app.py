@@ -19,7 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 from stepwise.config import Settings, load_settings
 from stepwise.guards import RequestGuards
 from stepwise.models.actions.accounts import authenticate
-from stepwise.models.db.lifecycle import open_database
+from stepwise.models.db.lifecycle import open_database, ping_database
 from stepwise.permissions.access import Access
 from stepwise.permissions.auth import bearer_token
 from stepwise.schema.app import build_schema
@@ -29,7 +29,6 @@ from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from tortoise import connections
 
 logger = logging.getLogger("stepwise")
 HEALTH_TIMEOUT_SECONDS = 2.0
@@ -105,7 +104,7 @@ class StepwiseGraphQL(GraphQL):
 async def health(request: Request) -> JSONResponse:
     """200 when the database answers within two seconds, 503 otherwise."""
     try:
-        await asyncio.wait_for(connections.get("default").execute_query("SELECT 1"), HEALTH_TIMEOUT_SECONDS)
+        await asyncio.wait_for(ping_database(), HEALTH_TIMEOUT_SECONDS)
     except Exception as error:  # any failure means unhealthy; say which
         logger.warning("health check failed: %s", error)
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)

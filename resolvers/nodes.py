@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from tortoise.models import Model
-
 from stepwise.models.db import accounts as accounts_db
 from stepwise.models.db import campaigns as campaigns_db
 from stepwise.models.db import datasets as datasets_db
 from stepwise.models.errors import NotFound
-from stepwise.models.workflow import ACTIVE
+from stepwise.models.queries.tasks import holds_active_task
 from stepwise.permissions.policy import allows
 from stepwise.models.actions.issues import find_issue
 from stepwise.models.actions.task_access import find_task
@@ -25,7 +23,7 @@ from stepwise.schema.types.issues import Issue
 from stepwise.schema.types.tasks import Task
 
 
-async def fetch_visible(info: Info, model: type[Model], pk: int, action: str, what: str) -> Model:
+async def fetch_visible(info: Info, model: type, pk: int, action: str, what: str):
     """The row if the viewer may `action` it; NOT_FOUND when missing or invisible, FORBIDDEN by role."""
     row = await info.context.loaders.get(model, pk)
     if row is None:
@@ -71,9 +69,7 @@ async def fetch_asset(info: Info, pk: int) -> Asset:
         if await access.can("asset.read", org_id, dataset_id):
             return Asset.from_row(row)
         role = await access.dataset_role(dataset_id, org_id)
-        own = await campaigns_db.Task.filter(
-            asset_id=pk, assignee_id=access.require_viewer().id, status__in=list(ACTIVE)
-        ).exists()
+        own = await holds_active_task(access.require_viewer().id, pk)
         if allows("task.readOwn", role) and own:
             return Asset.from_row(row)
     raise NotFound("Asset")

@@ -16,10 +16,11 @@ import strawberry
 
 from stepwise.models.actions.campaigns import find_campaign
 from stepwise.models.db.campaigns import Campaign as CampaignRow
-from stepwise.models.db.campaigns import Task as TaskRow
-from stepwise.models.db.issues import Issue as IssueRow
 from stepwise.models.errors import NotAvailableYet
-from stepwise.models.workflow import ACTIVE, COUNT_NEUTRAL_EVENTS
+from stepwise.models.queries.campaigns import campaign_by_id
+from stepwise.models.queries.issues import issue_by_id
+from stepwise.models.queries.tasks import holds_active_task, task_by_id
+from stepwise.models.workflow import COUNT_NEUTRAL_EVENTS
 from stepwise.permissions.graphql import IsAuthenticated
 from stepwise.permissions.policy import allows
 from stepwise.resolvers.loaders import Loaders
@@ -67,11 +68,11 @@ def _concerns(viewer_id: int, message: dict) -> bool:
 
 async def _holds(viewer_id: int, message: dict) -> bool:
     """An issue a LABELER hears of: on the asset of one of their active tasks."""
-    return await TaskRow.filter(asset_id=message["asset_id"], assignee_id=viewer_id, status__in=list(ACTIVE)).exists()
+    return await holds_active_task(viewer_id, message["asset_id"])
 
 
 async def _task_update(info: Info, message: dict) -> TaskUpdate | None:
-    task = await TaskRow.get_or_none(id=message["task_id"])
+    task = await task_by_id(message["task_id"])
     if task is None:
         return None
     return TaskUpdate(
@@ -142,7 +143,7 @@ class Subscription:
                     return
                 if not (allows("task.read", role) or (allows("task.readOwn", role) and await _holds(viewer_id, message))):
                     continue
-                issue = await IssueRow.get_or_none(id=message["issue_id"])
+                issue = await issue_by_id(message["issue_id"])
                 if issue is not None:
                     yield IssueUpdate(
                         kind=IssueUpdateKindType(message["kind"]), issue=Issue.from_row(issue),
@@ -159,13 +160,13 @@ class Subscription:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), "campaign.progress")
         async with _listening(info, channels.campaign_tasks(campaign.id)) as messages:
             # Subscribed first, then the snapshot: a change committed in between is not lost.
-            yield await progress_of(info, await CampaignRow.get(id=campaign.id))
+            yield await progress_of(info, await campaign_by_id(campaign.id))
             async for message in messages:
                 if message["kind"] in COUNT_NEUTRAL_EVENTS:  # started, saved, reassigned: same counts
                     continue
                 if not allows("campaign.progress", await _role(info, campaign)):
                     return
-                yield await progress_of(info, await CampaignRow.get(id=campaign.id))
+                yield await progress_of(info, await campaign_by_id(campaign.id))
 
     @strawberry.subscription(description="The viewer's new notifications, as they are sent.", permission_classes=AUTH)
     async def notifications(self) -> AsyncGenerator[Notification, None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate
 
 from stepwise.models.db import tortoise_config
@@ -26,6 +26,11 @@ async def apply_migrations(database_url: str, on_applied: Callable[[str], object
     finally:
         await Tortoise.close_connections()
     return applied
+
+
+async def ping_database() -> None:
+    """One trivial statement: raises when the database does not answer."""
+    await connections.get("default").execute_query("SELECT 1")
 
 
 @asynccontextmanager

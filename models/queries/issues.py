@@ -28,6 +28,10 @@ def _where(campaign_id: int, issue_filter: IssueFilter) -> tuple[str, list]:
     return " AND ".join(clauses), params
 
 
+async def issue_by_id(issue_id: int) -> Issue | None:
+    return await Issue.get_or_none(id=issue_id)
+
+
 async def issue_page(campaign_id: int, issue_filter: IssueFilter, first: int, after_id: int) -> tuple[list[Issue], bool]:
     where, params = _where(campaign_id, issue_filter)
     rows = await sql.fetch_models(Issue, f"{where} AND id > ?", [*params, after_id], f"ORDER BY id LIMIT {first + 1}")

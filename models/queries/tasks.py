@@ -44,6 +44,20 @@ async def task_count(campaign_id: int, task_filter: TaskFilter) -> int:
     return (await sql.fetch_scan(f"SELECT COUNT(*) FROM task WHERE {where}", params))[0][0]
 
 
+async def task_by_id(task_id: int) -> Task | None:
+    return await Task.get_or_none(id=task_id)
+
+
+async def holds_active_task(user_id: int, asset_id: int) -> bool:
+    """Whether the user holds an active task on the asset."""
+    return await Task.filter(asset_id=asset_id, assignee_id=user_id, status__in=list(ACTIVE)).exists()
+
+
+async def tasks_at_position(campaign_id: int, position: int, limit: int) -> list[Task]:
+    """The first `limit` tasks (by id) at the step of this position."""
+    return await Task.filter(campaign_id=campaign_id, step__position=position).order_by("id").limit(limit)
+
+
 async def my_active_tasks(user_id: int, organization_id: int) -> list[tuple[Campaign, list[Task]]]:
     """The user's active tasks in the organization, grouped by campaign (oldest campaign first)."""
     campaign_ids = await Campaign.filter(organization_id=organization_id).values_list("id", flat=True)
