@@ -10,6 +10,8 @@ from pathlib import Path
 BROKER_SCHEMES = ("memory", "redis", "rediss", "postgres", "postgresql")
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Room for a multipart request's other parts (operations, map, part headers) next to its file.
+MULTIPART_MARGIN_BYTES = 1024 * 1024
 
 
 class ConfigError(ValueError):
@@ -27,10 +29,21 @@ class Settings:
     max_aliases: int = 30
     max_query_cost: int = 50_000
     log_level: str = "INFO"
+    files_dir: Path = Path(".stepwise/files")
+    max_upload_mb: float = 20.0
 
     @property
     def max_request_bytes(self) -> int:
         return int(self.max_request_mb * 1024 * 1024)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_multipart_request_bytes(self) -> int:
+        """A multipart request may carry an allowed file, whatever the general request limit."""
+        return max(self.max_request_bytes, self.max_upload_bytes + MULTIPART_MARGIN_BYTES)
 
     @property
     def uses_sqlite(self) -> bool:
@@ -66,6 +79,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "STEPWISE_ALLOWED_ORIGINS", "STEPWISE_MAX_REQUEST_MB", "STEPWISE_MAX_QUERY_DEPTH",
         "STEPWISE_MAX_ALIASES", "STEPWISE_MAX_QUERY_COST", "STEPWISE_LOG_LEVEL",
     }
+    known |= {"STEPWISE_FILES_DIR", "STEPWISE_MAX_UPLOAD_MB"}
     # Test-only variables are read by the test suite, not the server.
     unknown = sorted(
         k for k in env if k.startswith("STEPWISE_") and k not in known
@@ -106,4 +120,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_aliases=_positive_number(env, "STEPWISE_MAX_ALIASES", 30, int),
         max_query_cost=_positive_number(env, "STEPWISE_MAX_QUERY_COST", 50_000, int),
         log_level=log_level,
+        files_dir=Path(env.get("STEPWISE_FILES_DIR") or data_dir / "files"),
+        max_upload_mb=_positive_number(env, "STEPWISE_MAX_UPLOAD_MB", 20.0),
     )
