@@ -17,14 +17,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from stepwise.config import Settings, load_settings
+from stepwise.downloads import INSTRUCTIONS_PATH, instructions_endpoint
 from stepwise.guards import RequestGuards
+from stepwise.models import stored_files
 from stepwise.models.actions.accounts import authenticate
+from stepwise.models.actions.instructions import kept_names
 from stepwise.models.db.lifecycle import open_database
 from stepwise.permissions.access import Access
 from stepwise.permissions.auth import bearer_token
 from stepwise.schema.app import build_schema
 from stepwise.schema.context import Context
 from stepwise.subscriptions.bus import open_bus
+from stepwise.uploads import UploadRequestAdapter, discard_files, parse_graphql_multipart
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -57,6 +61,7 @@ class StepwiseGraphQL(GraphQL):
     and builds a fresh context for it."""
 
     graphql_transport_ws_handler_class = TransportWSHandler
+    request_adapter_class = UploadRequestAdapter
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -81,6 +86,19 @@ class StepwiseGraphQL(GraphQL):
             if body.lstrip()[:1] not in (b"{", b"[") and not isinstance(self.parse_json(body), (dict, list)):
                 raise HTTPException(400, "The request body must be a JSON object.")
         return await super().parse_http_body(request)
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if scope["type"] == "http":
+                await discard_files(scope)  # whatever happened, no temporary upload outlives its request
+
+    async def parse_multipart(self, request: UploadRequestAdapter) -> dict:
+        """Uploads stream to disk as they arrive (uploads.py), never into memory."""
+        return await parse_graphql_multipart(
+            request.starlette_request, self.settings.files_dir, self.settings.max_upload_bytes, self.parse_json
+        )
 
     async def on_ws_connect(self, context: Context):
         """Both protocols: authenticate the connection_init payload; the legacy protocol answers
@@ -120,6 +138,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
         async with open_database(settings.database_url), open_bus(settings.broker_url) as bus:
+            settings.files_dir.mkdir(parents=True, exist_ok=True)
+            removed = stored_files.sweep_leftovers(settings.files_dir, await kept_names())
+            if removed:
+                logger.info("removed %d leftover upload file(s) from %s", len(removed), settings.files_dir)
             app.state.bus = bus  # for in-process listeners (tests, future background jobs)
             # Start-up objects (schema, models, modules) never die: keep them out of every
             # collection. Measured: p90 of a task page 81 -> 33 ms (docs/benchmarks.md).
@@ -132,7 +154,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/health", health, methods=["GET"]),
+            Route(INSTRUCTIONS_PATH + "{campaign_id}", instructions_endpoint(settings.files_dir), methods=["GET", "HEAD"]),
         ],
-        middleware=[Middleware(RequestGuards, max_body_bytes=settings.max_request_bytes)],
+        middleware=[Middleware(RequestGuards, max_body_bytes=settings.max_request_bytes,
+                               max_multipart_bytes=settings.max_multipart_request_bytes)],
         lifespan=lifespan,
     )

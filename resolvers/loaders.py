@@ -12,6 +12,7 @@ from stepwise.models.db import sql
 from stepwise.models.db.accounts import Invitation, Membership
 from stepwise.models.db.datasets import Asset, Dataset, DatasetVersion, DatasetWorker, Label
 from stepwise.models.db.campaigns import Campaign, Step, StepAssignee, Task, TaskEvent
+from stepwise.models.db.files import CampaignInstructions
 from stepwise.models.db.issues import Issue, IssueComment, IssueStatus
 from stepwise.models.queries.assets import asset_counts
 from stepwise.models.queries.rows import asset_rows, in_list, task_rows
@@ -95,6 +96,10 @@ class Loaders:
     @cached_property
     def campaign_by_version(self) -> DataLoader:
         return _keyed_loader(_models(Campaign), "version_id")  # a version's campaign
+
+    @cached_property
+    def instructions_by_campaign(self) -> DataLoader:
+        return _keyed_loader(_models(CampaignInstructions), "campaign_id")  # a campaign's PDF, if any
 
     @cached_property
     def task_by_asset(self) -> DataLoader:
