@@ -28,7 +28,7 @@ from stepwise.permissions.auth import bearer_token
 from stepwise.schema.app import build_schema
 from stepwise.schema.context import Context
 from stepwise.subscriptions.bus import open_bus
-from stepwise.uploads import UploadRequestAdapter, discard_files, parse_graphql_multipart
+from stepwise.uploads import UploadRequestAdapter, discard_files, parse_graphql_multipart, track_files
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -88,11 +88,14 @@ class StepwiseGraphQL(GraphQL):
         return await super().parse_http_body(request)
 
     async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        track_files(scope)
         try:
             await super().__call__(scope, receive, send)
         finally:
-            if scope["type"] == "http":
-                await discard_files(scope)  # whatever happened, no temporary upload outlives its request
+            await discard_files(scope)  # whatever happened, no temporary upload outlives its request
 
     async def parse_multipart(self, request: UploadRequestAdapter) -> dict:
         """Uploads stream to disk as they arrive (uploads.py), never into memory."""

@@ -187,7 +187,8 @@ async def read_multipart(
 
 # ---------------------------------------------------------------- the GraphQL side of it
 
-INCOMING_FILES = "stepwise.incoming_files"  # key in the ASGI scope's state: the request's files
+INCOMING_FILES = "stepwise.incoming_files"  # ASGI scope key: the request's files (the scope's "state"
+# may be shared with the lifespan, so the list lives in the scope itself)
 
 
 class UploadRequestAdapter(StarletteRequestAdapter):
@@ -198,14 +199,15 @@ class UploadRequestAdapter(StarletteRequestAdapter):
         return self._request
 
 
-def files_of_request(scope: dict) -> list[IncomingFile]:
-    """The list every file of this request is recorded in as soon as it is created."""
-    return scope.setdefault("state", {}).setdefault(INCOMING_FILES, [])
+def track_files(scope: dict) -> list[IncomingFile]:
+    """A fresh list for the files of this request: each is recorded in it as soon as it exists."""
+    scope[INCOMING_FILES] = []
+    return scope[INCOMING_FILES]
 
 
 async def discard_files(scope: dict) -> None:
     """Remove the temporary files of a finished request (kept ones were renamed already)."""
-    incoming = scope.get("state", {}).get(INCOMING_FILES) or []
+    incoming = scope.get(INCOMING_FILES) or []
     if incoming:
         await asyncio.to_thread(lambda: [file.discard() for file in incoming])
 
@@ -220,7 +222,7 @@ async def parse_graphql_multipart(request: Request, files_dir: Path, max_file_by
     """The operation of a multipart request, its `map`'s paths replaced by the IncomingFile
     objects (the `Upload` scalar's values). Malformed requests are answered 400."""
     try:
-        fields, files = await read_multipart(request, files_dir, max_file_bytes, files_of_request(request.scope))
+        fields, files = await read_multipart(request, files_dir, max_file_bytes, request.scope[INCOMING_FILES])
     except MultipartError as error:
         raise HTTPException(400, str(error)) from None
     operations = parse_json(fields.get("operations", "{}"))

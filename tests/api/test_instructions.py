@@ -214,6 +214,10 @@ async def test_replacing_instructions_removes_the_old_file(api, world, files_dir
     response = await api.client.get(second["campaign"]["instructions"]["url"], headers=auth(world.contributor))
     assert response.content == second_pdf
     assert await CampaignInstructions.all().count() == 1
+    # Many replacements in a row (more than the files one request may carry): still one file.
+    for round_number in range(12):
+        assert payload(await upload(api, world.manager, campaign, PDF + b"%" * round_number))["errors"] == []
+    assert len(on_disk(files_dir)) == 1
 
 
 async def test_a_failure_while_recording_leaves_no_file(api, world, files_dir, monkeypatch):
