@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from campaign_helpers import CREATE, campaign_with_steps
+from campaign_helpers import CREATE, LAUNCH, add_assets, campaign_with_steps
 from stepwise.models.db.files import CampaignInstructions
 from stepwise.models.stored_files import KEPT_NAME
 from tortoise.exceptions import OperationalError
@@ -95,6 +95,20 @@ async def test_a_manager_uploads_and_every_worker_downloads(api, world, files_di
         assert response.headers["content-length"] == str(len(PDF))
         assert response.headers["content-disposition"] == (
             "attachment; filename=\"Guide v2 _.pdf\"; filename*=UTF-8''Guide%20v2%20%C3%A9.pdf")
+
+
+async def test_a_labeler_finds_the_instructions_from_their_task(api, world):
+    campaign = await new_campaign(api, world)
+    await add_assets(api, world, ["street-1.jpg"])
+    assert (await api.data(LAUNCH, {"c": campaign}, world.manager))["launchCampaign"]["errors"] == []
+    assert payload(await upload(api, world.manager, campaign, PDF, filename="rules.pdf"))["errors"] == []
+    groups = (await api.data(
+        "query($o: ID!) { myTasks(organizationId: $o) { tasks { asset { filename } campaign { instructions { filename url } } } } }",
+        {"o": world.ids["org"]}, world.labeler))["myTasks"]
+    [task] = [task for group in groups for task in group["tasks"]]
+    assert task["asset"]["filename"] == "street-1.jpg" and task["campaign"]["instructions"]["filename"] == "rules.pdf"
+    response = await api.client.get(task["campaign"]["instructions"]["url"], headers=auth(world.labeler))
+    assert response.status_code == 200 and response.content == PDF
 
 
 async def test_everyone_else_gets_the_same_404(api, world):
