@@ -12,6 +12,7 @@ DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Room for a multipart request's other parts (operations, map, part headers) next to its file.
 MULTIPART_MARGIN_BYTES = 1024 * 1024
+MAX_UPLOAD_MB_CEILING = 2047  # Instructions.size is a GraphQL Int (32 bits)
 
 
 class ConfigError(ValueError):
@@ -107,6 +108,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             raise ConfigError(
                 f"STEPWISE_ALLOWED_ORIGINS entry {origin!r} must be an origin like https://app.example.com"
             )
+    max_upload_mb = _positive_number(env, "STEPWISE_MAX_UPLOAD_MB", 20.0)
+    if max_upload_mb > MAX_UPLOAD_MB_CEILING:
+        raise ConfigError(f"STEPWISE_MAX_UPLOAD_MB={max_upload_mb:g} must be at most {MAX_UPLOAD_MB_CEILING}")
     log_level = (env.get("STEPWISE_LOG_LEVEL") or "INFO").upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"STEPWISE_LOG_LEVEL={log_level!r} must be one of {', '.join(LOG_LEVELS)}")
@@ -121,5 +125,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_query_cost=_positive_number(env, "STEPWISE_MAX_QUERY_COST", 50_000, int),
         log_level=log_level,
         files_dir=Path(env.get("STEPWISE_FILES_DIR") or data_dir / "files"),
-        max_upload_mb=_positive_number(env, "STEPWISE_MAX_UPLOAD_MB", 20.0),
+        max_upload_mb=max_upload_mb,
     )

@@ -8,6 +8,7 @@ is streamed from STEPWISE_FILES_DIR, which every server process shares.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
 from urllib.parse import quote
@@ -23,6 +24,7 @@ from stepwise.permissions.access import Access
 from stepwise.permissions.auth import bearer_token
 from stepwise.schema.ids import decode_id
 
+logger = logging.getLogger("stepwise.files")
 INSTRUCTIONS_PATH = "/files/instructions/"
 NOT_FOUND_BODY = {"errors": [{"message": "No instructions here.", "extensions": {"code": "NOT_FOUND"}}]}
 
@@ -72,7 +74,9 @@ def instructions_endpoint(files_dir: Path):
     return download_instructions
 
 
-async def _current_file(access: Access, campaign_id: int, files_dir: Path) -> tuple[CampaignInstructions | None, os.stat_result | None]:
+async def _current_file(
+    access: Access, campaign_id: int, files_dir: Path
+) -> tuple[CampaignInstructions | None, os.stat_result | None]:
     """The viewer's instructions row and its file's stat. A file gone since the row was read was
     replaced: the new row is committed before the old file is removed, so read the row again."""
     for _ in range(2):
@@ -83,4 +87,6 @@ async def _current_file(access: Access, campaign_id: int, files_dir: Path) -> tu
             return instructions, await asyncio.to_thread(os.stat, files_dir / instructions.stored_name)
         except FileNotFoundError:
             continue
+    # The row names a file that is not there: STEPWISE_FILES_DIR is not the one it was stored in.
+    logger.warning("instructions of campaign %s: %s is missing from %s", campaign_id, instructions.stored_name, files_dir)
     return None, None

@@ -4,6 +4,7 @@ same bearer token, 404 for everyone else; refused by its bytes or its size, neve
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -232,6 +233,17 @@ async def test_replacing_instructions_removes_the_old_file(api, world, files_dir
     for round_number in range(12):
         assert payload(await upload(api, world.manager, campaign, PDF + b"%" * round_number))["errors"] == []
     assert len(on_disk(files_dir)) == 1
+
+
+async def test_concurrent_uploads_to_one_campaign_leave_one_file(api, world, files_dir):
+    campaign = await new_campaign(api, world)
+    contents = [PDF + f"% upload {n}\n".encode() for n in range(4)]
+    results = await asyncio.gather(*(upload(api, world.manager, campaign, c, filename=f"{n}.pdf")
+                                     for n, c in enumerate(contents)))
+    assert all(payload(result)["errors"] == [] for result in results)
+    [stored] = on_disk(files_dir)
+    current = (await api.data(INSTRUCTIONS, {"c": campaign}, world.manager))["campaign"]["instructions"]
+    assert (files_dir / stored).read_bytes() == contents[int(current["filename"][0])]
 
 
 async def test_a_failure_while_recording_leaves_no_file(api, world, files_dir, monkeypatch):

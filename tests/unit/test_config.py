@@ -48,5 +48,6 @@ def test_uploads_have_their_own_directory_and_limit():
     settings = load_settings({"STEPWISE_FILES_DIR": "/mnt/files", "STEPWISE_MAX_UPLOAD_MB": "0.5"})
     assert str(settings.files_dir) == "/mnt/files" and settings.max_upload_bytes == 512 * 1024
     assert settings.max_multipart_request_bytes == settings.max_request_bytes
-    with pytest.raises(ConfigError, match="STEPWISE_MAX_UPLOAD_MB"):
-        load_settings({"STEPWISE_MAX_UPLOAD_MB": "-1"})
+    for bad in ("-1", "abc", "4096"):
+        with pytest.raises(ConfigError, match="STEPWISE_MAX_UPLOAD_MB"):
+            load_settings({"STEPWISE_MAX_UPLOAD_MB": bad})
