@@ -37,6 +37,7 @@ from tortoise import connections
 
 logger = logging.getLogger("stepwise")
 HEALTH_TIMEOUT_SECONDS = 2.0
+SIGNED_IN = "stepwise.signed_in"  # ASGI scope key
 
 
 async def viewer_of_connection(params: object):
@@ -98,9 +99,13 @@ class StepwiseGraphQL(GraphQL):
             await discard_files(scope)  # whatever happened, no temporary upload outlives its request
 
     async def parse_multipart(self, request: UploadRequestAdapter) -> dict:
-        """Uploads stream to disk as they arrive (uploads.py), never into memory."""
+        """Uploads stream to disk as they arrive (uploads.py), never into memory; an anonymous
+        request (UNAUTHENTICATED whatever it asks) gets nothing written."""
+        starlette_request = request.starlette_request
+        signed_in = starlette_request.scope.get(SIGNED_IN, False)
         return await parse_graphql_multipart(
-            request.starlette_request, self.settings.files_dir, self.settings.max_upload_bytes, self.parse_json
+            starlette_request, self.settings.files_dir if signed_in else None, self.settings.max_upload_bytes,
+            self.parse_json,
         )
 
     async def on_ws_connect(self, context: Context):
@@ -114,6 +119,7 @@ class StepwiseGraphQL(GraphQL):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         viewer = await authenticate(bearer_token(request.headers.get("authorization")))
+        request.scope[SIGNED_IN] = viewer is not None  # read when a multipart body is parsed, just after
         return Context(
             request=request,
             response=response,

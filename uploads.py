@@ -42,7 +42,7 @@ class _Reader:
     """python-multipart's callbacks are synchronous: they account and buffer, and `flush()`
     writes what a chunk brought on a thread, before the next chunk is read."""
 
-    def __init__(self, directory: Path, max_file_bytes: int, opened: list[IncomingFile]) -> None:
+    def __init__(self, directory: Path | None, max_file_bytes: int, opened: list[IncomingFile]) -> None:
         self.directory, self.max_file_bytes, self.opened = directory, max_file_bytes, opened
         self.fields: dict[str, str] = {}
         self.files: dict[str, IncomingFile] = {}
@@ -86,7 +86,7 @@ class _Reader:
             return
         if len(self.opened) >= MAX_FILES:
             raise MultipartError(f"At most {MAX_FILES} files.")
-        path, handle = open_temporary(self.directory)
+        path, handle = open_temporary(self.directory) if self.directory is not None else (None, None)
         incoming = IncomingFile(
             filename=options[b"filename"].decode("utf-8", "replace"),
             content_type=self._headers.get(b"content-type", b"").decode("latin-1"),
@@ -103,8 +103,8 @@ class _Reader:
             part.data += chunk
             return
         incoming = part.incoming
-        if incoming.too_large:
-            return  # the rest of an oversized file is read and dropped
+        if incoming.too_large or self.directory is None:
+            return  # the rest of an oversized file, or a file nobody may keep, is read and dropped
         if incoming.size + len(chunk) > self.max_file_bytes:
             incoming.too_large = True
             part.data.clear()
@@ -160,10 +160,11 @@ class _Reader:
 
 
 async def read_multipart(
-    request: Request, directory: Path, max_file_bytes: int, opened: list[IncomingFile]
+    request: Request, directory: Path | None, max_file_bytes: int, opened: list[IncomingFile]
 ) -> tuple[dict[str, str], dict[str, IncomingFile]]:
     """The fields and files of a multipart body, read as it streams in. Every file created is
-    appended to `opened` at once, so the caller can remove them all when the request ends."""
+    appended to `opened` at once, so the caller can remove them all when the request ends.
+    Without a `directory` (an anonymous request, refused anyway) file bytes are read and dropped."""
     _, params = parse_options_header(request.headers.get("content-type"))
     boundary = params.get(b"boundary")
     if not boundary:
@@ -218,7 +219,7 @@ def _valid_map(files_map: object) -> bool:
     )
 
 
-async def parse_graphql_multipart(request: Request, files_dir: Path, max_file_bytes: int, parse_json) -> dict:
+async def parse_graphql_multipart(request: Request, files_dir: Path | None, max_file_bytes: int, parse_json) -> dict:
     """The operation of a multipart request, its `map`'s paths replaced by the IncomingFile
     objects (the `Upload` scalar's values). Malformed requests are answered 400."""
     try:

@@ -62,6 +62,15 @@ async def upload(api, token, campaign_id: str, content, filename="guide.pdf", co
     return response.json()
 
 
+def multipart_head(campaign_id: str, boundary: str, filename: str = "big.pdf") -> bytes:
+    """A hand-made multipart body up to the file's first byte (to stream the rest chunk by chunk)."""
+    operations = json.dumps({"query": UPLOAD, "variables": {"i": {"campaignId": campaign_id, "file": None}}})
+    return (f"--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{\"0\": [\"variables.i.file\"]}}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"{filename}\"\r\n"
+            "Content-Type: application/pdf\r\n\r\n").encode()
+
+
 def payload(body: dict) -> dict:
     assert "errors" not in body, body["errors"]
     return body["data"]["uploadInstructions"]
@@ -148,6 +157,24 @@ async def test_only_managers_upload(api, world, files_dir):
     assert (await api.data(INSTRUCTIONS, {"c": campaign}, world.manager))["campaign"]["instructions"] is None
 
 
+async def test_an_anonymous_upload_writes_nothing(api, world, files_dir):
+    campaign = await new_campaign(api, world)
+    boundary = uuid.uuid4().hex
+    seen: list[list[str]] = []
+
+    async def body():
+        yield multipart_head(campaign, boundary) + PDF
+        for _ in range(8):
+            seen.append(on_disk(files_dir))
+            yield b"\0" * 65536
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = await api.client.post("/graphql", content=body(),
+                                     headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["UNAUTHENTICATED"]
+    assert seen == [[]] * 8 and on_disk(files_dir) == []
+
+
 # ------------------------------------------------------------------------------ refusals leave nothing
 
 async def test_the_bytes_decide_the_type_not_the_name(api, world, files_dir):
@@ -173,11 +200,7 @@ async def test_a_file_over_the_limit_is_refused_while_it_streams(api, world, fil
     [kept] = on_disk(files_dir)
 
     boundary = uuid.uuid4().hex
-    operations = json.dumps({"query": UPLOAD, "variables": {"i": {"campaignId": campaign, "file": None}}})
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{\"0\": [\"variables.i.file\"]}}\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"big.pdf\"\r\n"
-            "Content-Type: application/pdf\r\n\r\n%PDF-1.4\n").encode()
+    head = multipart_head(campaign, boundary) + b"%PDF-1.4\n"
     chunk = b"\0" * (32 * 1024)
     partial_sizes: list[int] = []
 
@@ -274,13 +297,7 @@ async def test_a_request_cut_off_mid_file_leaves_no_file(api, world, files_dir):
     """The client goes away in the middle of the file (the ASGI server reports http.disconnect)."""
     campaign = await new_campaign(api, world)
     boundary = "cut"
-    operations = json.dumps({"query": UPLOAD, "variables": {"i": {"campaignId": campaign, "file": None}}})
-    messages = [
-        (f"--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n"
-         f"--{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{\"0\": [\"variables.i.file\"]}}\r\n"
-         f"--{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"a.pdf\"\r\n\r\n").encode(),
-        PDF * 1000,
-    ]
+    messages = [multipart_head(campaign, boundary), PDF * 1000]
     seen_while_streaming: list[int] = []
 
     async def receive():
