@@ -64,6 +64,7 @@ class _Reader:
     def on_part_begin(self) -> None:
         self._headers = {}
 
+    # python-multipart bounds each part's headers (MultipartParseError past its maximum).
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
         self._header_name += data[start:end]
 

@@ -335,6 +335,13 @@ async def test_malformed_multipart_requests_are_400_and_leave_no_file(api, world
                                          headers=auth(world.manager))
         assert response.status_code == 400, (data, response.text)
         assert "Traceback" not in response.text
+    long_header = {"0": ("a" * 9000 + ".pdf", PDF, "application/pdf")}
+    response = await api.client.post("/graphql", data={"operations": operations, "map": '{"0": ["variables.i.file"]}'},
+                                     files=long_header, headers=auth(world.manager))
+    assert response.status_code == 400  # python-multipart bounds part headers
+    response = await api.client.post("/graphql", content=b"--x\r\n", headers={
+        **auth(world.manager), "content-type": "multipart/form-data"})  # no boundary
+    assert response.status_code == 400
     assert on_disk(files_dir) == []
     # The file sent as a plain JSON value is not a file.
     body = await api.post(UPLOAD, {"i": {"campaignId": campaign, "file": "%PDF-1.4"}}, world.manager)
