@@ -105,6 +105,10 @@ async def test_a_manager_uploads_and_every_worker_downloads(api, world, files_di
         assert response.headers["content-length"] == str(len(PDF))
         assert response.headers["content-disposition"] == (
             "attachment; filename=\"Guide v2 _.pdf\"; filename*=UTF-8''Guide%20v2%20%C3%A9.pdf")
+    head = await api.client.head(instructions["url"], headers=auth(world.labeler))
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-length"] == str(len(PDF))
+    part = await api.client.get(instructions["url"], headers={**auth(world.labeler), "range": "bytes=0-4"})
+    assert part.status_code == 206 and part.content == b"%PDF-"
 
 
 async def test_a_labeler_finds_the_instructions_from_their_task(api, world):
