@@ -31,7 +31,8 @@ def checked_pdf(file: object, max_bytes: int) -> IncomingFile:
     if not isinstance(file, IncomingFile):
         raise invalid_input(FIELD, "Send the file as a part of a multipart request (GraphQL multipart request spec).")
     if file.too_large:
-        raise DomainError(ErrorCode.FILE_TOO_LARGE, f"The file is over the upload limit of {max_bytes} bytes.", FIELD)
+        limit = f"{max_bytes / (1024 * 1024):g} MB"
+        raise DomainError(ErrorCode.FILE_TOO_LARGE, f"The file is over the upload limit ({limit}).", FIELD)
     if file.path is None:
         raise invalid_input(FIELD, "This file part was already used by another field of the request.")
     if not file.head.startswith(PDF_MAGIC):
