@@ -11,6 +11,9 @@ BROKER_SCHEMES = ("memory", "redis", "rediss", "postgres", "postgresql")
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SQLITE_ENGINES = ("inline", "aiosqlite")
+# Room for a multipart request's other parts (operations, map, part headers) next to its file.
+MULTIPART_MARGIN_BYTES = 1024 * 1024
+MAX_UPLOAD_MB_CEILING = 2047  # Instructions.size is a GraphQL Int (32 bits)
 
 
 class ConfigError(ValueError):
@@ -30,10 +33,21 @@ class Settings:
     log_level: str = "INFO"
     sqlite_engine: str = "inline"
     sqlite_loop_budget_ms: float = 0.0  # 0: unchecked (production); tests run with 20
+    files_dir: Path = Path(".stepwise/files")
+    max_upload_mb: float = 20.0
 
     @property
     def max_request_bytes(self) -> int:
         return int(self.max_request_mb * 1024 * 1024)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_multipart_request_bytes(self) -> int:
+        """A multipart request may carry an allowed file, whatever the general request limit."""
+        return max(self.max_request_bytes, self.max_upload_bytes + MULTIPART_MARGIN_BYTES)
 
     @property
     def uses_sqlite(self) -> bool:
@@ -82,6 +96,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "STEPWISE_MAX_ALIASES", "STEPWISE_MAX_QUERY_COST", "STEPWISE_LOG_LEVEL",
         "STEPWISE_SQLITE_ENGINE", "STEPWISE_SQLITE_LOOP_BUDGET_MS",
     }
+    known |= {"STEPWISE_FILES_DIR", "STEPWISE_MAX_UPLOAD_MB"}
     # Test-only variables are read by the test suite, not the server.
     unknown = sorted(
         k for k in env if k.startswith("STEPWISE_") and k not in known
@@ -109,6 +124,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             raise ConfigError(
                 f"STEPWISE_ALLOWED_ORIGINS entry {origin!r} must be an origin like https://app.example.com"
             )
+    max_upload_mb = _positive_number(env, "STEPWISE_MAX_UPLOAD_MB", 20.0)
+    if max_upload_mb > MAX_UPLOAD_MB_CEILING:
+        raise ConfigError(f"STEPWISE_MAX_UPLOAD_MB={max_upload_mb:g} must be at most {MAX_UPLOAD_MB_CEILING}")
     log_level = (env.get("STEPWISE_LOG_LEVEL") or "INFO").upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"STEPWISE_LOG_LEVEL={log_level!r} must be one of {', '.join(LOG_LEVELS)}")
@@ -128,4 +146,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=log_level,
         sqlite_engine=sqlite_engine,
         sqlite_loop_budget_ms=sqlite_loop_budget_ms,
+        files_dir=Path(env.get("STEPWISE_FILES_DIR") or data_dir / "files"),
+        max_upload_mb=max_upload_mb,
     )

@@ -9,6 +9,7 @@ from strawberry.dataloader import DataLoader
 from stepwise.models.db.accounts import Invitation, Membership
 from stepwise.models.db.datasets import Asset, Dataset, DatasetVersion, DatasetWorker, Label
 from stepwise.models.db.campaigns import Campaign, Step, StepAssignee, Task, TaskEvent
+from stepwise.models.db.files import CampaignInstructions
 from stepwise.models.db.issues import Issue, IssueComment
 from stepwise.models.queries.assets import asset_counts
 from stepwise.models.queries.batches import children_by_parent_ids, model_rows, open_issue_counts, rows_by_keys
@@ -71,6 +72,10 @@ class Loaders:
     @cached_property
     def campaign_by_version(self) -> DataLoader:
         return _keyed_loader(_models(Campaign), "version_id")  # a version's campaign
+
+    @cached_property
+    def instructions_by_campaign(self) -> DataLoader:
+        return _keyed_loader(_models(CampaignInstructions), "campaign_id")  # a campaign's PDF, if any
 
     @cached_property
     def task_by_asset(self) -> DataLoader:

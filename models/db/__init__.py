@@ -12,6 +12,7 @@ MODEL_MODULES = [
     "stepwise.models.db.datasets",
     "stepwise.models.db.campaigns",
     "stepwise.models.db.issues",
+    "stepwise.models.db.files",
 ]
 MIGRATIONS_MODULE = "stepwise.models.db.migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000

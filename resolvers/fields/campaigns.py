@@ -27,3 +27,8 @@ async def campaign_progress_rows(info: Info, campaign) -> tuple[list, Progress]:
     """The campaign's steps and its task counters (the steps give the positions)."""
     steps = await info.context.loaders.steps_by_campaign.load(campaign.id)
     return steps, await campaign_progress(campaign, steps)
+
+
+async def campaign_instructions(info: Info, campaign_id: int):
+    """The campaign's instructions row (file name, size, upload time), or None before any upload."""
+    return await info.context.loaders.instructions_by_campaign.load(campaign_id)

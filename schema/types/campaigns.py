@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from stepwise.downloads import instructions_url
 from stepwise.models import clock
 from stepwise.models.db import campaigns as db
 from stepwise.models.db.datasets import DatasetVersion as VersionRow
@@ -17,7 +18,12 @@ from stepwise.models.queries.tasks import Progress
 from stepwise.models.queries.tasks import TaskFilter as TaskQuery
 from stepwise.models.workflow import TaskStatus, displayed_status
 from stepwise.permissions.graphql import policy
-from stepwise.resolvers.fields.campaigns import campaign_progress_rows, campaign_steps, step_assignees
+from stepwise.resolvers.fields.campaigns import (
+    campaign_instructions,
+    campaign_progress_rows,
+    campaign_steps,
+    step_assignees,
+)
 from stepwise.resolvers.fields.common import row_by_id
 from stepwise.resolvers.fields.issues import campaign_issue_page
 from stepwise.resolvers.fields.tasks import campaign_task_page
@@ -53,10 +59,14 @@ AFTER = "An `endCursor` of a previous page, to continue after it."
 
 @strawberry.type(description="The PDF of instructions that workers of a campaign read before they start.")
 class Instructions:
-    filename: str = strawberry.field(description="The uploaded file's name.")
+    filename: str = strawberry.field(
+        description="The uploaded file's name as sent, without directories or control characters, at most 200 characters."
+    )
     size: int = strawberry.field(description="The file's size in bytes.")
     url: str = strawberry.field(
-        description="Where an authorized worker downloads the PDF (same credentials as the API)."
+        description="Where an authorized worker downloads the PDF (same credentials as the API): a path on the "
+        "server of /graphql, `/files/instructions/<campaign ID>`, answered with the PDF as an attachment to any "
+        "worker of the dataset and 404 to anyone else."
     )
     uploaded_at: datetime = strawberry.field(description="When this file was uploaded; a new upload replaces it.")
 
@@ -191,8 +201,13 @@ class Campaign(Node):
         return self.row.close_to_new_assets
 
     @strawberry.field(description="The workers' PDF instructions; null until uploaded.")
-    def instructions(self) -> Instructions | None:
-        return None  # uploads arrive with uploadInstructions (docs/api.md)
+    async def instructions(self, info: Info) -> Instructions | None:
+        row = await campaign_instructions(info, self.row.id)
+        if row is None:
+            return None
+        root_path = getattr(info.context.request, "scope", {}).get("root_path", "")
+        return Instructions(filename=row.filename, size=row.size, url=instructions_url(self.id, root_path),
+                            uploaded_at=row.uploaded_at)
 
     @strawberry.field(description="When the campaign was created (as a DRAFT).")
     def created_at(self) -> datetime:

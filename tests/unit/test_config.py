@@ -48,3 +48,16 @@ def test_bad_values_give_one_readable_line(env, mentions):
         load_settings(env)
     message = str(caught.value)
     assert mentions in message and "\n" not in message
+
+
+def test_uploads_have_their_own_directory_and_limit():
+    settings = load_settings({"STEPWISE_DATA_DIR": "/srv/stepwise"})
+    assert str(settings.files_dir) == "/srv/stepwise/files" and settings.max_upload_bytes == 20 * 1024 * 1024
+    # A multipart request may carry an allowed file although the general limit is smaller.
+    assert settings.max_multipart_request_bytes == 21 * 1024 * 1024 > settings.max_request_bytes
+    settings = load_settings({"STEPWISE_FILES_DIR": "/mnt/files", "STEPWISE_MAX_UPLOAD_MB": "0.5"})
+    assert str(settings.files_dir) == "/mnt/files" and settings.max_upload_bytes == 512 * 1024
+    assert settings.max_multipart_request_bytes == settings.max_request_bytes
+    for bad in ("-1", "abc", "4096"):
+        with pytest.raises(ConfigError, match="STEPWISE_MAX_UPLOAD_MB"):
+            load_settings({"STEPWISE_MAX_UPLOAD_MB": bad})
