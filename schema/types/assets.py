@@ -88,6 +88,8 @@ class Asset(Node):
     width: int = strawberry.field(description="Width in pixels.")
     height: int = strawberry.field(description="Height in pixels.")
     url: str | None = strawberry.field(description="Where the image can be downloaded, if known.")
+    # The asset of a sealed task (Task.sealed_from_row): its identity, none of its content.
+    sealed: strawberry.Private[bool] = False
 
     @classmethod
     def from_row(cls, row: db.Asset) -> Asset:
@@ -107,6 +109,8 @@ class Asset(Node):
         description="The asset's accepted annotation: pre-existing, or the one that finished the workflow."
     )
     def annotation(self) -> Annotation | None:
+        if self.sealed:
+            return None
         row = self.row
         return annotation_of(row.annotation, row.annotation_updated_at or row.created_at, row.annotation_updated_by_id)
 
@@ -114,6 +118,8 @@ class Asset(Node):
     async def task(self, info: Info) -> TaskRef | None:
         from stepwise.schema.types.tasks import Task
 
+        if self.sealed:
+            return None
         row = await info.context.loaders.task_by_asset.load(self.row.id)
         return Task.from_row(row, info) if row else None
 
@@ -125,7 +131,7 @@ class Asset(Node):
     ) -> list[IssueRef]:
         from stepwise.schema.types.issues import issues_of_asset
 
-        return await issues_of_asset(info, self.row.id, status)
+        return [] if self.sealed else await issues_of_asset(info, self.row.id, status)
 
 
 @strawberry.type(description="An asset in a page, with its cursor.")

@@ -97,6 +97,8 @@ class Task(Node):
         description="The current assignee, the only one who may act on the task; null once DONE or SKIPPED."
     )
     open_issue_count: int = strawberry.field(description="How many OPEN issues the task's asset has.")
+    # A task the viewer may no longer see, in a subscription update (docs/permissions.md).
+    sealed: strawberry.Private[bool] = False
 
     @classmethod
     def from_row(cls, row: db.Task, info: Info, preloaded: Preloaded = NOTHING_PRELOADED) -> Task:
@@ -109,6 +111,16 @@ class Task(Node):
             open_issue_count=preloaded.open_issues.get(row.asset_id, 0) if preloaded.open_issues is not None
             else Deferred(_open_issue_count, info, row.asset_id),
         )
+
+    @classmethod
+    def sealed_from_row(cls, row: db.Task, info: Info) -> Task:
+        """The task as an update tells a viewer who may no longer see it (it left them): where it
+        went, and none of its content: annotation null, issues, history and events empty, no open
+        issue counted, and its asset sealed the same way (docs/permissions.md)."""
+        task = cls.from_row(row, info)
+        task.sealed, task.open_issue_count = True, 0
+        task.asset = Deferred(_sealed_asset, info, row.asset_id)
+        return task
 
     @strawberry.field(description="The campaign the task belongs to.")
     async def campaign(self, info: Info) -> Campaign:
@@ -124,6 +136,8 @@ class Task(Node):
 
     @strawberry.field(description="The working annotation of this task: saved drafts, or what the previous step submitted.")
     def annotation(self) -> Annotation | None:
+        if self.sealed:
+            return None
         row = self.row
         return annotation_of(row.annotation, row.annotation_updated_at or row.updated_at, row.annotation_updated_by_id)
 
@@ -137,10 +151,12 @@ class Task(Node):
     ) -> list[IssueRef]:
         from stepwise.schema.types.issues import issues_of_asset
 
-        return await issues_of_asset(info, self.row.asset_id, status)
+        return [] if self.sealed else await issues_of_asset(info, self.row.asset_id, status)
 
     @strawberry.field(description="One entry per workflow step, in workflow order.")
     async def history(self, info: Info) -> list[StepHistoryEntry]:
+        if self.sealed:
+            return []
         steps = await info.context.loaders.steps_by_campaign.load(self.row.campaign_id)
         events = await info.context.loaders.events_by_task.load(self.row.id)
         last_submit = {e.step_id: e for e in events if e.kind is EventKind.SUBMITTED}
@@ -167,6 +183,8 @@ class Task(Node):
 
     @strawberry.field(description="Every transition of the task, oldest first.")
     async def events(self, info: Info) -> list[TaskEvent]:
+        if self.sealed:
+            return []
         return [TaskEvent(row=row) for row in await info.context.loaders.events_by_task.load(self.row.id)]
 
 
@@ -190,6 +208,12 @@ class TaskConnection:
 
 async def _asset(info: Info, asset_id: int) -> Asset:
     return Asset.from_row(await info.context.loaders.get(AssetRow, asset_id))
+
+
+async def _sealed_asset(info: Info, asset_id: int) -> Asset:
+    asset = await _asset(info, asset_id)
+    asset.sealed = True
+    return asset
 
 
 async def _open_issue_count(info: Info, asset_id: int) -> int:
