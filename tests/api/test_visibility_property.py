@@ -10,7 +10,7 @@ otherwise), what a visible task or asset shows of its asset, task and issues is 
 `myTasks`/`myIssues` are exactly the viewer's own active ones the predicate allows, `createIssue`
 is refused exactly on the assets whose task is hidden, and the SQL filters select the same rows.
 
-Examples per run: STEPWISE_PROPERTY_EXAMPLES (default 25; docs/development.md).
+Examples per run: STEPWISE_TEST_PROPERTY_EXAMPLES (default 25; docs/development.md).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from stepwise.permissions import visibility
 from stepwise.permissions.roles import DatasetRole, OrgRole, effective_dataset_role
 from stepwise.schema.ids import decode_id
 
-EXAMPLES = int(os.environ.get("STEPWISE_PROPERTY_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("STEPWISE_TEST_PROPERTY_EXAMPLES", "25"))
 POOL = 5  # users signed up once per test; each example is a new organization of theirs
 NAMES = itertools.count()
 
