@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from stepwise.models.db import sql
 from stepwise.permissions import visibility
 from stepwise.permissions.roles import DatasetRole, OrgRole, effective_dataset_role
-from stepwise.schema.ids import decode_id
+from stepwise.schema.ids import decode_id, encode_id
 
 EXAMPLES = int(os.environ.get("STEPWISE_TEST_PROPERTY_EXAMPLES", "25"))
 POOL = 5  # users signed up once per test; each example is a new organization of theirs
@@ -193,8 +193,6 @@ def lookups(tasks, assets, issues) -> tuple[str, dict]:
 
 async def sql_filtered(viewer: str) -> tuple[set, set, set]:
     """The rows each SQL filter of permissions/visibility.py selects for the viewer, as global IDs."""
-    from stepwise.schema.ids import encode_id
-
     viewer_id, found = decode_id(viewer, "User"), []
     for table, alias, make in (("task", "t", visibility.task_filter), ("asset", "a", visibility.asset_filter),
                                ("issue", "i", visibility.issue_filter)):
