@@ -8,10 +8,7 @@ from stepwise.models.db import accounts as accounts_db
 from stepwise.models.db import campaigns as campaigns_db
 from stepwise.models.db import datasets as datasets_db
 from stepwise.models.errors import NotFound
-from stepwise.models.queries.tasks import holds_active_task
-from stepwise.permissions.policy import allows
-from stepwise.models.actions.issues import find_issue
-from stepwise.models.actions.task_access import find_task
+from stepwise.models.actions.task_access import find_asset, find_issue, find_task
 from stepwise.resolvers.scopes import scope_of
 from stepwise.schema.context import Info
 from stepwise.schema.ids import parse_id
@@ -61,18 +58,7 @@ async def fetch_step(info: Info, pk: int):
 
 
 async def fetch_asset(info: Info, pk: int) -> Asset:
-    """MANAGERs and CONTRIBUTORs read any asset of their datasets; LABELERs those of their own active tasks."""
-    row = await info.context.loaders.get(datasets_db.Asset, pk)
-    if row is not None:
-        org_id, dataset_id = await scope_of(info.context.loaders, row)
-        access = info.context.access
-        if await access.can("asset.read", org_id, dataset_id):
-            return Asset.from_row(row)
-        role = await access.dataset_role(dataset_id, org_id)
-        own = await holds_active_task(access.require_viewer().id, pk)
-        if allows("task.readOwn", role) and own:
-            return Asset.from_row(row)
-    raise NotFound("Asset")
+    return Asset.from_row(await find_asset(info.context.access, pk))
 
 
 async def fetch_issue(info: Info, pk: int) -> Issue:

@@ -91,6 +91,8 @@ class Asset(Node):
     width: int = strawberry.field(description="Width in pixels.")
     height: int = strawberry.field(description="Height in pixels.")
     url: str | None = strawberry.field(description="Where the image can be downloaded, if known.")
+    # The asset of a sealed task (Task.sealed_from_row): its identity, none of its content.
+    sealed: strawberry.Private[bool] = False
 
     @classmethod
     def from_row(cls, row: db.Asset) -> Asset:
@@ -110,6 +112,8 @@ class Asset(Node):
         description="The asset's accepted annotation: pre-existing, or the one that finished the workflow."
     )
     def annotation(self) -> Annotation | None:
+        if self.sealed:
+            return None
         row = self.row
         return annotation_of(row.annotation, row.annotation_updated_at or row.created_at, row.annotation_updated_by_id)
 
@@ -117,6 +121,8 @@ class Asset(Node):
     async def task(self, info: Info) -> TaskRef | None:
         from stepwise.schema.types.tasks import Task
 
+        if self.sealed:
+            return None
         row = await asset_task(info, self.row.id)
         return Task.from_row(row, info) if row else None
 
@@ -128,7 +134,7 @@ class Asset(Node):
     ) -> list[IssueRef]:
         from stepwise.schema.types.issues import Issue
 
-        return [Issue.from_row(r) for r in await asset_issues(info, self.row.id, status)]
+        return [] if self.sealed else [Issue.from_row(r) for r in await asset_issues(info, self.row.id, status)]
 
 
 @strawberry.type(description="An asset in a page, with its cursor.")

@@ -105,6 +105,8 @@ class Task(Node):
         description="The current assignee, the only one who may act on the task; null once DONE or SKIPPED."
     )
     open_issue_count: int = strawberry.field(description="How many OPEN issues the task's asset has.")
+    # A task the viewer may no longer see, in a subscription update (docs/permissions.md).
+    sealed: strawberry.Private[bool] = False
 
     @classmethod
     def from_row(cls, row: db.Task, info: Info, preloaded: Preloaded = NOTHING_PRELOADED) -> Task:
@@ -117,6 +119,16 @@ class Task(Node):
             open_issue_count=preloaded.open_issues.get(row.asset_id, 0) if preloaded.open_issues is not None
             else Deferred(open_issue_count, info, row.asset_id),
         )
+
+    @classmethod
+    def sealed_from_row(cls, row: db.Task, info: Info) -> Task:
+        """The task as an update tells a viewer who may no longer see it (it left them): where it
+        went, and none of its content: annotation null, issues, history and events empty, no open
+        issue counted, and its asset sealed the same way (docs/permissions.md)."""
+        task = cls.from_row(row, info)
+        task.sealed, task.open_issue_count = True, 0
+        task.asset = Deferred(row_by_id, info, AssetRow, row.asset_id, then=_sealed_asset)
+        return task
 
     @strawberry.field(description="The campaign the task belongs to.")
     async def campaign(self, info: Info) -> Campaign:
@@ -132,6 +144,8 @@ class Task(Node):
 
     @strawberry.field(description="The working annotation of this task: saved drafts, or what the previous step submitted.")
     def annotation(self) -> Annotation | None:
+        if self.sealed:
+            return None
         row = self.row
         return annotation_of(row.annotation, row.annotation_updated_at or row.updated_at, row.annotation_updated_by_id)
 
@@ -145,10 +159,12 @@ class Task(Node):
     ) -> list[IssueRef]:
         from stepwise.schema.types.issues import Issue
 
-        return [Issue.from_row(r) for r in await asset_issues(info, self.row.asset_id, status)]
+        return [] if self.sealed else [Issue.from_row(r) for r in await asset_issues(info, self.row.asset_id, status)]
 
     @strawberry.field(description="One entry per workflow step, in workflow order.")
     async def history(self, info: Info) -> list[StepHistoryEntry]:
+        if self.sealed:
+            return []
         steps, events = await task_steps_and_events(info, self.row)
         last_submit = {e.step_id: e for e in events if e.kind is EventKind.SUBMITTED}
         current = next((s.position for s in steps if s.id == self.row.step_id), None)
@@ -174,6 +190,8 @@ class Task(Node):
 
     @strawberry.field(description="Every transition of the task, oldest first.")
     async def events(self, info: Info) -> list[TaskEvent]:
+        if self.sealed:
+            return []
         return [TaskEvent(row=row) for row in await task_events(info, self.row.id)]
 
 
@@ -193,6 +211,13 @@ class TaskConnection:
     @strawberry.field(description="How many tasks match the filter, over all pages.")
     async def total_count(self) -> int:
         return await campaign_task_count(self.campaign_id, self.task_filter)
+
+
+def _sealed_asset(row) -> Asset:
+    """The asset of a sealed task: its identity, none of its content."""
+    asset = Asset.from_row(row)
+    asset.sealed = True
+    return asset
 
 
 def preloaded(page: TaskPage) -> Preloaded:
