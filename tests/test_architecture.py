@@ -4,8 +4,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PURE = ["models/workflow.py", "models/errors.py", "models/events.py", "models/shapes.py", "models/validation.py",
-        "permissions/roles.py", "permissions/policy.py"]
+PURE = ["models/workflow.py", "models/history.py", "models/errors.py", "models/events.py", "models/shapes.py",
+        "models/validation.py", "permissions/roles.py", "permissions/policy.py"]
 FORBIDDEN = ("tortoise", "aiosqlite", "asyncpg", "pypika", "starlette", "uvicorn", "strawberry", "graphql",
              "broadcaster", "redis", "httpx", "stepwise.models.db", "stepwise.schema", "stepwise.resolvers",
              "stepwise.subscriptions", "stepwise.app")
