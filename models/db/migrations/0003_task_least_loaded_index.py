@@ -1,0 +1,15 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from tortoise.indexes import Index
+
+class Migration(migrations.Migration):
+    dependencies = [('stepwise', '0002_campaigns_and_issues')]
+
+    initial = False
+
+    operations = [
+        ops.AddIndex(
+            model_name='Task',
+            index=Index(fields=['campaign_id', 'assignee_id', 'status']),
+        ),
+    ]
