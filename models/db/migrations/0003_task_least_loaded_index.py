@@ -8,8 +8,13 @@ class Migration(migrations.Migration):
     initial = False
 
     operations = [
+        ops.RemoveIndex(
+            model_name='Task',
+            name=None,
+            fields=['assignee_id', 'status'],
+        ),
         ops.AddIndex(
             model_name='Task',
-            index=Index(fields=['campaign_id', 'assignee_id', 'status']),
+            index=Index(fields=['assignee_id', 'status', 'campaign_id']),
         ),
     ]
