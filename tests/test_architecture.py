@@ -6,8 +6,8 @@ import inspect
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PURE = ["models/workflow.py", "models/errors.py", "models/events.py", "models/shapes.py", "models/validation.py",
-        "permissions/roles.py", "permissions/policy.py", "permissions/visibility.py"]
+PURE = ["models/workflow.py", "models/history.py", "models/errors.py", "models/events.py", "models/shapes.py",
+        "models/validation.py", "permissions/roles.py", "permissions/policy.py", "permissions/visibility.py"]
 FORBIDDEN = ("tortoise", "aiosqlite", "asyncpg", "pypika", "starlette", "uvicorn", "strawberry", "graphql",
              "broadcaster", "redis", "httpx", "stepwise.models.db", "stepwise.schema", "stepwise.resolvers",
              "stepwise.subscriptions", "stepwise.app")

@@ -10,8 +10,8 @@ import strawberry
 
 from stepwise.models.db import campaigns as db
 from stepwise.models.db.datasets import Asset as AssetRow
+from stepwise.models.history import step_history
 from stepwise.models.queries.tasks import TaskFilter
-from stepwise.models.workflow import ACTIVE, EventKind
 from stepwise.models.db.accounts import User as UserRow
 from stepwise.resolvers.fields.common import row_by_id, rows_by_ids
 from stepwise.resolvers.fields.issues import asset_issues
@@ -166,26 +166,16 @@ class Task(Node):
         if self.sealed:
             return []
         steps, events = await task_steps_and_events(info, self.row)
-        last_submit = {e.step_id: e for e in events if e.kind is EventKind.SUBMITTED}
-        current = next((s.position for s in steps if s.id == self.row.step_id), None)
-        active = self.row.status in ACTIVE
-        submits = [last_submit.get(step.id) for step in steps]
-        states = []
-        for step, submitted in zip(steps, submits, strict=True):
-            if active and step.position == current:
-                states.append((StepStateType.CURRENT, self.row.assignee_id))
-            elif (active and step.position < current) or (not active and submitted is not None):
-                states.append((StepStateType.DONE, submitted.actor_id if submitted else None))
-            else:
-                states.append((StepStateType.UPCOMING, None))
-        holders = users_or_none(await rows_by_ids(info, UserRow, [holder for _, holder in states]))
+        entries = step_history([s.id for s in steps], self.row.status, self.row.step_id, self.row.assignee_id, events)
+        holders = users_or_none(await rows_by_ids(info, UserRow, [entry.holder for entry in entries]))
         return [
             StepHistoryEntry(
-                step=Step.from_row(step), state=state, assignee=holder,
-                submitted_at=submitted.at if submitted else None,
-                annotation=annotation_of(submitted.annotation, submitted.at, submitted.actor_id) if submitted else None,
+                step=Step.from_row(step), state=StepStateType(entry.state.value), assignee=holder,
+                submitted_at=entry.last_submit.at if entry.last_submit else None,
+                annotation=annotation_of(entry.last_submit.annotation, entry.last_submit.at,
+                                         entry.last_submit.actor_id) if entry.last_submit else None,
             )
-            for step, submitted, (state, _), holder in zip(steps, submits, states, holders, strict=True)
+            for step, entry, holder in zip(steps, entries, holders, strict=True)
         ]
 
     @strawberry.field(description="Every transition of the task, oldest first.")
