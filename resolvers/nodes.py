@@ -1,24 +1,20 @@
 """Fetching objects by global ID with the viewer's visibility applied: hidden looks like missing.
 
 A type with a root lookup is guarded like it (a Step like Query.campaign, its campaign); Label and
-Asset have only this path (policy.NODE_ONLY_READS).
+Asset have only this path (policy.NODE_ONLY_READS; an asset's read is a row rule of
+permissions/visibility.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from tortoise.models import Model
-
 from stepwise.models.db import accounts as accounts_db
 from stepwise.models.db import campaigns as campaigns_db
 from stepwise.models.db import datasets as datasets_db
 from stepwise.models.errors import NotFound
-from stepwise.models.workflow import ACTIVE
+from stepwise.models.actions.task_access import find_asset, find_issue, find_task
 from stepwise.permissions.operations import Operation, node_read, operation
-from stepwise.permissions.policy import allows
-from stepwise.models.actions.issues import find_issue
-from stepwise.models.actions.task_access import find_task
 from stepwise.resolvers.scopes import organization_and_dataset_of
 from stepwise.schema.context import Info
 from stepwise.schema.ids import parse_id
@@ -30,10 +26,9 @@ from stepwise.schema.types.issues import Issue
 from stepwise.schema.types.tasks import Task
 
 READ_CAMPAIGN = operation("Query.campaign")
-READ_ASSET = node_read("Asset")
 
 
-async def fetch_visible(info: Info, model: type[Model], pk: int, operation: Operation, what: str) -> Model:
+async def fetch_visible(info: Info, model: type, pk: int, operation: Operation, what: str):
     """The row if the viewer may read it through `operation`; NOT_FOUND when missing or invisible,
     FORBIDDEN by role."""
     row = await info.context.loaders.get(model, pk)
@@ -72,20 +67,9 @@ async def fetch_step(info: Info, pk: int):
 
 
 async def fetch_asset(info: Info, pk: int) -> Asset:
-    """MANAGERs and CONTRIBUTORs read any asset of their datasets; LABELERs those of their own active tasks."""
-    row = await info.context.loaders.get(datasets_db.Asset, pk)
-    if row is not None:
-        org_id, dataset_id = await organization_and_dataset_of(info.context.loaders, row)
-        access = info.context.access
-        if await access.can(READ_ASSET, org_id, dataset_id):
-            return Asset.from_row(row)
-        role = await access.dataset_role(dataset_id, org_id)
-        own = await campaigns_db.Task.filter(
-            asset_id=pk, assignee_id=access.require_viewer().id, status__in=list(ACTIVE)
-        ).exists()
-        if allows("task.readOwn", role) and own:
-            return Asset.from_row(row)
-    raise NotFound("Asset")
+    """MANAGERs and CONTRIBUTORs read any asset of their datasets (node_read("Asset")), LABELERs
+    those of their own active tasks: permissions/visibility.py."""
+    return Asset.from_row(await find_asset(info.context.access, pk))
 
 
 async def fetch_issue(info: Info, pk: int) -> Issue:

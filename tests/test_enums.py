@@ -7,6 +7,7 @@ from graphql import GraphQLEnumType
 from stepwise.config import load_settings
 from stepwise.models.db.issues import CommentAction, IssueKind, IssueStatus
 from stepwise.models.errors import ErrorCode
+from stepwise.models.history import StepState
 from stepwise.models.shapes import ShapeKind
 from stepwise.models.workflow import (
     AttributionPolicy,
@@ -25,9 +26,9 @@ DOMAIN = {
     "CampaignStatus": CampaignStatus, "StepType": StepType, "NewAssetPolicy": NewAssetPolicy,
     "AttributionPolicy": AttributionPolicy, "PreexistingAnnotationStrategy": PreexistingStrategy,
     "TaskStatus": TaskStatus, "TaskEventKind": EventKind, "IssueKind": IssueKind, "IssueStatus": IssueStatus,
-    "IssueCommentAction": CommentAction,
+    "IssueCommentAction": CommentAction, "StepState": StepState,
 }
-API_ONLY = {"StepState", "Granularity", "NotificationKind", "IssueUpdateKind"}
+API_ONLY = {"Granularity", "NotificationKind", "IssueUpdateKind"}
 
 
 def test_every_enum_of_the_schema_is_a_domain_enum_or_listed_as_api_only():

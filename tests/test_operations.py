@@ -67,3 +67,17 @@ def test_public_and_signed_in_operations_check_no_object():
         operation("Query.me").action
     assert OPERATIONS["Query.me"] == PUBLIC
     assert operation("Mutation.submitTask").action == "task.work"
+
+
+def test_each_task_action_is_asked_through_operations_guarded_by_its_transition_rule():
+    """The transition table names the policy action each actor needs (models/workflow.py); the
+    operations the actions are checked with (OPERATIONS) must be guarded by that same action."""
+    from stepwise.models.actions.reassign import REASSIGN
+    from stepwise.models.actions.transitions import OPERATION_OF_ACTION
+    from stepwise.models.workflow import TRANSITIONS, TaskAction
+
+    asked_through = {action: [op] for action, op in OPERATION_OF_ACTION.items()}
+    asked_through[TaskAction.REASSIGN] = list(REASSIGN.values())
+    assert set(asked_through) == set(TRANSITIONS)
+    assert {action: [op.action for op in ops] for action, ops in asked_through.items()} == {
+        action: [TRANSITIONS[action].operation] * len(ops) for action, ops in asked_through.items()}

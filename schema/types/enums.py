@@ -12,6 +12,7 @@ import strawberry
 
 from stepwise.models.db.issues import CommentAction, IssueKind, IssueStatus
 from stepwise.models.errors import ErrorCode
+from stepwise.models.history import StepState
 from stepwise.models.shapes import ShapeKind
 from stepwise.models.workflow import (
     AttributionPolicy,
@@ -29,7 +30,7 @@ v = strawberry.enum_value
 __all__ = [
     "AttributionPolicy", "CampaignStatus", "CommentAction", "DatasetRole", "ErrorCode", "EventKind",
     "GranularityType", "IssueKind", "IssueStatus", "IssueUpdateKindType", "NewAssetPolicy",
-    "NotificationKindType", "OrgRole", "PreexistingStrategy", "ShapeKind", "StepStateType", "StepType",
+    "NotificationKindType", "OrgRole", "PreexistingStrategy", "ShapeKind", "StepState", "StepType",
     "TaskStatus",
 ]
 
@@ -148,15 +149,14 @@ expose(CommentAction, name="IssueCommentAction", description="What a comment did
     "REOPENED": "The issue was opened again.",
 })
 
+expose(StepState, name="StepState", description="A workflow step as seen from one task's history.", values={
+    "DONE": "The task left this step forward.",
+    "CURRENT": "The task is at this step now.",
+    "UPCOMING": "The task has not reached this step.",
+})
+
 
 # Enums of the API alone (the domain has no such value set).
-
-
-@strawberry.enum(name="StepState", description="A workflow step as seen from one task's history.")
-class StepStateType(Enum):
-    DONE = v("DONE", description="The task left this step forward.")
-    CURRENT = v("CURRENT", description="The task is at this step now.")
-    UPCOMING = v("UPCOMING", description="The task has not reached this step.")
 
 
 @strawberry.enum(name="Granularity", description="The width of analytics time buckets, aligned to UTC.")
