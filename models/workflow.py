@@ -124,7 +124,9 @@ class Rule:
     needs_open_issue: bool = False  # an OPEN issue on the asset, existing or raised with the action
     allowed_from: frozenset[TaskStatus] = ACTIVE  # else INVALID_STATE
     actor: Actor = Actor.ASSIGNEE
-    operation: str = "task.work"  # the policy operation (permissions/policy.py) the actor needs
+    # The POLICY action the actor needs; the contract operations asking for this action are guarded
+    # by it in OPERATIONS (tests/test_operations.py checks both tables agree).
+    operation: str = "task.work"
     status: TaskStatus | None = None  # the status it enters (None: unchanged); NEXT past the last step: DONE
     holder: Holder = Holder.SAME
     started_at: Stamp = Stamp.KEEP
