@@ -59,6 +59,10 @@ def serve(
         )
     if workers > 1 and reload:
         _fail("--reload runs a single process: drop --workers or --reload.")
+    if workers > 1 and settings.uses_sqlite and settings.sqlite_engine == "aiosqlite":
+        # Tortoise's own SQLite client opens deferred transactions: concurrent writers of two
+        # processes would get "database is locked".
+        _fail("--workers > 1 on SQLite needs STEPWISE_SQLITE_ENGINE=inline (the default).")
     _migrate(settings)
     console.print(f"Serving GraphQL on http://{host}:{port}/graphql ({workers} worker(s)).")
     # Replace this process with plain uvicorn rather than calling it from inside typer/click:

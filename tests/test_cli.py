@@ -34,7 +34,10 @@ def test_schema_prints_the_sdl_and_writes_a_file(tmp_path, env):
 def test_migrate_says_what_it_applied(env):
     first = stepwise("migrate", env=env)
     assert first.returncode == 0, first.stderr
-    assert "applied 0001_initial" in first.stderr and "2 migration(s) applied" in first.stderr
+    migrations = sorted(p.stem for p in (ROOT / "models" / "db" / "migrations").glob("0*.py"))
+    assert [f"applied {name}" for name in migrations] == [l.strip() for l in first.stderr.splitlines() if "applied " in l
+                                                          and "migration(s)" not in l]
+    assert f"{len(migrations)} migration(s) applied" in first.stderr
     again = stepwise("migrate", env=env)
     assert "0 migration(s) applied" in again.stderr
 
@@ -75,6 +78,13 @@ def test_serve_refuses_several_workers_with_the_memory_broker(env):
     result = stepwise("serve", "--workers", "2", env=env)
     assert result.returncode == 1
     assert "memory://" in result.stderr and "STEPWISE_BROKER_URL" in result.stderr
+
+
+def test_serve_refuses_several_workers_on_the_stock_aiosqlite_engine(env):
+    result = stepwise("serve", "--workers", "2",
+                      env={**env, "STEPWISE_BROKER_URL": "redis://127.0.0.1:6379", "STEPWISE_SQLITE_ENGINE": "aiosqlite"})
+    assert result.returncode == 1
+    assert "STEPWISE_SQLITE_ENGINE=inline" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_bad_setting_stops_with_one_readable_line(env):

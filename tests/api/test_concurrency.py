@@ -15,7 +15,7 @@ import httpx
 import pytest
 from campaign_helpers import ISSUE, LAUNCH, add_assets, all_tasks, campaign_with_steps
 
-from tests.conftest import IN_CI, Api, build_world, running_server
+from tests.conftest import IN_CI, SQLITE_SETTINGS, Api, build_world, running_server
 
 REDIS_URL = os.environ.get("STEPWISE_TEST_REDIS_URL")
 LOG_IN = "mutation($i: LogInInput!) { logIn(input: $i) { token errors { code } } }"
@@ -164,7 +164,8 @@ def redis_url() -> str:
 
 @pytest.fixture
 def two_workers(sqlite_url, tmp_path):
-    env = {"STEPWISE_DATABASE_URL": sqlite_url, "STEPWISE_DATA_DIR": str(tmp_path), "STEPWISE_BROKER_URL": redis_url()}
+    env = {"STEPWISE_DATABASE_URL": sqlite_url, "STEPWISE_DATA_DIR": str(tmp_path), "STEPWISE_BROKER_URL": redis_url(),
+           **SQLITE_SETTINGS}
     with running_server(env, "--workers", "2") as base:
         yield base
 
