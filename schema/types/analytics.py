@@ -1,14 +1,14 @@
-"""Campaign analytics: throughput, efficiency and quality figures, counted in the database.
-
-Part of the contract, not served in this release.
-"""
+"""Campaign analytics: throughput, efficiency and quality figures, counted in the database
+(models/queries/analytics.py and quality.py); schema/analytics_build.py fills these types."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
 import strawberry
 
+from stepwise.schema.context import Info
 from stepwise.schema.types.accounts import User
 from stepwise.schema.types.campaigns import CampaignProgress, StepCount
 from stepwise.schema.types.datasets import Label
@@ -47,6 +47,12 @@ class DurationStats:
     average_seconds: float | None = strawberry.field(description="Mean duration in seconds; null when count is 0.")
     min_seconds: float | None = strawberry.field(description="Shortest duration in seconds; null when count is 0.")
     max_seconds: float | None = strawberry.field(description="Longest duration in seconds; null when count is 0.")
+    p50_seconds: float | None = strawberry.field(
+        description="Median duration in seconds (nearest rank: a measured value); null when count is 0."
+    )
+    p95_seconds: float | None = strawberry.field(
+        description="95th percentile duration in seconds (nearest rank: a measured value); null when count is 0."
+    )
 
 
 @strawberry.type(description="How many issues of one kind were raised.")
@@ -114,6 +120,25 @@ class Quality:
 
 @strawberry.type(description="A campaign's analytics, narrowed by the arguments of `Campaign.analytics`.")
 class CampaignAnalytics:
-    throughput: Throughput = strawberry.field(description="How much work flows through the campaign.")
-    efficiency: Efficiency = strawberry.field(description="How long the work takes.")
-    quality: Quality = strawberry.field(description="What the campaign's annotations contain.")
+    # The campaign and the arguments (schema/analytics_build.py): each part is counted when selected.
+    source: strawberry.Private[Any]
+
+    @strawberry.field(description="How much work flows through the campaign.")
+    async def throughput(self, info: Info) -> Throughput:
+        return await self.source.throughput(info)
+
+    @strawberry.field(description="How long the work takes.")
+    async def efficiency(self) -> Efficiency:
+        return await self.source.efficiency()
+
+    @strawberry.field(
+        description="What the campaign's accepted annotations contain (those of its dataset version); "
+        "`range`, `stepId` and `assigneeId` do not narrow it."
+    )
+    async def quality(
+        self, info: Info,
+        bins: Annotated[int | None, strawberry.argument(description="How many histogram bins, 1 to 100.")] = 10,
+    ) -> Quality:
+        from stepwise.schema.analytics_build import quality_of
+
+        return await quality_of(info, self.source.campaign.version_id, bins)

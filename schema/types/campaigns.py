@@ -10,7 +10,6 @@ import strawberry
 from stepwise.models import clock
 from stepwise.models.db import campaigns as db
 from stepwise.models.db.datasets import DatasetVersion as VersionRow
-from stepwise.models.errors import NotAvailableYet
 from stepwise.models.db.issues import IssueKind, IssueStatus
 from stepwise.models.queries.issues import IssueFilter as IssueQuery
 from stepwise.models.queries.tasks import TaskFilter as TaskQuery
@@ -243,8 +242,9 @@ class Campaign(Node):
         description="Throughput, efficiency and quality figures. Not for LABELER workers (FORBIDDEN).",
         permission_classes=[policy("campaign.analytics")],
     )
-    def analytics(
+    async def analytics(
         self,
+        info: Info,
         date_range: Annotated[
             DateRangeInput | None,
             strawberry.argument(name="range", description="Only what happened in this period; all time when omitted."),
@@ -260,4 +260,6 @@ class Campaign(Node):
             strawberry.argument(description="The width of time buckets, aligned to UTC; DAY when null."),
         ] = GranularityType.DAY,
     ) -> AnalyticsRef:
-        raise NotAvailableYet("Campaign.analytics")
+        from stepwise.schema.analytics_build import analytics_of
+
+        return await analytics_of(info, self.row, date_range, step_id, assignee_id, granularity)

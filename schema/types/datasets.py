@@ -8,7 +8,6 @@ import strawberry
 
 from stepwise.models.db import accounts as accounts_db
 from stepwise.models.db import datasets as db
-from stepwise.models.errors import NotAvailableYet
 from stepwise.models.queries.assets import asset_page
 from stepwise.resolvers.scopes import scope_of
 from stepwise.permissions.graphql import policy
@@ -130,11 +129,17 @@ class DatasetVersion(Node):
         row = await info.context.loaders.campaign_by_version.load(self.row.id)
         return Campaign.from_row(row) if row else None
 
-    @strawberry.field(description="Quality analytics over the version's current annotations.")
-    def quality(
-        self, bins: Annotated[int | None, strawberry.argument(description="How many histogram bins, 1 to 100.")] = 10
+    @strawberry.field(
+        description="Quality analytics over the version's current annotations. Not for LABELER workers (FORBIDDEN).",
+        permission_classes=[policy("datasetVersion.quality")],
+    )
+    async def quality(
+        self, info: Info,
+        bins: Annotated[int | None, strawberry.argument(description="How many histogram bins, 1 to 100.")] = 10,
     ) -> QualityRef:
-        raise NotAvailableYet("DatasetVersion.quality")
+        from stepwise.schema.analytics_build import quality_of
+
+        return await quality_of(info, self.row.id, bins)
 
 
 @strawberry.type(description="A class name that shapes of a version may carry.")

@@ -1,0 +1,255 @@
+"""Campaign analytics counted in the database: grouped aggregates per UTC time bucket.
+
+Every statement returns rows bounded by steps × workers × kinds × buckets, never by tasks or
+events: the counting, summing and ranking happen in SQL (RULES.md, "Progress and analytics").
+Campaign-wide scans run through `sql.fetch_scan` (off the event loop on SQLite).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from stepwise.models.db import sql
+from stepwise.models.errors import BadRequest
+from stepwise.models.workflow import EventKind, StepType, TaskStatus
+
+# Bucket width in seconds, and where buckets start relative to the Unix epoch (a Thursday):
+# weeks start on Mondays, 1970-01-05 00:00 UTC being the first.
+BUCKET_SECONDS = {"HOUR": 3_600, "DAY": 86_400, "WEEK": 604_800}
+BUCKET_OFFSET = {"HOUR": 0, "DAY": 0, "WEEK": 345_600}
+MAX_BUCKETS = 10_000
+COMPLETIONS = (EventKind.SUBMITTED, EventKind.SENT_TO_REWORK, EventKind.SKIPPED)
+ACTIVE_STATUSES = (TaskStatus.IN_PROGRESS, TaskStatus.TO_REWORK)
+
+
+@dataclass(frozen=True)
+class AnalyticsFilter:
+    """What `Campaign.analytics` narrows to: [start, end) in UTC, a step, a worker, a bucket width."""
+
+    campaign_id: int
+    start: datetime | None = None
+    end: datetime | None = None
+    step_id: int | None = None
+    assignee_id: int | None = None
+    granularity: str = "DAY"
+
+
+@dataclass
+class Durations:
+    """Aggregates of step-visit durations; percentiles are nearest-rank (an observed value)."""
+
+    count: int = 0
+    total: float = 0.0
+    minimum: float | None = None
+    maximum: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+
+    def add(self, count: int, total: float, minimum: float | None, maximum: float | None) -> None:
+        """Merge one group's aggregates (already computed in SQL) into these."""
+        self.count += count
+        self.total += total or 0.0
+        if minimum is not None:
+            self.minimum = minimum if self.minimum is None else min(self.minimum, minimum)
+        if maximum is not None:
+            self.maximum = maximum if self.maximum is None else max(self.maximum, maximum)
+
+
+@dataclass
+class Efficiency:
+    """Completions (submit, rework, skip) in range: all, at ANNOTATION steps, at REVIEW steps."""
+
+    all: Durations = field(default_factory=Durations)
+    by_type: dict[StepType, Durations] = field(default_factory=lambda: {t: Durations() for t in StepType})
+    # bucket start (epoch seconds) -> [count, total seconds], per step type
+    buckets: dict[StepType, dict[int, list]] = field(default_factory=lambda: {t: {} for t in StepType})
+    # SUBMITTED events per bucket, per step type
+    submissions: dict[StepType, dict[int, int]] = field(default_factory=lambda: {t: {} for t in StepType})
+
+
+def _epoch(column: str) -> str:
+    """The column as whole seconds since the epoch, floored, on either backend."""
+    if sql.is_postgres(sql.current_connection()):
+        return f"CAST(FLOOR(EXTRACT(EPOCH FROM {column})) AS BIGINT)"
+    return f"CAST(strftime('%s', {column}) AS INTEGER)"
+
+
+def bucket_expression(column: str, granularity: str) -> str:
+    """SQL for the start (epoch seconds) of the UTC-aligned bucket holding `column`. Integer
+    division truncates on both backends; the values are after 1970, so it floors."""
+    width, offset = BUCKET_SECONDS[granularity], BUCKET_OFFSET[granularity]
+    return f"((({_epoch(column)}) - {offset}) / {width}) * {width} + {offset}"
+
+
+def bucket_start(moment: datetime, granularity: str) -> int:
+    """The epoch second where the bucket holding `moment` starts."""
+    width, offset = BUCKET_SECONDS[granularity], BUCKET_OFFSET[granularity]
+    seconds = int(moment.timestamp() // 1)
+    return (seconds - offset) // width * width + offset
+
+
+def bucket_starts(query: AnalyticsFilter, seen: set[int]) -> list[int]:
+    """Every bucket to show: those meeting [start, end) when a range is given, else from the first
+    to the last bucket holding data. Empty buckets in between are listed too."""
+    width = BUCKET_SECONDS[query.granularity]
+    if query.start is not None and query.end is not None:
+        first = bucket_start(query.start, query.granularity)
+        last = bucket_start(query.end - timedelta(microseconds=1), query.granularity)
+    elif seen:
+        first, last = min(seen), max(seen)
+    else:
+        return []
+    if (last - first) // width + 1 > MAX_BUCKETS:
+        raise BadRequest(f"At most {MAX_BUCKETS} buckets: choose a shorter range or a wider granularity.")
+    return list(range(first, last + 1, width))
+
+
+def as_datetime(epoch_seconds: int) -> datetime:
+    return datetime.fromtimestamp(epoch_seconds, UTC)
+
+
+def time_param(moment: datetime):
+    """A datetime parameter compared with stored ones: SQLite keeps them as UTC ISO text (the
+    form its adapter writes), so text order is time order; PostgreSQL compares timestamps."""
+    moment = moment.astimezone(UTC)
+    return moment if sql.is_postgres(sql.current_connection()) else moment.isoformat(" ")
+
+
+def _window(column: str, query: AnalyticsFilter) -> tuple[list[str], list]:
+    clauses, params = [], []
+    if query.start is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(time_param(query.start))
+    if query.end is not None:
+        clauses.append(f"{column} < ?")
+        params.append(time_param(query.end))
+    return clauses, params
+
+
+def _completion_where(query: AnalyticsFilter) -> tuple[str, list]:
+    kinds = ", ".join(f"'{k.value}'" for k in COMPLETIONS)
+    clauses, params = ["e.campaign_id = ?", f"e.kind IN ({kinds})"], [query.campaign_id]
+    window, window_params = _window("e.at", query)
+    clauses += window
+    params += window_params
+    if query.step_id is not None:
+        clauses.append("e.step_id = ?")
+        params.append(query.step_id)
+    if query.assignee_id is not None:
+        clauses.append("e.actor_id = ?")  # who did the work (the event's assignee is the next holder)
+        params.append(query.assignee_id)
+    return " AND ".join(clauses), params
+
+
+def completions_statement(query: AnalyticsFilter) -> tuple[str, list]:
+    """Completions grouped by kind, step and bucket: counts and duration aggregates."""
+    where, params = _completion_where(query)
+    bucket = bucket_expression("e.at", query.granularity)
+    return (f"SELECT e.kind, e.step_id, {bucket} AS bucket, COUNT(*), SUM(e.duration_seconds),"
+            f" MIN(e.duration_seconds), MAX(e.duration_seconds), COUNT(e.duration_seconds)"
+            f" FROM task_event e WHERE {where} GROUP BY e.kind, e.step_id, bucket", params)
+
+
+def percentiles_statement(query: AnalyticsFilter, annotation_step_ids: list[int]) -> tuple[str, list]:
+    """The nearest-rank p50 and p95 durations, of all completions and per step type, ranked with
+    window functions: at most six rows come back whatever the number of events."""
+    where, params = _completion_where(query)
+    is_annotation = (f"CASE WHEN e.step_id IN ({', '.join('?' * len(annotation_step_ids))}) THEN 1 ELSE 0 END"
+                     if annotation_step_ids else "0")
+    return (f"""WITH d AS (SELECT e.duration_seconds AS v, {is_annotation} AS t FROM task_event e
+                WHERE {where} AND e.duration_seconds IS NOT NULL),
+            r AS (SELECT v, t, ROW_NUMBER() OVER (ORDER BY v) AS rn_all, COUNT(*) OVER () AS n_all,
+                  ROW_NUMBER() OVER (PARTITION BY t ORDER BY v) AS rn_t, COUNT(*) OVER (PARTITION BY t) AS n_t FROM d)
+            SELECT t, v, rn_all, n_all, rn_t, n_t FROM r
+            WHERE rn_all IN ((n_all + 1) / 2, (n_all * 95 + 99) / 100)
+               OR rn_t IN ((n_t + 1) / 2, (n_t * 95 + 99) / 100)""",
+            [*annotation_step_ids, *params])
+
+
+def _rank(n: int, percent: int) -> int:
+    """The 1-based nearest rank of the `percent`th percentile among n values: ceil(n × p / 100)."""
+    return (n * percent + 99) // 100
+
+
+async def efficiency(query: AnalyticsFilter, step_types: dict[int, StepType]) -> Efficiency:
+    """Durations and submissions of the campaign's completions: two statements."""
+    result = Efficiency()
+    for kind, step_id, bucket, count, total, minimum, maximum, measured in await sql.fetch_scan(
+            *completions_statement(query)):
+        step_type = step_types.get(step_id)
+        if kind == EventKind.SUBMITTED and step_type is not None:
+            per_bucket = result.submissions[step_type]
+            per_bucket[bucket] = per_bucket.get(bucket, 0) + count
+        if not measured:
+            continue
+        result.all.add(measured, total, minimum, maximum)
+        if step_type is not None:
+            result.by_type[step_type].add(measured, total, minimum, maximum)
+            slot = result.buckets[step_type].setdefault(bucket, [0, 0.0])
+            slot[0] += measured
+            slot[1] += total
+    if result.all.count:
+        annotation_steps = [s for s, t in step_types.items() if t is StepType.ANNOTATION]
+        for is_annotation, value, rn_all, n_all, rn_t, n_t in await sql.fetch_scan(
+                *percentiles_statement(query, annotation_steps)):
+            typed = result.by_type[StepType.ANNOTATION if is_annotation else StepType.REVIEW]
+            for stats, rank, n in ((result.all, rn_all, n_all), (typed, rn_t, n_t)):
+                if rank == _rank(n, 50):
+                    stats.p50 = value
+                if rank == _rank(n, 95):
+                    stats.p95 = value
+    return result
+
+
+@dataclass
+class IssueFigures:
+    created: dict[int, int] = field(default_factory=dict)  # bucket -> issues raised
+    by_kind: dict[str, int] = field(default_factory=dict)
+    opened: int = 0
+    closed: int = 0
+
+
+async def issue_figures(query: AnalyticsFilter) -> IssueFigures:
+    """Issues raised (per bucket and kind) and resolved in range: two grouped statements. The
+    worker filter is the issue's author for raised ones and its resolver for resolved ones."""
+    figures = IssueFigures()
+    clauses, params = ["campaign_id = ?"], [query.campaign_id]
+    if query.step_id is not None:
+        clauses.append("step_id = ?")
+        params.append(query.step_id)
+    raised, raised_params = _window("created_at", query)
+    if query.assignee_id is not None:
+        raised.append("author_id = ?")
+        raised_params.append(query.assignee_id)
+    bucket = bucket_expression("created_at", query.granularity)
+    rows = await sql.fetch_scan(
+        f"SELECT kind, {bucket} AS bucket, COUNT(*) FROM issue WHERE {' AND '.join(clauses + raised)}"
+        f" GROUP BY kind, bucket", params + raised_params)
+    for kind, bucket_start_, count in rows:
+        figures.created[bucket_start_] = figures.created.get(bucket_start_, 0) + count
+        figures.by_kind[kind] = figures.by_kind.get(kind, 0) + count
+        figures.opened += count
+    resolved, resolved_params = _window("resolved_at", query)
+    if query.assignee_id is not None:
+        resolved.append("resolved_by_id = ?")
+        resolved_params.append(query.assignee_id)
+    figures.closed = (await sql.fetch_scan(
+        f"SELECT COUNT(*) FROM issue WHERE {' AND '.join(clauses + resolved)} AND status = 'RESOLVED'",
+        params + resolved_params))[0][0]
+    return figures
+
+
+async def active_tasks(query: AnalyticsFilter) -> list[tuple[int, int | None, int]]:
+    """(step, assignee, count) of the campaign's active tasks now, narrowed by step and worker."""
+    statuses = ", ".join(f"'{s.value}'" for s in ACTIVE_STATUSES)
+    clauses, params = ["campaign_id = ?", f"status IN ({statuses})"], [query.campaign_id]
+    if query.step_id is not None:
+        clauses.append("step_id = ?")
+        params.append(query.step_id)
+    if query.assignee_id is not None:
+        clauses.append("assignee_id = ?")
+        params.append(query.assignee_id)
+    return [tuple(row) for row in await sql.fetch_scan(
+        f"SELECT step_id, assignee_id, COUNT(*) FROM task WHERE {' AND '.join(clauses)} GROUP BY step_id, assignee_id",
+        params)]
