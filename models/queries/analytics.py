@@ -210,33 +210,42 @@ class IssueFigures:
     closed: int = 0
 
 
-async def issue_figures(query: AnalyticsFilter) -> IssueFigures:
-    """Issues raised (per bucket and kind) and resolved in range: two grouped statements. The
-    worker filter is the issue's author for raised ones and its resolver for resolved ones."""
-    figures = IssueFigures()
+def _issue_where(query: AnalyticsFilter, column: str, worker_column: str) -> tuple[list[str], list]:
     clauses, params = ["campaign_id = ?"], [query.campaign_id]
+    window, window_params = _window(column, query)
+    clauses += window
+    params += window_params
     if query.step_id is not None:
         clauses.append("step_id = ?")
         params.append(query.step_id)
-    raised, raised_params = _window("created_at", query)
     if query.assignee_id is not None:
-        raised.append("author_id = ?")
-        raised_params.append(query.assignee_id)
+        clauses.append(f"{worker_column} = ?")
+        params.append(query.assignee_id)
+    return clauses, params
+
+
+def issues_raised_statement(query: AnalyticsFilter) -> tuple[str, list]:
+    """Issues raised, grouped by kind and bucket; the worker filter is the issue's author."""
+    clauses, params = _issue_where(query, "created_at", "author_id")
     bucket = bucket_expression("created_at", query.granularity)
-    rows = await sql.fetch_scan(
-        f"SELECT kind, {bucket} AS bucket, COUNT(*) FROM issue WHERE {' AND '.join(clauses + raised)}"
-        f" GROUP BY kind, bucket", params + raised_params)
-    for kind, bucket_start_, count in rows:
-        figures.created[bucket_start_] = figures.created.get(bucket_start_, 0) + count
+    return (f"SELECT kind, {bucket} AS bucket, COUNT(*) FROM issue WHERE {' AND '.join(clauses)}"
+            f" GROUP BY kind, bucket", params)
+
+
+def issues_resolved_statement(query: AnalyticsFilter) -> tuple[str, list]:
+    """Issues resolved in range (and not re-opened since); the worker filter is who resolved them."""
+    clauses, params = _issue_where(query, "resolved_at", "resolved_by_id")
+    return f"SELECT COUNT(*) FROM issue WHERE {' AND '.join(clauses)} AND status = 'RESOLVED'", params
+
+
+async def issue_figures(query: AnalyticsFilter) -> IssueFigures:
+    """Issues raised (per bucket and kind) and resolved in range: two statements."""
+    figures = IssueFigures()
+    for kind, bucket, count in await sql.fetch_scan(*issues_raised_statement(query)):
+        figures.created[bucket] = figures.created.get(bucket, 0) + count
         figures.by_kind[kind] = figures.by_kind.get(kind, 0) + count
         figures.opened += count
-    resolved, resolved_params = _window("resolved_at", query)
-    if query.assignee_id is not None:
-        resolved.append("resolved_by_id = ?")
-        resolved_params.append(query.assignee_id)
-    figures.closed = (await sql.fetch_scan(
-        f"SELECT COUNT(*) FROM issue WHERE {' AND '.join(clauses + resolved)} AND status = 'RESOLVED'",
-        params + resolved_params))[0][0]
+    figures.closed = (await sql.fetch_scan(*issues_resolved_statement(query)))[0][0]
     return figures
 
 

@@ -306,3 +306,56 @@ async def test_analytics_never_load_rows_into_python(api, world, fake_clock, cou
     assert result["efficiency"]["annotation"]["count"] == 14
     assert costs[0][0] == costs[1][0], costs
     assert abs(costs[0][1] - costs[1][1]) <= 3, costs
+
+
+async def _plan(statement: str, params: list) -> str:
+    """The query plan as text: SQLite's EXPLAIN QUERY PLAN, PostgreSQL's EXPLAIN with sequential
+    scans discouraged (on a table this small the planner would scan it anyway; what matters is
+    that an index can serve the statement)."""
+    async with sql.transaction():
+        if sql.is_postgres(sql.current_connection()):
+            await sql.execute("SET LOCAL enable_seqscan = off")
+            return "\n".join(row[0] for row in await sql.fetch(f"EXPLAIN {statement}", params))
+        return "\n".join(str(row[-1]) for row in await sql.fetch(f"EXPLAIN QUERY PLAN {statement}", params))
+
+
+async def _index_named(table: str, column: str) -> str:
+    if sql.is_postgres(sql.current_connection()):
+        rows = await sql.fetch("SELECT indexname FROM pg_indexes WHERE tablename = ? AND indexdef LIKE ?",
+                               [table, f"%{column}%"])
+    else:
+        rows = await sql.fetch("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql LIKE ?",
+                               [table, f"%{column}%"])
+    assert len(rows) == 1, rows
+    return rows[0][0]
+
+
+@pytest.mark.parametrize("narrowed", [False, True])
+async def test_the_analytics_statements_use_their_indexes(api, world, fake_clock, narrowed):
+    from stepwise.models.queries import analytics as q
+
+    c = await run_campaign(api, world, fake_clock)
+    from stepwise.schema.ids import parse_id
+
+    campaign_id, step_id = parse_id(c["campaign"])[1], parse_id(c["steps"]["Annotate"])[1]
+    query = q.AnalyticsFilter(campaign_id, at(7, 0), at(11, 0), step_id, parse_id(world.ids["labeler"])[1], "HOUR") \
+        if narrowed else q.AnalyticsFilter(campaign_id)
+    events_index = await _index_named("task_event", "duration_seconds")
+    # Issues: the (campaign_id, created_at) index for a range, else either campaign_id index will do.
+    issues_index = await _index_named("issue", "created_at") if narrowed else "issue"
+    for statement, index, table in (
+        (q.completions_statement(query), events_index, "task_event"),
+        (q.percentiles_statement(query, [step_id]), events_index, "task_event"),
+        (q.issues_raised_statement(query), issues_index, "issue"),
+    ):
+        plan = await _plan(*statement)
+        if sql.is_postgres(sql.current_connection()):
+            # On a table this small the planner picks any of the campaign_id indexes; each avoids the scan.
+            assert f"on idx_{table}_campaig" in plan or f"using idx_{table}_campaig" in plan, plan
+        else:
+            assert index in plan and "INDEX" in plan, plan
+        assert f"Seq Scan on {table}" not in plan, plan  # PostgreSQL's full scan
+        assert not any(line.startswith("SCAN") and "INDEX" not in line for line in plan.splitlines()
+                       if table in line or " e" in line), plan  # SQLite's full scan
+        if not sql.is_postgres(sql.current_connection()) and table == "task_event":
+            assert "COVERING INDEX" in plan, plan  # the events are read from the index alone
