@@ -140,6 +140,22 @@ async def test_every_figure_of_a_campaign_without_filters(api, world, fake_clock
     assert q["assetsByShapeCount"] == [{"lower": 0.0, "upper": 0.0, "count": 1}]
     assert q["shapeAreas"] == []
     assert q["assetAreas"] == [{"lower": 10000.0, "upper": 10000.0, "count": 4}]
+    assert await analytics(api, world, c["campaign"], world.contributor) == result
+
+
+async def test_labelers_get_no_analytics_even_through_their_own_task(api, world, fake_clock):
+    c = await run_campaign(api, world, fake_clock)
+    own = [t for t in await all_tasks(api, world, c["campaign"]) if (t["assignee"] or {}).get("username") == "labeler1"]
+    assert own
+    body = await api.post(ANALYTICS, {"c": c["campaign"]}, world.labeler)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN" and body["data"] == {"campaign": None}
+    through_task = """query($t: ID!) { task(id: $t) { id campaign { datasetVersion { quality { assetAreas { count } } } } } }"""
+    body = await api.post(through_task, {"t": own[0]["id"]}, world.labeler)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    assert body["errors"][0]["path"][-1] == "quality"
+    my_tasks = """query($o: ID!) { myTasks(organizationId: $o) { campaign { analytics { efficiency { issuesOpened } } } } }"""
+    body = await api.post(my_tasks, {"o": world.ids["org"]}, world.labeler)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
 
 
 async def test_range_is_from_inclusive_to_exclusive_in_hour_buckets(api, world, fake_clock):
