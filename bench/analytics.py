@@ -67,6 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--rounds", type=int, default=20, help="timed requests per variant and backend (default 20)")
+    parser.add_argument("--statements", action="store_true", help="then time each SQL statement of one request")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--timeout", type=float, default=3600, help="bound on the whole run, in seconds (default 3600)")
     return parser.parse_args(argv)
@@ -81,7 +82,7 @@ async def add_events_and_issues(database_url: str, campaign_pk: int, steps: list
     kind = "CASE j % 3 WHEN 0 THEN 'STARTED' WHEN 1 THEN 'SUBMITTED' ELSE 'SENT_TO_REWORK' END"
     step = f"CASE WHEN j % 2 = 0 THEN {annotate} ELSE {review} END"
     actor = f"CASE (t.id + j) % 3 WHEN 0 THEN {users[0]} WHEN 1 THEN {users[1]} ELSE {users[2]} END"
-    offset = f"((t.id * {EVENTS_PER_TASK} + j) * 7919) % {DAYS * 86_400}"
+    offset = f"((CAST(t.id AS BIGINT) * {EVENTS_PER_TASK} + j) * 7919) % {DAYS * 86_400}"
     duration = "CASE WHEN j % 3 = 0 THEN NULL ELSE ((t.id * 31 + j * 17) % 3600) + 10 END"
     async with open_database(database_url):
         postgres = sql.is_postgres(sql.current_connection())
@@ -94,8 +95,8 @@ async def add_events_and_issues(database_url: str, campaign_pk: int, steps: list
             "INSERT INTO task_event (task_id, campaign_id, kind, step_id, actor_id, assignee_id, at, duration_seconds)"
             f" SELECT t.id, t.campaign_id, {kind}, {step}, {actor}, {actor}, {at}, {duration}"
             f" FROM task t CROSS JOIN {numbers} WHERE t.campaign_id = ?", [campaign_pk])
-        created = (f"to_timestamp({BASE_EPOCH} + (t.id * 7919) % {DAYS * 86_400})" if postgres
-                   else f"strftime('%Y-%m-%d %H:%M:%S', {BASE_EPOCH} + (t.id * 7919) % {DAYS * 86_400}, 'unixepoch')"
+        created = (f"to_timestamp({BASE_EPOCH} + (CAST(t.id AS BIGINT) * 7919) % {DAYS * 86_400})" if postgres
+                   else f"strftime('%Y-%m-%d %H:%M:%S', {BASE_EPOCH} + (CAST(t.id AS BIGINT) * 7919) % {DAYS * 86_400}, 'unixepoch')"
                         " || '+00:00'")
         resolved = f"CASE WHEN t.id % 20 = 0 THEN {created} END"
         await sql.execute(
@@ -158,7 +159,44 @@ async def bench_backend(backend: str, args: argparse.Namespace) -> list[dict]:
                 p50, p95 = percentile(times, 50), percentile(times, 95)
                 say(f"[{backend}] {label:<18} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  ({args.rounds} requests)")
                 rows.append({"backend": backend, "variant": label, "p50": p50, "p95": p95, "load": load_average()})
+        if args.statements:
+            await timed_statements(env["STEPWISE_DATABASE_URL"], pk_of(campaign_id), backend)
     return rows
+
+
+async def timed_statements(database_url: str, campaign_pk: int, backend: str) -> None:
+    """Each statement of one full selection (30-day range), timed in process (no server running)."""
+    from datetime import UTC, datetime
+
+    from stepwise.models.db import sql
+    from stepwise.models.db.lifecycle import open_database
+    from stepwise.models.queries import analytics as q
+    from stepwise.models.queries import quality
+    from stepwise.models.workflow import StepType
+
+    async with open_database(database_url):
+        original = sql.fetch_scan
+
+        async def timing(statement, params=()):
+            started = time.perf_counter()
+            rows = await original(statement, params)
+            say(f"    {(time.perf_counter() - started) * 1000:8.1f} ms  {len(rows):5} rows  {' '.join(statement.split())[:110]}")
+            return rows
+
+        sql.fetch_scan = timing
+        try:
+            steps = await sql.fetch("SELECT id, type FROM step WHERE campaign_id = ? ORDER BY position", [campaign_pk])
+            version = (await sql.fetch("SELECT version_id FROM campaign WHERE id = ?", [campaign_pk]))[0][0]
+            query = q.AnalyticsFilter(campaign_pk, datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 31, tzinfo=UTC))
+            say(f"[{backend}] statements of one request:")
+            types = {sid: StepType(t) for sid, t in steps}
+            await q.efficiency(query, types)
+            await q.percentiles(query, types)
+            await q.issue_figures(query)
+            await q.active_tasks(query)
+            await quality.version_quality(version, 10)
+        finally:
+            sql.fetch_scan = original
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -65,12 +65,23 @@ class AnalyticsSource:
         self.campaign, self.steps, self.query = campaign, steps, query
         self._efficiency: asyncio.Task | None = None
         self._issues: asyncio.Task | None = None
+        self._percentiles: asyncio.Task | None = None
+        self.step_types = {s.id: StepType(s.type) for s in steps}
 
     def completions(self) -> asyncio.Future:
         if self._efficiency is None:
-            types = {s.id: StepType(s.type) for s in self.steps}
-            self._efficiency = asyncio.ensure_future(q.efficiency(self.query, types))
+            self._efficiency = asyncio.ensure_future(q.efficiency(self.query, self.step_types))
         return self._efficiency
+
+    async def percentiles(self) -> dict[str, tuple]:
+        if self._percentiles is None:
+            self._percentiles = asyncio.ensure_future(self._percentiles_if_any())
+        return await self._percentiles
+
+    async def _percentiles_if_any(self) -> dict[str, tuple]:
+        if not (await self.completions()).all.count:
+            return {}
+        return await q.percentiles(self.query, self.step_types)
 
     def issues(self) -> asyncio.Future:
         if self._issues is None:
@@ -117,11 +128,11 @@ class AnalyticsSource:
     async def efficiency(self) -> Efficiency:
         figures, issues, buckets = await self.completions(), await self.issues(), await self.buckets_with_data()
         return Efficiency(
-            task_duration=_stats(figures.all),
+            task_duration=_stats(figures.all, self, "ALL"),
             issues_opened=issues.opened,
             issues_closed=issues.closed,
-            annotation=_stats(figures.by_type[StepType.ANNOTATION]),
-            review=_stats(figures.by_type[StepType.REVIEW]),
+            annotation=_stats(figures.by_type[StepType.ANNOTATION], self, StepType.ANNOTATION.value),
+            review=_stats(figures.by_type[StepType.REVIEW], self, StepType.REVIEW.value),
             annotation_time=_duration_series(buckets, figures.buckets[StepType.ANNOTATION]),
             review_time=_duration_series(buckets, figures.buckets[StepType.REVIEW]),
         )
@@ -140,12 +151,11 @@ def _duration_series(buckets: list[int], sums: dict[int, list]) -> list[Duration
     return series
 
 
-def _stats(durations: q.Durations) -> DurationStats:
+def _stats(durations: q.Durations, source: AnalyticsSource, group: str) -> DurationStats:
     return DurationStats(
         count=durations.count, total_seconds=float(durations.total),
         average_seconds=durations.total / durations.count if durations.count else None,
-        min_seconds=durations.minimum, max_seconds=durations.maximum,
-        p50_seconds=durations.p50, p95_seconds=durations.p95)
+        min_seconds=durations.minimum, max_seconds=durations.maximum, source=source, group=group)
 
 
 async def quality_of(info: Info, version_id: int, bins: int | None) -> Quality:

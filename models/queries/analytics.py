@@ -37,14 +37,12 @@ class AnalyticsFilter:
 
 @dataclass
 class Durations:
-    """Aggregates of step-visit durations; percentiles are nearest-rank (an observed value)."""
+    """Aggregates of step-visit durations (see `percentiles` for p50 and p95)."""
 
     count: int = 0
     total: float = 0.0
     minimum: float | None = None
     maximum: float | None = None
-    p50: float | None = None
-    p95: float | None = None
 
     def add(self, count: int, total: float, minimum: float | None, maximum: float | None) -> None:
         """Merge one group's aggregates (already computed in SQL) into these."""
@@ -173,7 +171,7 @@ def _rank(n: int, percent: int) -> int:
 
 
 async def efficiency(query: AnalyticsFilter, step_types: dict[int, StepType]) -> Efficiency:
-    """Durations and submissions of the campaign's completions: two statements."""
+    """Durations and submissions of the campaign's completions: one grouped statement."""
     result = Efficiency()
     for kind, step_id, bucket, count, total, minimum, maximum, measured in await sql.fetch_scan(
             *completions_statement(query)):
@@ -189,17 +187,24 @@ async def efficiency(query: AnalyticsFilter, step_types: dict[int, StepType]) ->
             slot = result.buckets[step_type].setdefault(bucket, [0, 0.0])
             slot[0] += measured
             slot[1] += total
-    if result.all.count:
-        annotation_steps = [s for s, t in step_types.items() if t is StepType.ANNOTATION]
-        for is_annotation, value, rn_all, n_all, rn_t, n_t in await sql.fetch_scan(
-                *percentiles_statement(query, annotation_steps)):
-            typed = result.by_type[StepType.ANNOTATION if is_annotation else StepType.REVIEW]
-            for stats, rank, n in ((result.all, rn_all, n_all), (typed, rn_t, n_t)):
-                if rank == _rank(n, 50):
-                    stats.p50 = value
-                if rank == _rank(n, 95):
-                    stats.p95 = value
     return result
+
+
+async def percentiles(query: AnalyticsFilter, step_types: dict[int, StepType]) -> dict[str, tuple]:
+    """The nearest-rank (p50, p95) of the completions' durations: key "ALL" and each step type
+    that has any. One statement (a sort of the durations in SQL, so it is run only when asked)."""
+    found: dict[str, list] = {}
+    annotation_steps = [s for s, t in step_types.items() if t is StepType.ANNOTATION]
+    for is_annotation, value, rn_all, n_all, rn_t, n_t in await sql.fetch_scan(
+            *percentiles_statement(query, annotation_steps)):
+        typed = (StepType.ANNOTATION if is_annotation else StepType.REVIEW).value
+        for key, rank, n in (("ALL", rn_all, n_all), (typed, rn_t, n_t)):
+            pair = found.setdefault(key, [None, None])
+            if rank == _rank(n, 50):
+                pair[0] = value
+            if rank == _rank(n, 95):
+                pair[1] = value
+    return {key: tuple(pair) for key, pair in found.items()}
 
 
 @dataclass

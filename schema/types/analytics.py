@@ -47,12 +47,22 @@ class DurationStats:
     average_seconds: float | None = strawberry.field(description="Mean duration in seconds; null when count is 0.")
     min_seconds: float | None = strawberry.field(description="Shortest duration in seconds; null when count is 0.")
     max_seconds: float | None = strawberry.field(description="Longest duration in seconds; null when count is 0.")
-    p50_seconds: float | None = strawberry.field(
+    # The analytics source and which durations ("ALL", "ANNOTATION", "REVIEW"): the percentiles
+    # sort every duration, so they are computed only when selected (once for all three).
+    source: strawberry.Private[Any]
+    group: strawberry.Private[str]
+
+    @strawberry.field(
         description="Median duration in seconds (nearest rank: a measured value); null when count is 0."
     )
-    p95_seconds: float | None = strawberry.field(
+    async def p50_seconds(self) -> float | None:
+        return (await self.source.percentiles()).get(self.group, (None, None))[0]
+
+    @strawberry.field(
         description="95th percentile duration in seconds (nearest rank: a measured value); null when count is 0."
     )
+    async def p95_seconds(self) -> float | None:
+        return (await self.source.percentiles()).get(self.group, (None, None))[1]
 
 
 @strawberry.type(description="How many issues of one kind were raised.")

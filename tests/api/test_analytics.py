@@ -375,3 +375,16 @@ async def test_the_analytics_statements_use_their_indexes(api, world, fake_clock
                        if table in line or " e" in line), plan  # SQLite's full scan
         if not sql.is_postgres(sql.current_connection()) and table == "task_event":
             assert "COVERING INDEX" in plan, plan  # the events are read from the index alone
+
+
+async def test_percentiles_are_sorted_only_when_selected(api, world, fake_clock, count_queries):
+    c = await run_campaign(api, world, fake_clock)
+    query = """query($c: ID!) { campaign(id: $c) { analytics { efficiency { taskDuration { count %s }
+      annotation { count %s } review { count %s } } } } }"""
+    counts = []
+    for extra in ("", "p50Seconds p95Seconds"):
+        with count_queries() as counter:
+            data = await api.data(query % (extra, extra, extra), {"c": c["campaign"]}, world.manager)
+        counts.append(len([s for s in counter.statements if "ROW_NUMBER()" in s]))
+    assert data["campaign"]["analytics"]["efficiency"]["review"] == {"count": 2, "p50Seconds": 300.0, "p95Seconds": 600.0}
+    assert counts == [0, 1]  # one ranking statement serves the three groups
