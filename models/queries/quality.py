@@ -70,7 +70,7 @@ def histogram_statement(ctes: str, values: str, bins: int) -> str:
     bins over their observed range: rows (bin index, count, lowest, highest). The highest value
     lands in bin `bins`; the caller folds it into the last bin (closed on the right)."""
     floor = "FLOOR" if _postgres() else ""  # SQLite's CAST truncates, and the operand is >= 0
-    with_clause = f"WITH {ctes + ', ' if ctes else ''}v AS ({values}), r AS (SELECT MIN(x) AS lo, MAX(x) AS hi FROM v)"
+    with_clause = f"WITH {ctes + ', ' if ctes else ''}v AS MATERIALIZED ({values}), r AS (SELECT MIN(x) AS lo, MAX(x) AS hi FROM v)"
     return f"""{with_clause}
         SELECT CASE WHEN r.hi = r.lo THEN 0 ELSE CAST({floor}((v.x - r.lo) * 1.0 * {bins} / (r.hi - r.lo)) AS INTEGER) END
                AS b, COUNT(*), MIN(r.lo), MIN(r.hi)
