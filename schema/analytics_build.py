@@ -63,15 +63,15 @@ class AnalyticsSource:
 
     def __init__(self, campaign: db.Campaign, steps: list[db.Step], query: q.AnalyticsFilter) -> None:
         self.campaign, self.steps, self.query = campaign, steps, query
-        self._efficiency: asyncio.Task | None = None
+        self._completions: asyncio.Task | None = None
         self._issues: asyncio.Task | None = None
         self._percentiles: asyncio.Task | None = None
         self.step_types = {s.id: StepType(s.type) for s in steps}
 
     def completions(self) -> asyncio.Future:
-        if self._efficiency is None:
-            self._efficiency = asyncio.ensure_future(q.efficiency(self.query, self.step_types))
-        return self._efficiency
+        if self._completions is None:
+            self._completions = asyncio.ensure_future(q.efficiency(self.query, self.step_types))
+        return self._completions
 
     async def percentiles(self) -> dict[str, tuple]:
         if self._percentiles is None:
