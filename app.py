@@ -17,22 +17,26 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from stepwise.config import Settings, load_settings
+from stepwise.downloads import INSTRUCTIONS_PATH, instructions_endpoint
 from stepwise.guards import RequestGuards
+from stepwise.models import stored_files
 from stepwise.models.actions.accounts import authenticate
-from stepwise.models.db.lifecycle import open_database
+from stepwise.models.actions.instructions import kept_names
+from stepwise.models.db.lifecycle import open_database, ping_database
 from stepwise.permissions.access import Access
 from stepwise.permissions.auth import bearer_token
 from stepwise.schema.app import build_schema
 from stepwise.schema.context import Context
 from stepwise.subscriptions.bus import open_bus
+from stepwise.uploads import UploadRequestAdapter, discard_files, parse_graphql_multipart, track_files
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from tortoise import connections
 
 logger = logging.getLogger("stepwise")
 HEALTH_TIMEOUT_SECONDS = 2.0
+SIGNED_IN = "stepwise.signed_in"  # ASGI scope key
 
 
 async def viewer_of_connection(params: object):
@@ -57,6 +61,7 @@ class StepwiseGraphQL(GraphQL):
     and builds a fresh context for it."""
 
     graphql_transport_ws_handler_class = TransportWSHandler
+    request_adapter_class = UploadRequestAdapter
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -82,6 +87,26 @@ class StepwiseGraphQL(GraphQL):
                 raise HTTPException(400, "The request body must be a JSON object.")
         return await super().parse_http_body(request)
 
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        track_files(scope)
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await discard_files(scope)  # whatever happened, no temporary upload outlives its request
+
+    async def parse_multipart(self, request: UploadRequestAdapter) -> dict:
+        """Uploads stream to disk as they arrive (uploads.py), never into memory; an anonymous
+        request (UNAUTHENTICATED whatever it asks) gets nothing written."""
+        starlette_request = request.starlette_request
+        signed_in = starlette_request.scope.get(SIGNED_IN, False)
+        return await parse_graphql_multipart(
+            starlette_request, self.settings.files_dir if signed_in else None, self.settings.max_upload_bytes,
+            self.parse_json,
+        )
+
     async def on_ws_connect(self, context: Context):
         """Both protocols: authenticate the connection_init payload; the legacy protocol answers
         a bad token with a connection_error message."""
@@ -93,6 +118,7 @@ class StepwiseGraphQL(GraphQL):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         viewer = await authenticate(bearer_token(request.headers.get("authorization")))
+        request.scope[SIGNED_IN] = viewer is not None  # read when a multipart body is parsed, just after
         return Context(
             request=request,
             response=response,
@@ -105,7 +131,7 @@ class StepwiseGraphQL(GraphQL):
 async def health(request: Request) -> JSONResponse:
     """200 when the database answers within two seconds, 503 otherwise."""
     try:
-        await asyncio.wait_for(connections.get("default").execute_query("SELECT 1"), HEALTH_TIMEOUT_SECONDS)
+        await asyncio.wait_for(ping_database(), HEALTH_TIMEOUT_SECONDS)
     except Exception as error:  # any failure means unhealthy; say which
         logger.warning("health check failed: %s", error)
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
@@ -119,7 +145,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
-        async with open_database(settings.database_url), open_bus(settings.broker_url) as bus:
+        database = open_database(settings.database_url, settings.sqlite_engine, settings.sqlite_loop_budget_ms)
+        async with database, open_bus(settings.broker_url) as bus:
+            settings.files_dir.mkdir(parents=True, exist_ok=True)
+            removed = stored_files.sweep_leftovers(settings.files_dir, await kept_names())
+            if removed:
+                logger.info("removed %d leftover upload file(s) from %s", len(removed), settings.files_dir)
             app.state.bus = bus  # for in-process listeners (tests, future background jobs)
             # Start-up objects (schema, models, modules) never die: keep them out of every
             # collection. Measured: p90 of a task page 81 -> 33 ms (docs/benchmarks.md).
@@ -132,7 +163,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/health", health, methods=["GET"]),
+            Route(INSTRUCTIONS_PATH + "{campaign_id}", instructions_endpoint(settings.files_dir), methods=["GET", "HEAD"]),
         ],
-        middleware=[Middleware(RequestGuards, max_body_bytes=settings.max_request_bytes)],
+        middleware=[Middleware(RequestGuards, max_body_bytes=settings.max_request_bytes,
+                               max_multipart_bytes=settings.max_multipart_request_bytes)],
         lifespan=lifespan,
     )

@@ -10,6 +10,10 @@ from pathlib import Path
 BROKER_SCHEMES = ("memory", "redis", "rediss", "postgres", "postgresql")
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SQLITE_ENGINES = ("inline", "aiosqlite")
+# Room for a multipart request's other parts (operations, map, part headers) next to its file.
+MULTIPART_MARGIN_BYTES = 1024 * 1024
+MAX_UPLOAD_MB_CEILING = 2047  # Instructions.size is a GraphQL Int (32 bits)
 
 
 class ConfigError(ValueError):
@@ -27,10 +31,23 @@ class Settings:
     max_aliases: int = 30
     max_query_cost: int = 50_000
     log_level: str = "INFO"
+    sqlite_engine: str = "inline"
+    sqlite_loop_budget_ms: float = 0.0  # 0: unchecked (production); tests run with 20
+    files_dir: Path = Path(".stepwise/files")
+    max_upload_mb: float = 20.0
 
     @property
     def max_request_bytes(self) -> int:
         return int(self.max_request_mb * 1024 * 1024)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_multipart_request_bytes(self) -> int:
+        """A multipart request may carry an allowed file, whatever the general request limit."""
+        return max(self.max_request_bytes, self.max_upload_bytes + MULTIPART_MARGIN_BYTES)
 
     @property
     def uses_sqlite(self) -> bool:
@@ -54,6 +71,18 @@ def _positive_number(env: Mapping[str, str], name: str, default: float, cast=flo
     return value
 
 
+def _milliseconds_or_off(env: Mapping[str, str], name: str) -> float:
+    """A duration in ms, 0 (the default) meaning off."""
+    raw = (env.get(name) or "0").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} must be 0 (off) or more")
+    return value
+
+
 def _scheme(url: str) -> str:
     return url.split("://", 1)[0].lower() if "://" in url else ""
 
@@ -65,7 +94,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "STEPWISE_DATA_DIR", "STEPWISE_DATABASE_URL", "STEPWISE_BROKER_URL",
         "STEPWISE_ALLOWED_ORIGINS", "STEPWISE_MAX_REQUEST_MB", "STEPWISE_MAX_QUERY_DEPTH",
         "STEPWISE_MAX_ALIASES", "STEPWISE_MAX_QUERY_COST", "STEPWISE_LOG_LEVEL",
+        "STEPWISE_SQLITE_ENGINE", "STEPWISE_SQLITE_LOOP_BUDGET_MS",
     }
+    known |= {"STEPWISE_FILES_DIR", "STEPWISE_MAX_UPLOAD_MB"}
     # Test-only variables are read by the test suite, not the server.
     unknown = sorted(
         k for k in env if k.startswith("STEPWISE_") and k not in known
@@ -93,9 +124,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             raise ConfigError(
                 f"STEPWISE_ALLOWED_ORIGINS entry {origin!r} must be an origin like https://app.example.com"
             )
+    max_upload_mb = _positive_number(env, "STEPWISE_MAX_UPLOAD_MB", 20.0)
+    if max_upload_mb > MAX_UPLOAD_MB_CEILING:
+        raise ConfigError(f"STEPWISE_MAX_UPLOAD_MB={max_upload_mb:g} must be at most {MAX_UPLOAD_MB_CEILING}")
     log_level = (env.get("STEPWISE_LOG_LEVEL") or "INFO").upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"STEPWISE_LOG_LEVEL={log_level!r} must be one of {', '.join(LOG_LEVELS)}")
+    sqlite_engine = (env.get("STEPWISE_SQLITE_ENGINE") or "inline").lower()
+    if sqlite_engine not in SQLITE_ENGINES:
+        raise ConfigError(f"STEPWISE_SQLITE_ENGINE={sqlite_engine!r} must be one of {', '.join(SQLITE_ENGINES)}")
+    sqlite_loop_budget_ms = _milliseconds_or_off(env, "STEPWISE_SQLITE_LOOP_BUDGET_MS")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -106,4 +144,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_aliases=_positive_number(env, "STEPWISE_MAX_ALIASES", 30, int),
         max_query_cost=_positive_number(env, "STEPWISE_MAX_QUERY_COST", 50_000, int),
         log_level=log_level,
+        sqlite_engine=sqlite_engine,
+        sqlite_loop_budget_ms=sqlite_loop_budget_ms,
+        files_dir=Path(env.get("STEPWISE_FILES_DIR") or data_dir / "files"),
+        max_upload_mb=max_upload_mb,
     )

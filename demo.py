@@ -12,10 +12,11 @@ from collections.abc import Callable
 
 from stepwise.models.actions import accounts, assets, campaigns, datasets, launch, organizations, transitions
 from stepwise.models.actions.issues import NewIssue
-from stepwise.models.db.accounts import Organization, User
-from stepwise.models.db.campaigns import Task
+from stepwise.models.db.accounts import User
 from stepwise.models.db.issues import IssueKind
 from stepwise.models.db.lifecycle import open_database
+from stepwise.models.queries.accounts import organization_named_exists
+from stepwise.models.queries.tasks import tasks_at_position
 from stepwise.models.shapes import ShapeDraft, ShapeKind
 from stepwise.models.workflow import PreexistingStrategy, StepType, TaskAction
 from stepwise.permissions.access import Access
@@ -65,7 +66,7 @@ def _demo_assets(rng: random.Random) -> list[assets.AssetDraft]:
 async def load_demo(database_url: str, say: Callable[[str], object] = print) -> list[tuple[str, str, str, str]]:
     """Create the demo data unless it exists; return the demo credentials either way."""
     async with open_database(database_url):
-        if await Organization.filter(name=DEMO_ORGANIZATION).exists():
+        if await organization_named_exists(DEMO_ORGANIZATION):
             say("Demo data is already loaded; nothing changed.")
             return _credentials()
         users: dict[str, User] = {}
@@ -99,11 +100,11 @@ async def _demo_campaign(version_id: int, users: dict[str, User]) -> None:
     await launch.launch_campaign(manager, campaign.id)
     shapes = [ShapeDraft("car", ShapeKind.RECTANGLE, [(10, 10), (200, 120)])]
     by_user = {name: Access(user) for name, user in users.items()}
-    annotate = await Task.filter(campaign_id=campaign.id, step__position=0).order_by("id").limit(12)
+    annotate = await tasks_at_position(campaign.id, 0, 12)
     for task in annotate[:10]:
         holder = next(name for name, user in users.items() if user.id == task.assignee_id)
         await transitions.perform(by_user[holder], task.id, TaskAction.SUBMIT, transitions.Request(shapes=shapes))
-    review = await Task.filter(campaign_id=campaign.id, step__position=1).order_by("id").limit(8)
+    review = await tasks_at_position(campaign.id, 1, 8)
     for task in review[:5]:
         await transitions.perform(manager, task.id, TaskAction.SUBMIT, transitions.Request())
     problem = NewIssue(IssueKind.IMAGE, "The box misses the second car on the left.")

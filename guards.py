@@ -1,7 +1,8 @@
 """HTTP guards in front of the app: a request id on every response, and a body size limit.
 
 Neither uvicorn nor Starlette limits request bodies: an oversized one is answered 413 without
-being read (by Content-Length), or as soon as the streamed bytes pass the limit.
+being read (by Content-Length), or as soon as the streamed bytes pass the limit. Multipart
+requests (uploads) have their own limit, so that an allowed file gets through.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import re
 import uuid
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("stepwise.http")
@@ -39,9 +41,16 @@ class _BodyTooLarge(Exception):
 
 
 class RequestGuards:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_multipart_bytes: int | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_multipart_bytes = max_multipart_bytes or max_body_bytes
+
+    def limit_for(self, headers: dict[bytes, bytes]) -> int:
+        """The body limit of a request: uploads (multipart) have theirs."""
+        if headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data"):
+            return self.max_multipart_bytes
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -55,7 +64,7 @@ class RequestGuards:
             await self.app(scope, receive, send)
             return
 
-        limit = self.max_body_bytes
+        limit = self.limit_for(headers)
         too_large = {"errors": [{"message": f"Request body over {limit} bytes.", "extensions": {"code": "BAD_REQUEST"}}]}
         declared = headers.get(b"content-length")
         if declared is not None:
@@ -90,6 +99,9 @@ class RequestGuards:
         except _BodyTooLarge:
             if not started:
                 await _send_json(send, 413, too_large, request_id)
+        except ClientDisconnect:
+            # The client left mid-body (a cancelled upload): nobody to answer, nothing to report.
+            logger.info("client disconnected during request %s", request_id)
         except Exception:
             # A bug: log it with the request id the client gets, and answer without internals.
             logger.exception("unhandled error in request %s", request_id)

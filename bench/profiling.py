@@ -164,7 +164,7 @@ class DbTimer:
         return wrapper
 
     def __enter__(self) -> Self:
-        from stepwise.models.db.sqlite_engine import ImmediateTransactionWrapper
+        from stepwise.models.db.sqlite_transaction import ImmediateTransactionWrapper
         from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
         from tortoise.backends.sqlite.client import (
             SqliteClient,

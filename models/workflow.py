@@ -76,33 +76,99 @@ class Target(StrEnum):
     """Where an action takes the task."""
 
     STAY = "STAY"  # same step, same status
-    NEXT = "NEXT"  # the next step, or out as DONE after the last
+    NEXT = "NEXT"  # the next step, or out as DONE after the last (with a DONE event)
     PREVIOUS_ANNOTATION = "PREVIOUS_ANNOTATION"  # back to the nearest earlier ANNOTATION step
-    OUT = "OUT"  # out of the workflow as SKIPPED
+    OUT = "OUT"  # out of the workflow
+
+
+class Actor(StrEnum):
+    """Who may take an action, on top of the policy operation (permissions/policy.py) it needs."""
+
+    ASSIGNEE = "ASSIGNEE"  # only the task's current assignee (else NOT_ASSIGNEE)
+    MANAGER = "MANAGER"  # whoever the operation allows (task.reassign: MANAGERs), assignee or not
+
+
+class Holder(StrEnum):
+    """Who holds the task after the action."""
+
+    SAME = "SAME"  # the current assignee keeps it
+    ATTRIBUTED = "ATTRIBUTED"  # the entered step's policy: its last holder there, else round robin / least loaded
+    LAST_HOLDER = "LAST_HOLDER"  # whoever held it last at the entered step (for a rework: who submitted there)
+    GIVEN = "GIVEN"  # the user the request names
+    NOBODY = "NOBODY"  # out of the workflow
+
+
+class Stamp(StrEnum):
+    """What an action does to a timestamp column."""
+
+    KEEP = "KEEP"
+    NOW = "NOW"
+    CLEAR = "CLEAR"
+
+
+class Recorded(StrEnum):
+    """What an action's events record besides kind, step, actor, assignee and time."""
+
+    DURATION = "DURATION"  # the step visit: activeSeconds if sent, else since startTask or entering the step
+    ANNOTATION = "ANNOTATION"  # the working annotation as submitted
 
 
 @dataclass(frozen=True)
 class Rule:
+    """Every fact of one action. Entering a step always sets step_entered_at and clears started_at;
+    leaving one records its holder there; every action bumps version and updated_at."""
+
     target: Target
     events: tuple[EventKind, ...]
     only_at: StepType | None = None  # the step type the action needs (else WRONG_STEP)
     needs_open_issue: bool = False  # an OPEN issue on the asset, existing or raised with the action
+    allowed_from: frozenset[TaskStatus] = ACTIVE  # else INVALID_STATE
+    actor: Actor = Actor.ASSIGNEE
+    operation: str = "task.work"  # the policy operation (permissions/policy.py) the actor needs
+    status: TaskStatus | None = None  # the status it enters (None: unchanged); NEXT past the last step: DONE
+    holder: Holder = Holder.SAME
+    started_at: Stamp = Stamp.KEEP
+    counts_submit: bool = False  # submit_count + 1 (progress counts it)
+    records: frozenset[Recorded] = frozenset()  # on the action's own events (the DONE that may follow: nothing)
+    refuses_open_issues_when_done: bool = False  # leaving the last step with an OPEN issue: OPEN_ISSUES
 
 
-# The transition table: every action on an active task. Acting on DONE or SKIPPED is INVALID_STATE.
+ON_SUBMIT = frozenset({Recorded.DURATION, Recorded.ANNOTATION})
+ON_LEAVING = frozenset({Recorded.DURATION})
+
+# The transition table: every action on a task, every fact of it (RULES.md "Transitions").
 TRANSITIONS: dict[TaskAction, Rule] = {
-    TaskAction.START: Rule(Target.STAY, (EventKind.STARTED,)),
+    TaskAction.START: Rule(Target.STAY, (EventKind.STARTED,), started_at=Stamp.NOW),
     TaskAction.SAVE: Rule(Target.STAY, (EventKind.SAVED,)),
-    TaskAction.SUBMIT: Rule(Target.NEXT, (EventKind.SUBMITTED,)),
-    TaskAction.SEND_TO_REWORK: Rule(
-        Target.PREVIOUS_ANNOTATION, (EventKind.SENT_TO_REWORK,), only_at=StepType.REVIEW, needs_open_issue=True
+    TaskAction.SUBMIT: Rule(
+        Target.NEXT, (EventKind.SUBMITTED,), status=TaskStatus.IN_PROGRESS, holder=Holder.ATTRIBUTED,
+        counts_submit=True, records=ON_SUBMIT, refuses_open_issues_when_done=True,
     ),
-    TaskAction.SKIP: Rule(Target.OUT, (EventKind.SKIPPED,), needs_open_issue=True),
-    TaskAction.REASSIGN: Rule(Target.STAY, (EventKind.REASSIGNED,)),
+    TaskAction.SEND_TO_REWORK: Rule(
+        Target.PREVIOUS_ANNOTATION, (EventKind.SENT_TO_REWORK,), only_at=StepType.REVIEW, needs_open_issue=True,
+        status=TaskStatus.TO_REWORK, holder=Holder.LAST_HOLDER, records=ON_LEAVING,
+    ),
+    TaskAction.SKIP: Rule(Target.OUT, (EventKind.SKIPPED,), needs_open_issue=True, status=TaskStatus.SKIPPED,
+                          holder=Holder.NOBODY, records=ON_LEAVING),
+    TaskAction.REASSIGN: Rule(Target.STAY, (EventKind.REASSIGNED,), actor=Actor.MANAGER, operation="task.reassign",
+                              holder=Holder.GIVEN, started_at=Stamp.CLEAR),
 }
 
 # Events of actions that leave the task at its step in its status: no count of progress moves.
 COUNT_NEUTRAL_EVENTS = frozenset(e for rule in TRANSITIONS.values() if rule.target is Target.STAY for e in rule.events)
+
+
+def check_allowed(status: TaskStatus, action: TaskAction) -> None:
+    """INVALID_STATE unless the table lets `action` act on a task in `status`."""
+    if status not in TRANSITIONS[action].allowed_from:
+        raise DomainError(ErrorCode.INVALID_STATE, f"The task is {status}: nothing more can be done on it.")
+
+
+def check_actor(action: TaskAction, assignee_id: int | None, viewer_id: int) -> None:
+    """NOT_ASSIGNEE when the action is the assignee's and the viewer does not hold the task (the
+    action's policy operation is checked apart: it needs the viewer's roles)."""
+    if TRANSITIONS[action].actor is Actor.ASSIGNEE and assignee_id != viewer_id:
+        raise DomainError(ErrorCode.NOT_ASSIGNEE, "Only the task's assignee may do this.")
 
 
 @dataclass(frozen=True)
@@ -122,23 +188,62 @@ def plan_transition(
     status: TaskStatus, action: TaskAction, step_types: Sequence[StepType], step_index: int | None
 ) -> Move:
     """What `action` does to a task in `status` at `step_index` of a workflow of `step_types`."""
-    if status not in ACTIVE or step_index is None:
-        raise DomainError(ErrorCode.INVALID_STATE, f"The task is {status}: nothing more can be done on it.")
     rule = TRANSITIONS[action]
+    if status not in rule.allowed_from or step_index is None:
+        raise DomainError(ErrorCode.INVALID_STATE, f"The task is {status}: nothing more can be done on it.")
     if rule.only_at is not None and step_types[step_index] is not rule.only_at:
         raise DomainError(ErrorCode.WRONG_STEP, f"{action} needs a {rule.only_at} step.")
+    new_status = rule.status or status
     if rule.target is Target.STAY:
-        return Move(status, step_index, rule.events, False, rule.needs_open_issue, False)
+        return Move(new_status, step_index, rule.events, False, rule.needs_open_issue, False)
     if rule.target is Target.OUT:
-        return Move(TaskStatus.SKIPPED, None, rule.events, False, rule.needs_open_issue, False)
+        return Move(new_status, None, rule.events, False, rule.needs_open_issue, False)
     if rule.target is Target.NEXT:
         if step_index + 1 < len(step_types):
-            return Move(TaskStatus.IN_PROGRESS, step_index + 1, rule.events, True, rule.needs_open_issue, True)
+            return Move(new_status, step_index + 1, rule.events, True, rule.needs_open_issue, True)
         return Move(TaskStatus.DONE, None, (*rule.events, EventKind.DONE), False, rule.needs_open_issue, True)
     previous = [i for i in range(step_index) if step_types[i] is StepType.ANNOTATION]
     if not previous:
         raise DomainError(ErrorCode.NO_PREVIOUS_ANNOTATION_STEP, "No ANNOTATION step comes before this one.")
-    return Move(TaskStatus.TO_REWORK, previous[-1], rule.events, True, rule.needs_open_issue, False)
+    return Move(new_status, previous[-1], rule.events, True, rule.needs_open_issue, False)
+
+
+@dataclass(frozen=True)
+class Change:
+    """The full planned change of one transition: the move and what it does to the task's row,
+    the rows around it, and its events. Actions write exactly this."""
+
+    move: Move
+    holder: Holder  # who holds the task afterwards (NOBODY once out of the workflow)
+    started_at: Stamp
+    step_entered_at: Stamp
+    counts_submit: bool
+    records: frozenset[Recorded]  # what the action's own event records (a trailing DONE records nothing)
+    leaves_step: bool  # the step it leaves keeps a record of its holder there (a later return goes back to them)
+    refuses_open_issues: bool  # an OPEN issue on the asset refuses it (OPEN_ISSUES)
+    accepts_annotation: bool  # DONE: the working annotation becomes the asset's
+    may_complete_campaign: bool  # no longer active: the campaign completes if no active task remains
+
+
+def plan_change(
+    status: TaskStatus, action: TaskAction, step_types: Sequence[StepType], step_index: int | None
+) -> Change:
+    """Everything `action` does to a task in `status` at `step_index`, read from TRANSITIONS."""
+    rule = TRANSITIONS[action]
+    move = plan_transition(status, action, step_types, step_index)
+    out = move.step_index is None
+    return Change(
+        move=move,
+        holder=Holder.NOBODY if out else rule.holder,
+        started_at=Stamp.CLEAR if move.enters_step else rule.started_at,
+        step_entered_at=Stamp.NOW if move.enters_step else Stamp.KEEP,
+        counts_submit=rule.counts_submit,
+        records=rule.records,
+        leaves_step=move.step_index != step_index,
+        refuses_open_issues=rule.refuses_open_issues_when_done and move.status is TaskStatus.DONE,
+        accepts_annotation=move.status is TaskStatus.DONE,
+        may_complete_campaign=move.status not in ACTIVE,
+    )
 
 
 # ---------------------------------------------------------------- attribution

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from stepwise.models.db import sql
 from stepwise.models.db.accounts import User
 from stepwise.models.errors import Forbidden, NotFound, Unauthenticated
+from stepwise.models.queries.accounts import roles_of_user
 from stepwise.permissions.policy import Scope, allows, scope_of
 from stepwise.permissions.roles import DatasetRole, OrgRole, effective_dataset_role
-
-
-ROLES_OF_USER = (
-    "SELECT 'organization', organization_id, role FROM membership WHERE user_id = ?"
-    " UNION ALL SELECT 'dataset', dataset_id, role FROM dataset_worker WHERE user_id = ?"
-)
 
 
 class Access:
@@ -38,13 +32,12 @@ class Access:
         self._worker_roles = None
 
     async def _load(self) -> None:
-        """The viewer's organization and dataset roles, both in one round trip (plain SQL: this
-        runs on every request)."""
+        """The viewer's organization and dataset roles, both in one round trip."""
         viewer = self.require_viewer()
         async with self._loading:
             if self._org_roles is None or self._worker_roles is None:
                 org_roles, worker_roles = {}, {}
-                for scope, key, role in await sql.fetch(ROLES_OF_USER, [viewer.id, viewer.id]):
+                for scope, key, role in await roles_of_user(viewer.id):
                     if scope == "organization":
                         org_roles[key] = OrgRole(role)
                     else:

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from tortoise.models import Model
-
 from stepwise.models.db import accounts as accounts_db
 from stepwise.models.db import campaigns as campaigns_db
 from stepwise.models.db import datasets as datasets_db
 from stepwise.models.errors import NotFound
-from stepwise.models.workflow import ACTIVE
-from stepwise.permissions.policy import allows
-from stepwise.models.actions.issues import find_issue
-from stepwise.models.actions.task_access import find_task
+from stepwise.models.actions.task_access import find_asset, find_issue, find_task
 from stepwise.resolvers.scopes import scope_of
 from stepwise.schema.context import Info
 from stepwise.schema.ids import parse_id
@@ -25,7 +20,7 @@ from stepwise.schema.types.issues import Issue
 from stepwise.schema.types.tasks import Task
 
 
-async def fetch_visible(info: Info, model: type[Model], pk: int, action: str, what: str) -> Model:
+async def fetch_visible(info: Info, model: type, pk: int, action: str, what: str):
     """The row if the viewer may `action` it; NOT_FOUND when missing or invisible, FORBIDDEN by role."""
     row = await info.context.loaders.get(model, pk)
     if row is None:
@@ -63,20 +58,7 @@ async def fetch_step(info: Info, pk: int):
 
 
 async def fetch_asset(info: Info, pk: int) -> Asset:
-    """MANAGERs and CONTRIBUTORs read any asset of their datasets; LABELERs those of their own active tasks."""
-    row = await info.context.loaders.get(datasets_db.Asset, pk)
-    if row is not None:
-        org_id, dataset_id = await scope_of(info.context.loaders, row)
-        access = info.context.access
-        if await access.can("asset.read", org_id, dataset_id):
-            return Asset.from_row(row)
-        role = await access.dataset_role(dataset_id, org_id)
-        own = await campaigns_db.Task.filter(
-            asset_id=pk, assignee_id=access.require_viewer().id, status__in=list(ACTIVE)
-        ).exists()
-        if allows("task.readOwn", role) and own:
-            return Asset.from_row(row)
-    raise NotFound("Asset")
+    return Asset.from_row(await find_asset(info.context.access, pk))
 
 
 async def fetch_issue(info: Info, pk: int) -> Issue:

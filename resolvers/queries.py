@@ -10,6 +10,7 @@ import strawberry
 from stepwise.models.db import accounts as accounts_db
 from stepwise.models.db import datasets as datasets_db
 from stepwise.models.errors import BadRequest
+from stepwise.models.queries.accounts import organizations_by_name
 from stepwise.permissions.graphql import IsAuthenticated
 from stepwise.resolvers.nodes import fetch_visible, resolve_node
 from stepwise.schema.context import Info
@@ -32,7 +33,7 @@ class AccountQueries:
     @strawberry.field(description="Organizations the viewer belongs to, by name.", permission_classes=[IsAuthenticated])
     async def organizations(self, info: Info) -> list[Organization]:
         org_ids = list(await info.context.access.org_roles())
-        rows = await accounts_db.Organization.filter(id__in=org_ids).order_by("name", "id")
+        rows = await organizations_by_name(org_ids)
         return [Organization.from_row(row) for row in rows]
 
     @strawberry.field(description="An organization the viewer belongs to.", permission_classes=[IsAuthenticated])

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from tortoise.models import Model
-
 from stepwise.models.db.accounts import Organization
 from stepwise.models.db.campaigns import Campaign
 from stepwise.models.db.datasets import Dataset, DatasetVersion, Label
 from stepwise.resolvers.loaders import Loaders
 
 
-async def scope_of(loaders: Loaders, row: Model) -> tuple[int, int | None]:
+async def scope_of(loaders: Loaders, row) -> tuple[int, int | None]:
     """(organization id, dataset id or None) of an organization or anything inside a dataset."""
     if isinstance(row, Organization):
         return row.id, None

@@ -16,10 +16,12 @@ import strawberry
 
 from stepwise.models.actions.campaigns import find_campaign
 from stepwise.models.db.campaigns import Campaign as CampaignRow
-from stepwise.models.db.campaigns import Task as TaskRow
-from stepwise.models.db.issues import Issue as IssueRow
 from stepwise.models.errors import NotAvailableYet
-from stepwise.models.workflow import ACTIVE, COUNT_NEUTRAL_EVENTS
+from stepwise.models.queries.campaigns import campaign_by_id
+from stepwise.models.queries.issues import issue_by_id
+from stepwise.models.queries.tasks import task_by_id
+from stepwise.models.workflow import COUNT_NEUTRAL_EVENTS
+from stepwise.permissions import visibility
 from stepwise.permissions.graphql import IsAuthenticated
 from stepwise.permissions.policy import allows
 from stepwise.resolvers.loaders import Loaders
@@ -60,22 +62,25 @@ async def _role(info: Info, campaign: CampaignRow):
     return await info.context.access.dataset_role(campaign.dataset_id, campaign.organization_id)
 
 
-def _concerns(viewer_id: int, message: dict) -> bool:
-    """A task change a LABELER hears of: the task was or became theirs."""
-    return viewer_id in (message["assignee_id"], message["previous_assignee_id"])
+async def _sees_issue(info: Info, role, message: dict) -> bool:
+    """Whether the viewer may see the issue of this message (permissions/visibility.py)."""
+    if visibility.sees_every_task(role):
+        return True  # no need to load the asset's task
+    task = await info.context.loaders.task_by_asset.load(message["asset_id"])
+    viewer_id = info.context.access.require_viewer().id
+    return task is not None and visibility.can_see_issue(role, viewer_id, task.assignee_id, task.status)
 
 
-async def _holds(viewer_id: int, message: dict) -> bool:
-    """An issue a LABELER hears of: on the asset of one of their active tasks."""
-    return await TaskRow.filter(asset_id=message["asset_id"], assignee_id=viewer_id, status__in=list(ACTIVE)).exists()
-
-
-async def _task_update(info: Info, message: dict) -> TaskUpdate | None:
-    task = await TaskRow.get_or_none(id=message["task_id"])
+async def _task_update(info: Info, message: dict, role) -> TaskUpdate | None:
+    """The update as this viewer may see it: a task they may no longer see comes sealed."""
+    task = await task_by_id(message["task_id"])
     if task is None:
         return None
+    viewer_id = info.context.access.require_viewer().id
+    visible = visibility.can_see_task(role, viewer_id, task.assignee_id, task.status)
     return TaskUpdate(
-        kind=TaskEventKindType(message["kind"]), task=Task.from_row(task, info),
+        kind=TaskEventKindType(message["kind"]),
+        task=Task.from_row(task, info) if visible else Task.sealed_from_row(task, info),
         actor=await load_user(info, message["actor_id"]), at=datetime.fromisoformat(message["at"]),
     )
 
@@ -100,8 +105,8 @@ class Subscription:
                 role = await _role(info, campaign)
                 if role is None:
                     return  # no longer a worker: the subscription ends
-                if allows("task.read", role) or (allows("task.readOwn", role) and _concerns(viewer_id, message)):
-                    update = await _task_update(info, message)
+                if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
+                    update = await _task_update(info, message, role)
                     if update is not None:
                         yield update
 
@@ -120,8 +125,12 @@ class Subscription:
             async for message in messages:
                 if await info.context.access.org_role(org_id) is None:
                     return
-                if _concerns(viewer_id, message):
-                    update = await _task_update(info, message)
+                if not visibility.was_or_became_theirs(viewer_id, message["assignee_id"], message["previous_assignee_id"]):
+                    continue
+                campaign = await info.context.loaders.get(CampaignRow, message["campaign_id"])
+                role = await _role(info, campaign) if campaign is not None else None
+                if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
+                    update = await _task_update(info, message, role)
                     if update is not None:
                         yield update
 
@@ -134,15 +143,14 @@ class Subscription:
         self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")]
     ) -> AsyncGenerator[IssueUpdate, None]:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), "campaign.read")
-        viewer_id = info.context.access.require_viewer().id
         async with _listening(info, channels.campaign_issues(campaign.id)) as messages:
             async for message in messages:
                 role = await _role(info, campaign)
                 if role is None:
                     return
-                if not (allows("task.read", role) or (allows("task.readOwn", role) and await _holds(viewer_id, message))):
+                if not await _sees_issue(info, role, message):
                     continue
-                issue = await IssueRow.get_or_none(id=message["issue_id"])
+                issue = await issue_by_id(message["issue_id"])
                 if issue is not None:
                     yield IssueUpdate(
                         kind=IssueUpdateKindType(message["kind"]), issue=Issue.from_row(issue),
@@ -159,13 +167,13 @@ class Subscription:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), "campaign.progress")
         async with _listening(info, channels.campaign_tasks(campaign.id)) as messages:
             # Subscribed first, then the snapshot: a change committed in between is not lost.
-            yield await progress_of(info, await CampaignRow.get(id=campaign.id))
+            yield await progress_of(info, await campaign_by_id(campaign.id))
             async for message in messages:
                 if message["kind"] in COUNT_NEUTRAL_EVENTS:  # started, saved, reassigned: same counts
                     continue
                 if not allows("campaign.progress", await _role(info, campaign)):
                     return
-                yield await progress_of(info, await CampaignRow.get(id=campaign.id))
+                yield await progress_of(info, await campaign_by_id(campaign.id))
 
     @strawberry.subscription(description="The viewer's new notifications, as they are sent.", permission_classes=AUTH)
     async def notifications(self) -> AsyncGenerator[Notification, None]:

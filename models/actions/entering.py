@@ -6,21 +6,30 @@ from __future__ import annotations
 from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign
 from stepwise.models.queries.workflow import WorkflowStep, lock_step
-from stepwise.models.workflow import AttributionPolicy, attribute
+from stepwise.models.workflow import ACTIVE, AttributionPolicy, attribute
+
+_ACTIVE = ", ".join(f"'{status.value}'" for status in ACTIVE)
 
 
-async def active_loads(campaign_id: int, user_ids: list[int], moving_task_id: int) -> dict[int, int]:
-    """Active tasks per user in the whole campaign, counted in the database (the task that is
-    moving does not count: it is about to leave its current holder)."""
+async def active_loads(campaign_id: int, user_ids: list[int], leaving_holder: int | None = None) -> dict[int, int]:
+    """Active tasks per user in the campaign, counted in the database; `leaving_holder` holds the
+    active task that is moving, which does not count (it is about to leave them).
+
+    The index on (campaign_id, assignee_id, status) answers it alone (a covering range per user,
+    index-only on PostgreSQL): it reads those users' active tasks in this campaign, nothing else.
+    It runs under the write lock, so that loads are exact under concurrency."""
     if not user_ids:
         return {}
     marks = ",".join("?" * len(user_ids))
     rows = await sql.fetch(
-        f"SELECT assignee_id, COUNT(*) FROM task WHERE campaign_id = ? AND status IN ('IN_PROGRESS', 'TO_REWORK')"
-        f" AND id <> ? AND assignee_id IN ({marks}) GROUP BY assignee_id",
-        [campaign_id, moving_task_id, *user_ids],
+        f"SELECT assignee_id, COUNT(*) FROM task WHERE campaign_id = ? AND assignee_id IN ({marks})"
+        f" AND status IN ({_ACTIVE}) GROUP BY assignee_id",
+        [campaign_id, *user_ids],
     )
-    return {user_id: count for user_id, count in rows}
+    loads = {user_id: count for user_id, count in rows}
+    if leaving_holder in loads:
+        loads[leaving_holder] -= 1
+    return loads
 
 
 def holder_write(task_id: int, step_id: int, user_id: int) -> tuple[str, list]:
@@ -29,18 +38,16 @@ def holder_write(task_id: int, step_id: int, user_id: int) -> tuple[str, list]:
             " ON CONFLICT (task_id, step_id) DO UPDATE SET user_id = excluded.user_id", [task_id, step_id, user_id])
 
 
-async def choose_assignee(campaign: Campaign, task_id: int, step: WorkflowStep,
+async def choose_assignee(campaign: Campaign, holder_now: int | None, step: WorkflowStep,
                           forced: int | None = None) -> tuple[int, int]:
-    """Who gets `task_id` entering `step` (`forced`: a rework back to its submitter), and the
-    step's round-robin position afterwards. `step` comes from load_task_workflow."""
+    """Who gets an active task held by `holder_now` entering `step` (`forced`: a rework back to its
+    submitter), and the step's round-robin position afterwards. `step` comes from load_task_workflow."""
     if forced is not None:
         return forced, step.round_robin_next
     if step.holder not in step.assignees:  # no sticky return: the policy decides
         await lock_step(step)
-    loads = (
-        await active_loads(campaign.id, step.assignees, task_id)
-        if campaign.attribution_policy is AttributionPolicy.LEAST_LOADED
-        else None
-    )
+    # With one candidate, least loaded is that one: nothing to count.
+    counts = campaign.attribution_policy is AttributionPolicy.LEAST_LOADED and len(set(step.assignees)) > 1
+    loads = await active_loads(campaign.id, step.assignees, holder_now) if counts else None
     return attribute(campaign.attribution_policy, step.assignees, previous_holder=step.holder,
                      round_robin_next=step.round_robin_next, loads=loads)

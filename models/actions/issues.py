@@ -7,12 +7,12 @@ import math
 from dataclasses import dataclass
 
 from stepwise.models import clock
-from stepwise.models.actions.task_access import find_task
+from stepwise.models.actions.task_access import find_issue, find_task_of_asset
 from stepwise.models.db import sql
-from stepwise.models.db.campaigns import Campaign, Task
+from stepwise.models.db.campaigns import Campaign
 from stepwise.models.db.datasets import Asset
 from stepwise.models.db.issues import CommentAction, Issue, IssueComment, IssueKind, IssueStatus
-from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_input
+from stepwise.models.errors import DomainError, ErrorCode, invalid_input
 from stepwise.models.events import IssueChanged
 from stepwise.models.workflow import CampaignStatus
 from stepwise.permissions.access import Access
@@ -73,35 +73,13 @@ async def has_open_issue(asset_id: int) -> bool:
                                 [asset_id, IssueStatus.OPEN.value]))
 
 
-async def _visible_task_of_asset(access: Access, asset_id: int) -> tuple[Task, Campaign]:
-    """The asset's task, when the viewer can see it: issues are reachable exactly like tasks."""
-    task = await Task.get_or_none(asset_id=asset_id)
-    if task is None:
-        raise NotFound("Asset")
-    try:
-        return await find_task(access, task.id)
-    except NotFound:
-        raise NotFound("Asset") from None
-
-
 async def create_issue(access: Access, asset_id: int, issue: NewIssue) -> tuple[Issue, IssueChanged]:
     """Raise an issue on an asset whose task the viewer can see, at the task's current step."""
     viewer = access.require_viewer()
-    task, campaign = await _visible_task_of_asset(access, asset_id)
+    task, campaign = await find_task_of_asset(access, asset_id)
     async with sql.transaction():
         asset = await Asset.get(id=asset_id)
         return await raise_issue(campaign, asset, viewer.id, issue, task.step_id, "input")
-
-
-async def find_issue(access: Access, issue_id: int) -> tuple[Issue, Campaign]:
-    issue = await Issue.get_or_none(id=issue_id)
-    if issue is None:
-        raise NotFound("Issue")
-    try:
-        _, campaign = await _visible_task_of_asset(access, issue.asset_id)
-    except NotFound:
-        raise NotFound("Issue") from None
-    return issue, campaign
 
 
 # What each comment action needs and does: (required status, new status, event kind).

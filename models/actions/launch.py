@@ -3,19 +3,22 @@
 Set-based: tasks whose attribution is a plain rotation through a step's assignees (ROUND_ROBIN,
 or LEAST_LOADED while loads are even) go in with one INSERT ... SELECT per entry step, the
 rotation computed by ROW_NUMBER(); otherwise the pure `attribute_many` decides in memory and
-one batched INSERT writes them. Annotations and CREATED events are copied set-based too.
+one batched INSERT writes them. Annotations and CREATED events (models/actions/task_writes.py)
+are written set-based too.
 """
 
 from __future__ import annotations
 
 from stepwise.models import clock
 from stepwise.models.actions.campaigns import find_campaign, locked
+from stepwise.models.actions.task_writes import EventPerTask, task_event_writes
 from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign
 from stepwise.models.queries.workflow import WorkflowStep, load_workflow, save_round_robin
 from stepwise.models.workflow import (
     AttributionPolicy,
     CampaignStatus,
+    EventKind,
     PreexistingStrategy,
     TaskStatus,
     attribute_many,
@@ -41,15 +44,6 @@ COPY_ANNOTATIONS = (
     "UPDATE task SET annotation = (SELECT a.annotation FROM asset a WHERE a.id = task.asset_id),"
     " annotation_updated_at = ? WHERE campaign_id = ? AND id >= ? AND asset_id IN"
     " (SELECT id FROM asset WHERE version_id = ? AND annotation IS NOT NULL)"
-)
-CREATED_EVENTS = (
-    "INSERT INTO task_event (task_id, campaign_id, kind, step_id, actor_id, assignee_id, at)"
-    " SELECT id, campaign_id, 'CREATED', step_id, ?, assignee_id, ? FROM task WHERE campaign_id = ? AND id >= ? ORDER BY id"
-)
-DONE_EVENTS = (
-    "INSERT INTO task_event (task_id, campaign_id, kind, step_id, actor_id, assignee_id, at)"
-    " SELECT id, campaign_id, 'DONE', NULL, ?, NULL, ? FROM task"
-    " WHERE campaign_id = ? AND id >= ? AND status = 'DONE' ORDER BY id"
 )
 
 
@@ -110,9 +104,12 @@ async def write_creation_events(campaign: Campaign, first_task_id: int, actor_id
     """CREATED for every new task (and DONE for those done at once), and their annotations."""
     if copy_annotations:
         await sql.execute(COPY_ANNOTATIONS, [now, campaign.id, first_task_id, campaign.version_id])
-    await sql.execute(CREATED_EVENTS, [actor_id, now, campaign.id, first_task_id])
+    new_tasks = "campaign_id = ? AND id >= ?"
+    await sql.execute(*task_event_writes(EventPerTask(EventKind.CREATED, actor_id, now, new_tasks,
+                                                      [campaign.id, first_task_id])))
     if any_done:
-        await sql.execute(DONE_EVENTS, [actor_id, now, campaign.id, first_task_id])
+        await sql.execute(*task_event_writes(EventPerTask(EventKind.DONE, actor_id, now, f"{new_tasks} AND status = ?",
+                                                          [campaign.id, first_task_id, TaskStatus.DONE.value])))
 
 
 async def _entry_groups(campaign: Campaign, step_types: list) -> tuple[dict[int | None, tuple[str, int]], bool]:

@@ -27,7 +27,7 @@ async def add_tasks_for_new_assets(version_id: int, assets: list[tuple[int, bool
     by_step: dict[int | None, list[int]] = {}
     for asset_id, has in assets:
         by_step.setdefault(entries[has].step_index, []).append(asset_id)
-    loads = await active_loads(campaign.id, sorted({u for s in steps for u in s.assignees}), moving_task_id=0)
+    loads = await active_loads(campaign.id, sorted({u for s in steps for u in s.assignees}))
     now = clock.now()
     first_task_id = await sql.next_id("task")
     for index in sorted(by_step, key=lambda i: -1 if i is None else i):

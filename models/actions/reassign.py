@@ -1,18 +1,18 @@
-"""Reassigning tasks (MANAGER only): one task, or many at one step, all or none."""
+"""Reassigning tasks (TaskAction.REASSIGN: MANAGER only): one task, or many at one step, all or none."""
 
 from __future__ import annotations
-
-from tortoise.expressions import F
 
 from stepwise.models import clock
 from stepwise.models.actions.campaigns import find_campaign
 from stepwise.models.actions.task_access import can_see_task
+from stepwise.models.actions.task_writes import TaskEventRow, planned_columns, task_event_writes, task_update
 from stepwise.models.db import sql
-from stepwise.models.db.campaigns import Campaign, Task, TaskEvent
+from stepwise.models.db.campaigns import Campaign, Task
 from stepwise.models.db.datasets import DatasetWorker
 from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_input
 from stepwise.models.events import TaskChanged
-from stepwise.models.workflow import ACTIVE, EventKind
+from stepwise.models.queries.workflow import load_workflow
+from stepwise.models.workflow import Change, TaskAction, plan_change
 from stepwise.permissions.access import Access
 
 MAX_BULK = 500
@@ -23,22 +23,43 @@ async def _require_worker(campaign: Campaign, user_id: int) -> None:
         raise DomainError(ErrorCode.NOT_A_WORKER, "The new assignee must be a worker of the dataset.", "input.assigneeId")
 
 
-async def _reassign_rows(campaign: Campaign, tasks: list[Task], user_id: int, actor_id: int) -> list[TaskChanged]:
+async def _plan(campaign: Campaign, tasks: list[Task], step_id: int | None, task_field) -> list[Change]:
+    """Each task's planned REASSIGN (TRANSITIONS), in input order: the first refusal names its task."""
+    steps = await load_workflow(campaign.id)
+    step_types, index_of = [s.type for s in steps], {s.id: i for i, s in enumerate(steps)}
+    changes = []
+    for index, task in enumerate(tasks):
+        try:
+            changes.append(plan_change(task.status, TaskAction.REASSIGN, step_types, index_of.get(task.step_id)))
+        except DomainError as refused:
+            raise DomainError(refused.code, refused.message, task_field(index)) from None
+        if step_id is not None and task.step_id != step_id:
+            raise DomainError(ErrorCode.WRONG_STEP, "Every task must be at the filtered step.", task_field(index))
+    return changes
+
+
+async def _reassign_rows(campaign: Campaign, tasks: list[Task], changes: list[Change], user_id: int,
+                         actor_id: int) -> list[TaskChanged]:
+    """One conditional UPDATE for every task, then their events: any task that moved since read
+    refuses the whole call (CONFLICT, rolled back with the rest)."""
     now = clock.now()
-    events = []
-    for task in tasks:
-        changed = await Task.filter(id=task.id, version=task.version).update(
-            assignee_id=user_id, updated_at=now, started_at=None, version=F("version") + 1
-        )
-        if not changed:
-            raise DomainError(ErrorCode.CONFLICT, "A task changed meanwhile; reload and retry.")
-        events.append(TaskChanged(EventKind.REASSIGNED, campaign.organization_id, campaign.id, task.id, actor_id,
-                                  user_id, task.assignee_id, now))
-    await TaskEvent.bulk_create([
-        TaskEvent(task_id=e.task_id, campaign_id=campaign.id, kind=EventKind.REASSIGNED,
-                  step_id=t.step_id, actor_id=actor_id, assignee_id=user_id, at=now)
-        for e, t in zip(events, tasks, strict=True)
-    ])
+    planned = {tuple(planned_columns(change, now, task.status, step_id=task.step_id, assignee_id=user_id).items())
+               for task, change in zip(tasks, changes, strict=True)}
+    if len(planned) != 1:  # a reassignment keeps each task at its step in its status: same columns for all
+        raise RuntimeError(f"one UPDATE cannot write {len(planned)} different changes")
+    columns = {"updated_at": now, **dict(planned.pop())}
+    changed = await sql.execute(*task_update(columns, [(task.id, task.version) for task in tasks]))
+    if changed != len(tasks):
+        raise DomainError(ErrorCode.CONFLICT, "A task changed meanwhile; reload and retry.")
+    done = [(task, kind) for task, change in zip(tasks, changes, strict=True) for kind in change.move.events]
+    events = [TaskChanged(kind, campaign.organization_id, campaign.id, task.id, actor_id, user_id, task.assignee_id, now)
+              for task, kind in done]
+    await sql.execute(*task_event_writes([TaskEventRow(task.id, campaign.id, kind, task.step_id, actor_id, user_id, now)
+                                          for task, kind in done]))
+    for task in tasks:  # the rows as written (the conditional UPDATE proved nobody changed them since)
+        for name, value in columns.items():
+            setattr(task, name, value)
+        task.version += 1
     return events
 
 
@@ -67,12 +88,7 @@ async def reassign_tasks(
                 raise NotFound("Task")  # a task the viewer cannot see reads like a missing one
         await access.check("task.reassign", campaign.organization_id, campaign.dataset_id, what="Task")
         ordered = [tasks[i] for i in task_ids]
-        for index, task in enumerate(ordered):
-            if task.status not in ACTIVE:
-                raise DomainError(ErrorCode.INVALID_STATE, f"The task is {task.status}.", task_field(index))
-            if step_id is not None and task.step_id != step_id:
-                raise DomainError(ErrorCode.WRONG_STEP, "Every task must be at the filtered step.", task_field(index))
+        changes = await _plan(campaign, ordered, step_id, task_field)
         await _require_worker(campaign, user_id)
-        events = await _reassign_rows(campaign, ordered, user_id, viewer.id)
-        refreshed = {t.id: t for t in await Task.filter(id__in=task_ids)}
-    return [refreshed[i] for i in task_ids], events
+        events = await _reassign_rows(campaign, ordered, changes, user_id, viewer.id)
+    return ordered, events

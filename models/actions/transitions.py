@@ -13,6 +13,7 @@ from stepwise.models.actions.completion import completion_write
 from stepwise.models.actions.entering import choose_assignee, holder_write
 from stepwise.models.actions.issues import NewIssue, has_open_issue, raise_issue
 from stepwise.models.actions.task_access import find_task
+from stepwise.models.actions.task_writes import TaskEventRow, planned_columns, task_event_writes, task_update
 from stepwise.models.db import sql
 from stepwise.models.db.datasets import Asset
 from stepwise.models.errors import DomainError, ErrorCode, invalid_input
@@ -20,7 +21,17 @@ from stepwise.models.events import IssueChanged, TaskChanged
 from stepwise.models.queries.rows import TaskRow
 from stepwise.models.queries.workflow import WorkflowStep, load_task_workflow, round_robin_write
 from stepwise.models.shapes import ShapeDraft, validate_shapes
-from stepwise.models.workflow import ACTIVE, EventKind, Move, TaskAction, TaskStatus, plan_transition
+from stepwise.models.workflow import (
+    TRANSITIONS,
+    Actor,
+    Change,
+    Holder,
+    Recorded,
+    TaskAction,
+    check_actor,
+    check_allowed,
+    plan_change,
+)
 from stepwise.permissions.access import Access
 
 MAX_ACTIVE_SECONDS = 7 * 24 * 3600
@@ -60,63 +71,58 @@ def _duration(task: TaskRow, active_seconds: float | None, now) -> float:
     return max(0.0, (now - since).total_seconds())
 
 
-async def _check_issue_rules(task, campaign, move: Move, action: TaskAction, request: Request, viewer_id, outcome):
-    if move.needs_open_issue:
+async def _check_issue_rules(task, campaign, change: Change, request: Request, viewer_id, outcome):
+    if change.move.needs_open_issue:
         if request.new_issue is not None:
             asset = await Asset.get(id=task.asset_id)
             _, event = await raise_issue(campaign, asset, viewer_id, request.new_issue, task.step_id, "input.issue")
             outcome.issue_events.append(event)
         elif not await has_open_issue(task.asset_id):
             raise DomainError(ErrorCode.ISSUE_REQUIRED, "Raise an issue explaining why (input.issue).", "input.issue")
-    if action is TaskAction.SUBMIT and move.status is TaskStatus.DONE and await has_open_issue(task.asset_id):
+    if change.refuses_open_issues and await has_open_issue(task.asset_id):
         raise DomainError(ErrorCode.OPEN_ISSUES, "Resolve the open issues on this asset before the last submit.")
 
 
-def _check_movable(task: TaskRow, expected_version: int | None, viewer_id: int) -> None:
+def _check_movable(task: TaskRow, action: TaskAction, expected_version: int | None, viewer_id: int) -> None:
     """Whether this viewer may move the task as read (the UPDATE checks it did not move since)."""
     if expected_version is not None and expected_version != task.version:
         raise DomainError(ErrorCode.CONFLICT, f"The task changed (version {task.version}); reload it.")
-    if task.status not in ACTIVE:
-        raise DomainError(ErrorCode.INVALID_STATE, f"The task is {task.status}: nothing more can be done on it.")
-    if task.assignee_id != viewer_id:
-        raise DomainError(ErrorCode.NOT_ASSIGNEE, "Only the task's assignee may do this.")
+    check_allowed(task.status, action)
+    check_actor(action, task.assignee_id, viewer_id)
 
 
 async def _own_changes(task: TaskRow, action: TaskAction, request: Request, viewer_id: int, now) -> tuple[dict, dict]:
-    """What the action changes on the task itself, and what its events record."""
+    """What the request changes on the task (its annotation), and what the action's events
+    record (TRANSITIONS: duration, annotation); checked before the write lock."""
+    rule = TRANSITIONS[action]
     changes: dict = {"updated_at": now}
-    event_extra: dict = {}
+    recorded: dict = {}
     if request.shapes is not None:
         changes.update(annotation=await _validated_annotation(task, request.shapes),
                        annotation_updated_at=now, annotation_updated_by_id=viewer_id)
-    if action is TaskAction.START:
-        changes["started_at"] = now
-    if action in (TaskAction.SUBMIT, TaskAction.SEND_TO_REWORK, TaskAction.SKIP):
-        event_extra["duration_seconds"] = _duration(task, request.active_seconds, now)
-    if action is TaskAction.SUBMIT:
-        changes["submit_count"] = "+1"  # written as submit_count = submit_count + 1
-        event_extra["annotation"] = changes.get("annotation", task.annotation)
-    return changes, event_extra
+    if Recorded.DURATION in rule.records:
+        recorded["duration_seconds"] = _duration(task, request.active_seconds, now)
+    if Recorded.ANNOTATION in rule.records:
+        recorded["annotation"] = changes.get("annotation", task.annotation)
+    return changes, recorded
 
 
-async def _placement(task: TaskRow, campaign, steps: list[WorkflowStep], index: int, move: Move, action: TaskAction,
-                     now) -> tuple[dict, list]:
-    """Where the task goes and who holds it there (status, step, assignee columns), and the
-    writes that go with it (the holder it leaves, the step's round-robin position)."""
-    writes = [holder_write(task.id, task.step_id, task.assignee_id)] if move.step_index != index else []
-    if move.enters_step:
-        target = steps[move.step_index]
-        # Back to rework: whoever held it there last, i.e. who submitted it there (a task leaves
-        # an ANNOTATION step only by its assignee's submit, or for good by a skip).
-        forced = target.holder if action is TaskAction.SEND_TO_REWORK else None
-        assignee, next_index = await choose_assignee(campaign, task.id, target, forced)
-        if next_index != target.round_robin_next:
-            writes.append(round_robin_write(target, next_index))
-        return ({"status": move.status, "step_id": target.id, "assignee_id": assignee, "step_entered_at": now,
-                 "started_at": None}, writes)
-    if move.step_index is None:
-        return {"status": move.status, "step_id": None, "assignee_id": None}, writes
-    return {"status": move.status, "assignee_id": task.assignee_id}, writes
+async def _placement(task: TaskRow, campaign, steps: list[WorkflowStep], change: Change) -> tuple[int | None, list]:
+    """Who holds the task after `change` (Holder in TRANSITIONS), and the writes that go with it
+    (the holder of the step it leaves, the round-robin position of the step it enters)."""
+    writes = [holder_write(task.id, task.step_id, task.assignee_id)] if change.leaves_step else []
+    if change.holder is Holder.NOBODY:
+        return None, writes
+    if change.holder is Holder.SAME:
+        return task.assignee_id, writes
+    target = steps[change.move.step_index]
+    # LAST_HOLDER (a rework): whoever held it there last, i.e. submitted it there (a task leaves an
+    # ANNOTATION step only by its assignee's submit, or for good by a skip).
+    forced = target.holder if change.holder is Holder.LAST_HOLDER else None
+    assignee, next_index = await choose_assignee(campaign, task.assignee_id, target, forced)
+    if next_index != target.round_robin_next:
+        writes.append(round_robin_write(target, next_index))
+    return assignee, writes
 
 
 async def perform(access: Access, task_id: int, action: TaskAction, request: Request) -> Outcome:
@@ -127,65 +133,47 @@ async def perform(access: Access, task_id: int, action: TaskAction, request: Req
     positions, this task's past holders; on PostgreSQL the row lock of a step it attributes at),
     the issue rules, then every write in one round trip.
     """
+    if TRANSITIONS[action].actor is not Actor.ASSIGNEE:
+        raise ValueError(f"{action} is not an assignee's action (see models/actions/reassign.py)")
     viewer = access.require_viewer()
     task, campaign = await find_task(access, task_id)
     await access.check("task.work", campaign.organization_id, campaign.dataset_id, what="Task")
-    _check_movable(task, request.expected_version, viewer.id)
+    _check_movable(task, action, request.expected_version, viewer.id)
     now = clock.now()
-    changes, event_extra = await _own_changes(task, action, request, viewer.id, now)
+    changes, recorded = await _own_changes(task, action, request, viewer.id, now)
     async with sql.transaction():
-        return await _move(task, campaign, action, request, viewer.id, changes, event_extra, now)
+        return await _move(task, campaign, action, request, viewer.id, changes, recorded, now)
 
 
 async def _move(task: TaskRow, campaign, action: TaskAction, request: Request, viewer_id: int, changes: dict,
-                event_extra: dict, now) -> Outcome:
+                recorded: dict, now) -> Outcome:
     """The transition's reads under the write lock and its writes, in the caller's transaction."""
     steps, version = await load_task_workflow(campaign.id, task.id)
     if version != task.version:  # it moved since read: answer that, before any other rule
         raise DomainError(ErrorCode.CONFLICT, "The task changed meanwhile; reload it.")
     index = next(i for i, s in enumerate(steps) if s.id == task.step_id)
-    move = plan_transition(task.status, action, [s.type for s in steps], index)
+    change = plan_change(task.status, action, [s.type for s in steps], index)
     outcome = Outcome(task)
-    await _check_issue_rules(task, campaign, move, action, request, viewer_id, outcome)
-    placement, placement_writes = await _placement(task, campaign, steps, index, move, action, now)
-    changes = {**changes, **placement}
-    new_assignee = changes["assignee_id"]
-    writes = [_task_update(task, changes), *placement_writes]
-    for kind in move.events:
-        extra = event_extra if kind is not EventKind.DONE else {}
-        writes.append((INSERT_EVENT, [task.id, campaign.id, kind.value, task.step_id, viewer_id, new_assignee, now,
-                                      sql.json_param(extra.get("annotation")), extra.get("duration_seconds")]))
-        outcome.events.append(TaskChanged(kind, campaign.organization_id, campaign.id, task.id, viewer_id,
-                                          new_assignee, task.assignee_id, now))
-    if move.status is TaskStatus.DONE:
+    await _check_issue_rules(task, campaign, change, request, viewer_id, outcome)
+    new_assignee, placement_writes = await _placement(task, campaign, steps, change)
+    new_step = None if change.move.step_index is None else steps[change.move.step_index].id
+    changes = {**changes, **planned_columns(change, now, task.status, step_id=new_step, assignee_id=new_assignee)}
+    own_events = TRANSITIONS[action].events
+    events = [TaskEventRow(task.id, campaign.id, kind, task.step_id, viewer_id, new_assignee, now,
+                           **(recorded if kind in own_events else {}))
+              for kind in change.move.events]
+    writes = [task_update(changes, [(task.id, task.version)]), *placement_writes, task_event_writes(events)]
+    outcome.events = [TaskChanged(kind, campaign.organization_id, campaign.id, task.id, viewer_id, new_assignee,
+                                  task.assignee_id, now) for kind in change.move.events]
+    if change.accepts_annotation:
         writes.append(_accept_annotation(task.asset_id, changes.get("annotation", task.annotation), viewer_id, now))
-    if move.status not in ACTIVE:
+    if change.may_complete_campaign:
         writes.append(completion_write(campaign.id, now))
     changed = await sql.execute_all(writes)
     if changed[0] != 1:
         raise DomainError(ErrorCode.CONFLICT, "The task changed meanwhile; reload it.")
     outcome.task = _as_written(task, changes)
     return outcome
-
-
-INSERT_EVENT = (
-    "INSERT INTO task_event (task_id, campaign_id, kind, step_id, actor_id, assignee_id, at, annotation,"
-    " duration_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def _task_update(task, changes: dict) -> tuple[str, list]:
-    """The conditional UPDATE ... WHERE version = ?: it changes no row when someone else moved
-    the task since it was read."""
-    columns, params = [], []
-    for name, value in changes.items():
-        if name == "submit_count":
-            columns.append("submit_count = submit_count + 1")
-            continue
-        columns.append(f"{name} = ?")
-        params.append(sql.json_param(value) if name == "annotation" else getattr(value, "value", value))
-    return (f"UPDATE task SET {', '.join(columns)}, version = version + 1 WHERE id = ? AND version = ?",
-            [*params, task.id, task.version])
 
 
 def _as_written(task, changes: dict):

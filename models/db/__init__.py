@@ -12,34 +12,42 @@ MODEL_MODULES = [
     "stepwise.models.db.datasets",
     "stepwise.models.db.campaigns",
     "stepwise.models.db.issues",
+    "stepwise.models.db.files",
 ]
 MIGRATIONS_MODULE = "stepwise.models.db.migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
-def connection_config(database_url: str) -> dict | str:
-    """SQLite gets WAL, a busy timeout and IMMEDIATE write transactions, short statements on the
-    event loop and long ones on a thread (sqlite_engine.py); PostgreSQL the URL as is."""
+def connection_config(database_url: str, sqlite_engine: str = "inline", loop_budget_ms: float = 0) -> dict | str:
+    """SQLite gets WAL, a busy timeout and synchronous=NORMAL. With the `inline` engine
+    (sqlite_engine.py): IMMEDIATE write transactions, short statements on the event loop, each
+    checked against `loop_budget_ms` of CPU time when it is not 0, and long ones on a thread. With
+    `aiosqlite`: Tortoise's own client, every statement on its connection thread. PostgreSQL gets
+    the URL as is."""
     if database_url.startswith("sqlite://"):
         path = database_url.removeprefix("sqlite://")
         if shares_file(path):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        credentials = {
+            "file_path": path,
+            "journal_mode": "WAL",
+            "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+            "synchronous": "NORMAL",
+            "foreign_keys": "ON",
+        }
+        if sqlite_engine == "aiosqlite":
+            return {"engine": "tortoise.backends.sqlite", "credentials": credentials}
         return {
             "engine": "stepwise.models.db.sqlite_engine",
-            "credentials": {
-                "file_path": path,
-                "journal_mode": "WAL",
-                "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
-                "synchronous": "NORMAL",
-                "foreign_keys": "ON",
-            },
+            "credentials": {**credentials, "loop_budget_ms": loop_budget_ms},
         }
     return database_url.replace("postgresql://", "postgres://", 1)
 
 
-def tortoise_config(database_url: str) -> dict:
+def tortoise_config(database_url: str, sqlite_engine: str = "inline", loop_budget_ms: float = 0) -> dict:
+    """Tortoise's configuration: one "default" connection (see connection_config)."""
     return {
-        "connections": {"default": connection_config(database_url)},
+        "connections": {"default": connection_config(database_url, sqlite_engine, loop_budget_ms)},
         "apps": {
             APP_LABEL: {
                 "models": MODEL_MODULES,

@@ -88,7 +88,9 @@ class Task(Model):
         indexes = (
             Index(fields=("campaign_id", "id")),
             Index(fields=("campaign_id", "status", "step_id")),
-            Index(fields=("assignee_id", "status")),
+            # A worker's active tasks (my… lists), and LEAST_LOADED's count of a step's assignees'
+            # active tasks in one campaign, under the write lock: a covering range per assignee.
+            Index(fields=("assignee_id", "status", "campaign_id")),
         )
 
 

@@ -23,7 +23,8 @@ def current_connection() -> BaseDBAsyncClient:
 
 def transaction():
     """One write transaction. On SQLite it runs on the event loop (models/db/sqlite_engine.py):
-    for work of a few indexed statements, like a task's transition; see bulk_transaction()."""
+    for work of a few indexed statements, like a task's transition; see bulk_transaction(). The
+    tests fail any of its statements that runs longer than the loop budget (sqlite_inline.py)."""
     return in_transaction("default")
 
 

@@ -8,7 +8,14 @@ on the event loop: an indexed read, a page or a one-task transaction takes micro
 
 Work whose cost grows with the data (a launch of 100,000 tasks, bulk inserts, counts over a
 campaign) would stall every request while it runs: it goes to aiosqlite connections on their own
-threads (`offloaded_transaction`, `offloaded_fetch`; models/db/sql.py says which work).
+threads (`offloaded_transaction`, `offloaded_fetch`; models/db/sql.py says which work). In
+development and tests a loop budget makes any inline statement that runs long fail, naming
+itself (models/db/sqlite_inline.py).
+
+WAL checkpoints copy the log back into the database file, a few ms of I/O: the inline connection
+never runs one (wal_autocheckpoint=0). After an inline commit that leaves the log past
+CHECKPOINT_AFTER_PAGES, a PASSIVE checkpoint runs on a connection thread of its own; the threaded
+connections keep SQLite's automatic checkpoint, on their threads.
 
 Writes: one write transaction at a time per process, whichever connection (`write_lock`), opened
 with BEGIN IMMEDIATE so that SQLite's write lock is taken up front and the busy timeout applies
@@ -22,20 +29,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import sqlite3
-import time
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiosqlite
-from tortoise.backends.base.client import TransactionalDBClient, TransactionContext
-from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionWrapper, translate_exceptions
-from tortoise.connection import get_connections
-from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
+from tortoise.backends.base.client import TransactionContext
+from tortoise.backends.sqlite.client import SqliteClient, translate_exceptions
 
-FIRST_RETRY_SECONDS = 0.001
-LONGEST_RETRY_SECONDS = 0.05
-BULK, SCAN = "bulk", "scan"  # the threaded connections, by what they serve
+from stepwise.models.db.sqlite_inline import InlineConnection, LoopBudgetExceeded
+from stepwise.models.db.sqlite_transaction import WriteTransaction
+
+__all__ = ["BULK", "CHECKPOINT", "SCAN", "InlineSqliteClient", "LoopBudgetExceeded", "shares_file"]
+
+BULK, SCAN, CHECKPOINT = "bulk", "scan", "checkpoint"  # the threaded connections, by what they serve
+CHECKPOINT_AFTER_PAGES = 1000  # SQLite's own default for wal_autocheckpoint
+THREAD_EXIT_SECONDS = 1.0
+logger = logging.getLogger(__name__)
 
 
 def shares_file(path: str) -> bool:
@@ -43,212 +54,78 @@ def shares_file(path: str) -> bool:
     return path not in (":memory:", "") and not path.startswith("file:")
 
 
-class InlineCursor:
-    """What Tortoise reads of an aiosqlite cursor, over a sqlite3 one."""
-
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
-        self._cursor = cursor
-        self.rowcount = cursor.rowcount
-        self.lastrowid = cursor.lastrowid
-
-    async def fetchall(self) -> list:
-        return self._cursor.fetchall()
-
-    async def close(self) -> None:
-        self._cursor.close()
-
-
-class InlineConnection:
-    """aiosqlite.Connection's interface (the part Tortoise and models/db/sql.py use), run on the
-    calling thread: awaiting a method returns without ever suspending."""
-
-    def __init__(self, path: str) -> None:
-        self._conn = sqlite3.connect(path, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-
-    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
-        return InlineCursor(self._conn.execute(sql, parameters or ()))
-
-    async def execute_fetchall(self, sql: str, parameters: Sequence[Any] | None = None) -> list:
-        return self._conn.execute(sql, parameters or ()).fetchall()
-
-    async def execute_insert(self, sql: str, parameters: Sequence[Any] | None = None) -> tuple[int]:
-        return (self._conn.execute(sql, parameters or ()).lastrowid,)
-
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._conn.executemany(sql, rows)
-
-    async def executescript(self, script: str) -> None:
-        self._conn.executescript(script)
-
-    async def commit(self) -> None:
-        self._conn.commit()
-
-    async def rollback(self) -> None:
-        self._conn.rollback()
-
-    async def close(self) -> None:
-        self._conn.close()
-
-    async def _execute(self, function: Callable, *args: Any) -> Any:
-        # aiosqlite's way to run a function on its thread; here the thread is the caller's.
-        return function(*args)
-
-    @property
-    def total_changes(self) -> int:
-        return self._conn.total_changes
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._conn.in_transaction
-
-
-class ImmediateTransactionWrapper(SqliteTransactionWrapper):
-    """A write transaction's connection, as code inside `in_transaction()` sees it."""
-
-    async def begin(self) -> None:
-        """BEGIN IMMEDIATE, waiting for another process's write lock with SQLite's busy handler
-        (on aiosqlite's thread: the event loop goes on meanwhile)."""
-        try:
-            # The connection is in autocommit mode (isolation_level=None): no transaction is open
-            # unless a failure left one behind; roll that back, never commit what nobody did.
-            if self._connection.in_transaction:
-                await self._connection.rollback()
-            await self._connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise TransactionManagementError(exc) from exc
-
-    def try_begin(self) -> bool:
-        """Inline connection only: BEGIN IMMEDIATE if the write lock is free right now; False when
-        another process holds it (the inline connection's busy timeout is 0)."""
-        conn = self._connection._conn
-        if conn.in_transaction:
-            conn.rollback()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # extended codes keep it in the low byte
-                raise TransactionManagementError(exc) from exc
-            return False
-        return True
-
-
-def _translated(exc: sqlite3.Error) -> Exception:
-    """Tortoise's exception for a driver error, as its client methods raise them."""
-    if isinstance(exc, sqlite3.IntegrityError):
-        return IntegrityError(exc)
-    return OperationalError(exc)
-
-
-class WriteTransaction(TransactionContext):
-    """One write transaction: the process's write lock, then the connection's statement lock (so
-    no other statement slips into it), BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on an exception.
-    Code inside sees it as the "default" connection, whichever connection it runs on. Whatever
-    fails or is cancelled on the way, the transaction is rolled back before the locks are let go."""
-
-    def __init__(self, client: InlineSqliteClient, offloaded: bool) -> None:
-        self.client = client
-        self.offloaded = offloaded
-        self.connection = ImmediateTransactionWrapper(client)
-        self.connection_name = client.connection_name
-
-    async def __aenter__(self) -> TransactionalDBClient:
-        opening = self.client.threaded_connection(BULK) if self.offloaded else self.client.inline_connection()
-        self.connection._connection, self.statement_lock = await opening
-        await self.client.write_lock.acquire()
-        try:
-            if isinstance(self.connection._connection, InlineConnection):
-                await self._begin_inline()
-            else:
-                await self._begin_threaded()
-        except BaseException:
-            self.client.write_lock.release()
-            raise
-        self.token = get_connections().set(self.connection_name, self.connection)
-        return self.connection
-
-    async def _begin_inline(self) -> None:
-        """Holds the statement lock only while the transaction is open, not while waiting for
-        another process: reads outside transactions go on meanwhile."""
-        deadline = time.monotonic() + self.client.busy_timeout_ms / 1000
-        delay = FIRST_RETRY_SECONDS
-        while True:
-            await self.statement_lock.acquire()
-            try:
-                if self.connection.try_begin():
-                    return
-            except BaseException:
-                self.statement_lock.release()
-                raise
-            self.statement_lock.release()
-            if time.monotonic() >= deadline:
-                raise TransactionManagementError(
-                    f"database is locked (another process held the write lock for {self.client.busy_timeout_ms} ms)")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, LONGEST_RETRY_SECONDS)
-
-    async def _begin_threaded(self) -> None:
-        await self.statement_lock.acquire()
-        try:
-            await self.connection.begin()
-        except BaseException:
-            # A cancelled BEGIN still runs on the connection's thread; the rollback runs after it.
-            await self._discard()
-            self.statement_lock.release()
-            raise
-
-    async def _discard(self) -> None:
-        """Roll back whatever is open; the error that brought us here is the one to report."""
-        with contextlib.suppress(Exception):
-            await asyncio.shield(self.connection._connection.rollback())
-
-    async def __aexit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
-        try:
-            if not self.connection._finalized:
-                if exc_type:
-                    await self.connection.rollback()
-                else:
-                    await self.connection.commit()
-        except sqlite3.Error as exc:
-            await self._discard()  # a failed COMMIT leaves the transaction open
-            raise _translated(exc) from exc
-        except BaseException:
-            await self._discard()
-            raise
-        finally:
-            get_connections().reset(self.token)
-            self.statement_lock.release()
-            self.client.write_lock.release()
-
-
 class InlineSqliteClient(SqliteClient):
     """The "default" connection: sqlite3 on the event loop, plus aiosqlite connections to the
     same file on their own threads, opened on first use, for the work that must not stall the
-    loop: one for bulk write transactions, one for scans (so a scan does not wait for a launch)."""
+    loop: one for bulk write transactions, one for scans (so a scan does not wait for a launch),
+    one for WAL checkpoints."""
 
-    def __init__(self, file_path: str, **kwargs: Any) -> None:
+    def __init__(self, file_path: str, loop_budget_ms: float = 0, **kwargs: Any) -> None:
         super().__init__(file_path, **kwargs)
+        self.loop_budget_ms = float(loop_budget_ms)
         self.busy_timeout_ms = int(self.pragmas.get("busy_timeout", 0))
         self.write_lock = asyncio.Lock()
         self._threaded: dict[str, asyncio.Future] = {}
-        self._threaded_locks = {BULK: asyncio.Lock(), SCAN: asyncio.Lock()}
+        self._threaded_locks = {BULK: asyncio.Lock(), SCAN: asyncio.Lock(), CHECKPOINT: asyncio.Lock()}
+        self._checkpoint: asyncio.Task | None = None
+        self._page_bytes = 0
 
     async def create_connection(self, with_db: bool) -> None:
         if not self._connection:
-            self._connection = InlineConnection(self.filename)
+            connection = InlineConnection(self.filename, self.loop_budget_ms)
             for pragma, value in self.pragmas.items():
-                self._connection._conn.execute(f"PRAGMA {pragma}={value}")
+                connection._conn.execute(f"PRAGMA {pragma}={value}")
             # SQLite's busy handler would sleep on the event loop: a write transaction waits for
             # another process asynchronously instead (WriteTransaction), and a write outside a
             # transaction, which this project does not make, fails at once.
-            self._connection._conn.execute("PRAGMA busy_timeout = 0")
+            connection._conn.execute("PRAGMA busy_timeout = 0")
+            # Checkpoints do I/O: a thread runs them (checkpoint_if_due), never the loop.
+            connection._conn.execute("PRAGMA wal_autocheckpoint = 0")
+            self._connection = connection
             await self._post_connect()
 
+    def checkpoint_if_due(self) -> None:
+        """After an inline commit: when the WAL has grown past CHECKPOINT_AFTER_PAGES, a PASSIVE
+        checkpoint on the checkpoint connection's thread (one at a time; nobody waits for it).
+        The WAL file's size says how far it has grown: a complete checkpoint lets the next writer
+        start it over, truncated to journal_size_limit."""
+        if not shares_file(self.filename) or (self._checkpoint and not self._checkpoint.done()):
+            return
+        try:
+            wal_bytes = os.stat(f"{self.filename}-wal").st_size
+        except FileNotFoundError:
+            return
+        if wal_bytes > CHECKPOINT_AFTER_PAGES * self._page_size():
+            self._checkpoint = asyncio.ensure_future(self._run_checkpoint())
+
+    def _page_size(self) -> int:
+        if not self._page_bytes:
+            self._page_bytes = self._connection._conn.execute("PRAGMA page_size").fetchone()[0]
+        return self._page_bytes
+
+    async def _run_checkpoint(self) -> None:
+        try:
+            connection, lock = await self.threaded_connection(CHECKPOINT)
+            # Under the write lock: no commit of this process lands meanwhile, so the checkpoint
+            # copies every frame and the next writer starts the log over (writers wait a few ms,
+            # off the loop; SQLite's automatic checkpoint would hold the loop instead).
+            async with self.write_lock, lock:
+                await (await connection.execute("PRAGMA wal_checkpoint(PASSIVE)")).close()
+        except Exception:  # the next commit tries again; say why this one did not run
+            logger.exception("WAL checkpoint failed")
+
     async def close(self) -> None:
+        if self._checkpoint:
+            with contextlib.suppress(Exception):
+                await self._checkpoint
         opened, self._threaded = list(self._threaded.values()), {}
         for opening in opened:
             with contextlib.suppress(Exception):
-                await (await opening).close()
+                connection = await opening
+                await connection.close()
+                # close() returns once the thread has answered, a moment before it ends: wait for
+                # that moment, so that no thread outlives the client (a process could not exit).
+                connection._thread.join(THREAD_EXIT_SECONDS)
         await super().close()
 
     def _in_transaction(self) -> TransactionContext:
@@ -265,7 +142,7 @@ class InlineSqliteClient(SqliteClient):
         return self._connection, self._lock
 
     async def threaded_connection(self, purpose: str) -> tuple[aiosqlite.Connection | InlineConnection, asyncio.Lock]:
-        """The `purpose` (BULK, SCAN) connection and the lock its statements take; for an
+        """The `purpose` (BULK, SCAN, CHECKPOINT) connection and the lock its statements take; for an
         in-memory database, which a second connection cannot see, the inline one. Opened once,
         by a task of its own: callers arriving at the same time, or cancelled, share it."""
         if not shares_file(self.filename):

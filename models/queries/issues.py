@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stepwise.models.db import sql
-from stepwise.models.db.campaigns import Campaign, Task
 from stepwise.models.db.issues import Issue, IssueKind, IssueStatus
-from stepwise.models.workflow import ACTIVE
+from stepwise.models.queries.rows import in_list
+from stepwise.permissions import visibility
+from stepwise.permissions.visibility import ACTIVE_STATUSES
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,10 @@ def _where(campaign_id: int, issue_filter: IssueFilter) -> tuple[str, list]:
     return " AND ".join(clauses), params
 
 
+async def issue_by_id(issue_id: int) -> Issue | None:
+    return await Issue.get_or_none(id=issue_id)
+
+
 async def issue_page(campaign_id: int, issue_filter: IssueFilter, first: int, after_id: int) -> tuple[list[Issue], bool]:
     where, params = _where(campaign_id, issue_filter)
     rows = await sql.fetch_models(Issue, f"{where} AND id > ?", [*params, after_id], f"ORDER BY id LIMIT {first + 1}")
@@ -41,10 +46,17 @@ async def issue_count(campaign_id: int, issue_filter: IssueFilter) -> int:
 
 
 async def my_issues(user_id: int, organization_id: int, status: IssueStatus | None) -> list[Issue]:
-    """Issues on the assets of the user's active tasks in the organization, oldest first."""
-    campaign_ids = Campaign.filter(organization_id=organization_id).values_list("id", flat=True)
-    asset_ids = Task.filter(assignee_id=user_id, status__in=list(ACTIVE), campaign_id__in=await campaign_ids)
-    query = Issue.filter(asset_id__in=await asset_ids.values_list("asset_id", flat=True))
+    """Issues on the assets of the user's active tasks in the organization, those they may see
+    (permissions/visibility.py), oldest first: one statement, off the event loop on SQLite."""
+    visible = visibility.issue_filter(user_id, "i")
+    columns, select = sql.model_columns(Issue, "i")
+    wanted, params = "", []
     if status is not None:
-        query = query.filter(status=status)
-    return await query.order_by("id")
+        wanted, params = " AND i.status = ?", [status.value]
+    rows = await sql.fetch_scan(
+        f"SELECT {select} FROM issue i JOIN task t ON t.campaign_id = i.campaign_id AND t.asset_id = i.asset_id"
+        f" JOIN campaign c ON c.id = t.campaign_id"
+        f" WHERE t.assignee_id = ? AND t.status IN ({in_list(ACTIVE_STATUSES)}) AND c.organization_id = ?{wanted}"
+        f" AND {visible.sql} ORDER BY i.id",
+        [user_id, *ACTIVE_STATUSES, organization_id, *params, *visible.params])
+    return [sql.model_from_row(Issue, columns, row) for row in rows]

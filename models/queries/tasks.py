@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign, Step, Task
-from stepwise.models.queries.rows import TaskRow, in_list, task_rows
+from stepwise.models.queries.rows import TASK_COLUMNS, TaskRow, in_list, task_rows
 from stepwise.models.workflow import ACTIVE, TaskStatus, progress_percent, remaining_submissions
+from stepwise.permissions import visibility
+from stepwise.permissions.visibility import ACTIVE_STATUSES
 
 
 @dataclass(frozen=True)
@@ -44,15 +45,35 @@ async def task_count(campaign_id: int, task_filter: TaskFilter) -> int:
     return (await sql.fetch_scan(f"SELECT COUNT(*) FROM task WHERE {where}", params))[0][0]
 
 
-async def my_active_tasks(user_id: int, organization_id: int) -> list[tuple[Campaign, list[Task]]]:
-    """The user's active tasks in the organization, grouped by campaign (oldest campaign first)."""
-    campaign_ids = await Campaign.filter(organization_id=organization_id).values_list("id", flat=True)
-    tasks = await Task.filter(assignee_id=user_id, status__in=list(ACTIVE), campaign_id__in=campaign_ids).order_by("id")
-    by_campaign: dict[int, list[Task]] = defaultdict(list)
-    for task in tasks:
-        by_campaign[task.campaign_id].append(task)
-    campaigns = {c.id: c for c in await Campaign.filter(id__in=list(by_campaign))}
-    return [(campaigns[cid], by_campaign[cid]) for cid in sorted(by_campaign)]
+async def task_by_id(task_id: int) -> Task | None:
+    return await Task.get_or_none(id=task_id)
+
+
+async def tasks_at_position(campaign_id: int, position: int, limit: int) -> list[Task]:
+    """The first `limit` tasks (by id) at the step of this position."""
+    return await Task.filter(campaign_id=campaign_id, step__position=position).order_by("id").limit(limit)
+
+
+async def my_active_tasks(user_id: int, organization_id: int) -> list[tuple[Campaign, list[TaskRow]]]:
+    """The user's active tasks in the organization that they may see (permissions/visibility.py),
+    grouped by campaign, oldest campaign first: one statement, off the event loop on SQLite (the
+    list is not paged)."""
+    visible = visibility.task_filter(user_id, "t")
+    campaign_columns, campaign_select = sql.model_columns(Campaign, "c")
+    task_select = ", ".join(f"t.{column.strip()}" for column in TASK_COLUMNS.split(","))
+    rows = await sql.fetch_scan(
+        f"SELECT {task_select}, {campaign_select} FROM task t JOIN campaign c ON c.id = t.campaign_id"
+        f" WHERE t.assignee_id = ? AND t.status IN ({in_list(ACTIVE_STATUSES)}) AND c.organization_id = ?"
+        f" AND {visible.sql} ORDER BY t.campaign_id, t.id",
+        [user_id, *ACTIVE_STATUSES, organization_id, *visible.params])
+    width = len(TASK_COLUMNS.split(","))
+    groups: dict[int, tuple[Campaign, list[TaskRow]]] = {}
+    for row in rows:
+        task = TaskRow(row[:width])
+        if task.campaign_id not in groups:
+            groups[task.campaign_id] = (sql.model_from_row(Campaign, campaign_columns, row[width:]), [])
+        groups[task.campaign_id][1].append(task)
+    return list(groups.values())
 
 
 @dataclass

@@ -6,8 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from stepwise.models.actions import campaigns, launch
-from stepwise.models.errors import NotAvailableYet
+from stepwise.models.actions import campaigns, instructions, launch
 from stepwise.models.workflow import AttributionPolicy, NewAssetPolicy, PreexistingStrategy, StepType
 from stepwise.permissions.graphql import IsAuthenticated
 from stepwise.resolvers.mutations.results import INPUT, payload_of
@@ -108,11 +107,17 @@ class CampaignMutations:
 
         return await payload_of(CampaignPayload, run)
 
-    @strawberry.mutation(description="Uploads the campaign's PDF instructions (multipart request). MANAGER only.", permission_classes=AUTH)
+    @strawberry.mutation(description="Uploads the campaign's PDF instructions (multipart request; docs/api.md), replacing earlier ones. MANAGER only.", permission_classes=AUTH)
     async def upload_instructions(self, info: Info, input: Annotated[UploadInstructionsInput, INPUT]) -> CampaignPayload:
-        # Who may is checked now, so the answer will not change for anyone but the MANAGERs.
-        await campaigns.find_campaign(info.context.access, decode_id(input.campaign_id, "Campaign"), "campaign.configure")
-        raise NotAvailableYet("uploadInstructions")
+        campaign_id = decode_id(input.campaign_id, "Campaign")
+        settings = info.context.settings
+
+        async def run() -> CampaignPayload:
+            row = await instructions.upload_instructions(
+                info.context.access, campaign_id, input.file, settings.files_dir, settings.max_upload_bytes)
+            return CampaignPayload(campaign=Campaign.from_row(row))
+
+        return await payload_of(CampaignPayload, run)
 
     @strawberry.mutation(description="Launches a DRAFT campaign: every asset of the version gets a task, in one transaction. MANAGER only.", permission_classes=AUTH)
     async def launch_campaign(self, info: Info, input: Annotated[LaunchCampaignInput, INPUT]) -> CampaignPayload:

@@ -10,6 +10,14 @@ import strawberry
 from stepwise.models.db import accounts as db
 from stepwise.models.db.datasets import Dataset as DatasetRow
 from stepwise.permissions.graphql import policy
+from stepwise.resolvers.fields.accounts import (
+    organization_datasets,
+    organization_invitations,
+    organization_members,
+    user_email,
+    viewer_org_role,
+)
+from stepwise.resolvers.fields.common import row_by_id
 from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
 from stepwise.schema.types.common import Node
@@ -34,26 +42,21 @@ class User(Node):
         description="Visible to the user themself and to admins of an organization they belong to; null otherwise."
     )
     async def email(self, info: Info) -> str | None:
-        access = info.context.access
-        if access.viewer is not None and access.viewer.id == self.row.id:
-            return self.row.email
-        their_orgs = await info.context.loaders.memberships_by_user.load(self.row.id)
-        for membership in their_orgs:
-            if await access.can("user.email", membership.organization_id):
-                return self.row.email
-        return None
+        return await user_email(info, self.row)
 
 
-async def load_user(info: Info, user_id: int | None) -> User | None:
-    row = await info.context.loaders.get(db.User, user_id)
+def user_or_none(row: db.User | None) -> User | None:
+    """The User of a row fetched by id (resolvers/fields/common.py), None when there is none."""
     return User.from_row(row) if row else None
 
 
-async def load_users(info: Info, user_ids: list[int | None]) -> list[User | None]:
-    """Several users in one batch (awaiting load_user in a loop would send one query each)."""
-    wanted = [i for i in user_ids if i is not None]
-    rows = {row.id: row for row in await info.context.loaders.by_id(db.User).load_many(wanted) if row}
-    return [User.from_row(rows[i]) if i in rows else None for i in user_ids]
+def users_or_none(rows: list[db.User | None]) -> list[User | None]:
+    return [user_or_none(row) for row in rows]
+
+
+async def load_user(info: Info, user_id: int | None) -> User | None:
+    """For root resolvers (subscriptions): the user of an id, fetched and wrapped."""
+    return user_or_none(await row_by_id(info, db.User, user_id))
 
 
 @strawberry.type(description="A person's place in an organization.")
@@ -62,7 +65,7 @@ class Membership:
 
     @strawberry.field(description="The member.")
     async def user(self, info: Info) -> User:
-        return await load_user(info, self.row.user_id)
+        return user_or_none(await row_by_id(info, db.User, self.row.user_id))
 
     @strawberry.field(description="Their role in the organization.")
     def role(self) -> OrgRoleType:
@@ -107,7 +110,7 @@ class Organization(Node):
 
     @strawberry.field(description="The viewer's own role in this organization.")
     async def viewer_role(self, info: Info) -> OrgRoleType:
-        role = await info.context.access.org_role(self.row.id)
+        role = await viewer_org_role(info, self.row.id)
         return OrgRoleType(role.value)
 
     @strawberry.field(
@@ -115,21 +118,20 @@ class Organization(Node):
         permission_classes=[policy("organization.members")],
     )
     async def members(self, info: Info) -> list[Membership]:
-        rows = await info.context.loaders.memberships_by_organization.load(self.row.id)
+        rows = await organization_members(info, self.row.id)
         return [Membership(row=row) for row in rows]
 
     @strawberry.field(description="Datasets the viewer can see, by name (none for UNPRIVILEGED members).")
     async def datasets(self, info: Info) -> list[DatasetRef]:
         from stepwise.schema.types.datasets import Dataset
 
-        rows: list[DatasetRow] = await info.context.loaders.datasets_by_organization.load(self.row.id)
-        access = info.context.access
-        return [Dataset.from_row(r) for r in rows if await access.can("dataset.read", r.organization_id, r.id)]
+        rows: list[DatasetRow] = await organization_datasets(info, self.row.id)
+        return [Dataset.from_row(r) for r in rows]
 
     @strawberry.field(
         description="Pending e-mail invitations, oldest first. ADMIN only (FORBIDDEN otherwise).",
         permission_classes=[policy("organization.invitations")],
     )
     async def invitations(self, info: Info) -> list[Invitation]:
-        rows = await info.context.loaders.invitations_by_organization.load(self.row.id)
+        rows = await organization_invitations(info, self.row.id)
         return [Invitation(row=row) for row in rows]

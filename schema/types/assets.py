@@ -9,10 +9,13 @@ import strawberry
 
 from stepwise.models.db import datasets as db
 from stepwise.models.shapes import shape_area
-from stepwise.resolvers.scopes import scope_of
+from stepwise.models.db.accounts import User as UserRow
+from stepwise.resolvers.fields.common import row_by_id, row_scope
+from stepwise.resolvers.fields.datasets import asset_task, version_asset_count
+from stepwise.resolvers.fields.issues import asset_issues
 from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
-from stepwise.schema.types.accounts import User, load_user
+from stepwise.schema.types.accounts import User, user_or_none
 from stepwise.schema.types.common import Node, PageInfo
 from stepwise.schema.types.enums import IssueStatusType, ShapeKindType
 
@@ -41,7 +44,7 @@ class Shape:
     async def label(self, info: Info) -> LabelRef:
         from stepwise.schema.types.datasets import Label
 
-        return Label.from_row(await info.context.loaders.get(db.Label, self.stored["label"]))
+        return Label.from_row(await row_by_id(info, db.Label, self.stored["label"]))
 
     @strawberry.field(description="The shape's geometry.")
     def kind(self) -> ShapeKindType:
@@ -71,7 +74,7 @@ class Annotation:
 
     @strawberry.field(description="Who changed it last; null for imported annotations.")
     async def updated_by(self, info: Info) -> User | None:
-        return await load_user(info, self.updated_by_id)
+        return user_or_none(await row_by_id(info, UserRow, self.updated_by_id))
 
 
 def annotation_of(shapes: list | None, updated_at: datetime | None, updated_by_id: int | None) -> Annotation | None:
@@ -88,6 +91,8 @@ class Asset(Node):
     width: int = strawberry.field(description="Width in pixels.")
     height: int = strawberry.field(description="Height in pixels.")
     url: str | None = strawberry.field(description="Where the image can be downloaded, if known.")
+    # The asset of a sealed task (Task.sealed_from_row): its identity, none of its content.
+    sealed: strawberry.Private[bool] = False
 
     @classmethod
     def from_row(cls, row: db.Asset) -> Asset:
@@ -95,18 +100,20 @@ class Asset(Node):
                    height=row.height, url=row.url)
 
     async def scope(self, info: Info) -> tuple[int, int | None]:
-        return await scope_of(info.context.loaders, self.row)
+        return await row_scope(info, self.row)
 
     @strawberry.field(description="The version this asset belongs to.")
     async def dataset_version(self, info: Info) -> VersionRef:
         from stepwise.schema.types.datasets import DatasetVersion
 
-        return DatasetVersion.from_row(await info.context.loaders.get(db.DatasetVersion, self.row.version_id))
+        return DatasetVersion.from_row(await row_by_id(info, db.DatasetVersion, self.row.version_id))
 
     @strawberry.field(
         description="The asset's accepted annotation: pre-existing, or the one that finished the workflow."
     )
     def annotation(self) -> Annotation | None:
+        if self.sealed:
+            return None
         row = self.row
         return annotation_of(row.annotation, row.annotation_updated_at or row.created_at, row.annotation_updated_by_id)
 
@@ -114,7 +121,9 @@ class Asset(Node):
     async def task(self, info: Info) -> TaskRef | None:
         from stepwise.schema.types.tasks import Task
 
-        row = await info.context.loaders.task_by_asset.load(self.row.id)
+        if self.sealed:
+            return None
+        row = await asset_task(info, self.row.id)
         return Task.from_row(row, info) if row else None
 
     @strawberry.field(description="Issues raised on this asset, oldest first, optionally by status.")
@@ -123,9 +132,9 @@ class Asset(Node):
         info: Info,
         status: Annotated[IssueStatusType | None, strawberry.argument(description="Only issues in this status.")] = None,
     ) -> list[IssueRef]:
-        from stepwise.schema.types.issues import issues_of_asset
+        from stepwise.schema.types.issues import Issue
 
-        return await issues_of_asset(info, self.row.id, status)
+        return [] if self.sealed else [Issue.from_row(r) for r in await asset_issues(info, self.row.id, status)]
 
 
 @strawberry.type(description="An asset in a page, with its cursor.")
@@ -142,4 +151,4 @@ class AssetConnection:
 
     @strawberry.field(description="How many assets the whole list holds.")
     async def total_count(self, info: Info) -> int:
-        return await info.context.loaders.asset_count_by_version.load(self.version_id)
+        return await version_asset_count(info, self.version_id)

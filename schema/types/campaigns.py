@@ -7,19 +7,32 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from stepwise.downloads import instructions_url
 from stepwise.models import clock
 from stepwise.models.db import campaigns as db
 from stepwise.models.db.datasets import DatasetVersion as VersionRow
 from stepwise.models.db.issues import IssueKind, IssueStatus
 from stepwise.models.queries.issues import IssueFilter as IssueQuery
+from stepwise.models.queries.tasks import Progress
 from stepwise.models.queries.tasks import TaskFilter as TaskQuery
-from stepwise.models.queries.tasks import campaign_progress
 from stepwise.models.workflow import TaskStatus, displayed_status
 from stepwise.permissions.graphql import policy
+from stepwise.resolvers.fields.analytics import analytics_source
+from stepwise.resolvers.fields.campaigns import (
+    campaign_instructions,
+    campaign_progress_rows,
+    campaign_steps,
+    step_assignees,
+)
+from stepwise.resolvers.fields.common import row_by_id
+from stepwise.resolvers.fields.issues import campaign_issue_page
+from stepwise.resolvers.fields.tasks import campaign_task_page
 from stepwise.schema.campaign_inputs import DateRangeInput, IssueFilter, TaskFilter
 from stepwise.schema.context import Info
 from stepwise.schema.ids import decode_id, encode_id
-from stepwise.schema.types.accounts import User, load_users
+from stepwise.schema.pagination import decode_cursor, page_size
+from stepwise.schema.prefetch import node_fields
+from stepwise.schema.types.accounts import User, users_or_none
 from stepwise.schema.types.common import Node
 from stepwise.schema.types.datasets import DatasetVersion
 from stepwise.schema.types.enums import (
@@ -46,10 +59,14 @@ AFTER = "An `endCursor` of a previous page, to continue after it."
 
 @strawberry.type(description="The PDF of instructions that workers of a campaign read before they start.")
 class Instructions:
-    filename: str = strawberry.field(description="The uploaded file's name.")
+    filename: str = strawberry.field(
+        description="The uploaded file's name as sent, without directories or control characters, at most 200 characters."
+    )
     size: int = strawberry.field(description="The file's size in bytes.")
     url: str = strawberry.field(
-        description="Where an authorized worker downloads the PDF (same credentials as the API)."
+        description="Where an authorized worker downloads the PDF (same credentials as the API): a path on the "
+        "server of /graphql, `/files/instructions/<campaign ID>`, answered with the PDF as an attachment to any "
+        "worker of the dataset and 404 to anyone else."
     )
     uploaded_at: datetime = strawberry.field(description="When this file was uploaded; a new upload replaces it.")
 
@@ -70,12 +87,11 @@ class Step(Node):
 
     @strawberry.field(description="The workers who take tasks at this step, in attribution order; all are dataset workers.")
     async def assignees(self, info: Info) -> list[User]:
-        rows = await info.context.loaders.assignees_by_step.load(self.row.id)
-        return await load_users(info, [row.user_id for row in rows])
+        return users_or_none(await step_assignees(info, self.row.id))
 
 
-async def load_step(info: Info, step_id: int | None) -> Step | None:
-    row = await info.context.loaders.get(db.Step, step_id)
+def step_or_none(row: db.Step | None) -> Step | None:
+    """The Step of a row fetched by id (resolvers/fields/common.py), None when there is none."""
     return Step.from_row(row) if row else None
 
 
@@ -101,8 +117,11 @@ class CampaignProgress:
 
 
 async def progress_of(info: Info, campaign: db.Campaign) -> CampaignProgress:
-    steps = await info.context.loaders.steps_by_campaign.load(campaign.id)
-    counts = await campaign_progress(campaign, steps)
+    """For root resolvers (subscriptions): the campaign's progress, fetched and wrapped."""
+    return progress_from(*await campaign_progress_rows(info, campaign))
+
+
+def progress_from(steps: list[db.Step], counts: Progress) -> CampaignProgress:
     return CampaignProgress(
         total_tasks=counts.total,
         in_progress=counts.by_status.get(TaskStatus.IN_PROGRESS, 0),
@@ -149,7 +168,7 @@ class Campaign(Node):
 
     @strawberry.field(description="The version whose assets the campaign annotates.")
     async def dataset_version(self, info: Info) -> DatasetVersion:
-        return DatasetVersion.from_row(await info.context.loaders.get(VersionRow, self.row.version_id))
+        return DatasetVersion.from_row(await row_by_id(info, VersionRow, self.row.version_id))
 
     @strawberry.field(description="Where the campaign is in its life (OVERDUE: ONGOING past its due date).")
     def status(self) -> CampaignStatusType:
@@ -157,7 +176,7 @@ class Campaign(Node):
 
     @strawberry.field(description="The workflow, ordered by position.")
     async def steps(self, info: Info) -> list[Step]:
-        return [Step.from_row(s) for s in await info.context.loaders.steps_by_campaign.load(self.row.id)]
+        return [Step.from_row(s) for s in await campaign_steps(info, self.row.id)]
 
     @strawberry.field(description="Whether assets added to the version while the campaign runs get tasks.")
     def new_asset_policy(self) -> NewAssetPolicyType:
@@ -182,8 +201,13 @@ class Campaign(Node):
         return self.row.close_to_new_assets
 
     @strawberry.field(description="The workers' PDF instructions; null until uploaded.")
-    def instructions(self) -> Instructions | None:
-        return None  # uploads arrive with uploadInstructions (docs/api.md)
+    async def instructions(self, info: Info) -> Instructions | None:
+        row = await campaign_instructions(info, self.row.id)
+        if row is None:
+            return None
+        root_path = getattr(info.context.request, "scope", {}).get("root_path", "")
+        return Instructions(filename=row.filename, size=row.size, url=instructions_url(self.id, root_path),
+                            uploaded_at=row.uploaded_at)
 
     @strawberry.field(description="When the campaign was created (as a DRAFT).")
     def created_at(self) -> datetime:
@@ -212,7 +236,10 @@ class Campaign(Node):
     ) -> TaskConnectionRef:
         from stepwise.schema.types.tasks import task_connection
 
-        return await task_connection(info, self.row.id, _task_query(filter), first, after)
+        task_filter = _task_query(filter)
+        page = await campaign_task_page(info, self.row.id, task_filter, page_size(first), decode_cursor(after),
+                                        node_fields(info))
+        return task_connection(info, self.row.id, task_filter, after, page)
 
     @strawberry.field(
         description="Issues raised on the campaign's assets, oldest first, a page at a time. "
@@ -229,14 +256,16 @@ class Campaign(Node):
     ) -> IssueConnectionRef:
         from stepwise.schema.types.issues import issue_connection
 
-        return await issue_connection(self.row.id, _issue_query(filter), first, after)
+        issue_filter = _issue_query(filter)
+        rows, has_next = await campaign_issue_page(self.row.id, issue_filter, page_size(first), decode_cursor(after))
+        return issue_connection(self.row.id, issue_filter, after, rows, has_next)
 
     @strawberry.field(
         description="Task counters and overall completion. Not for LABELER workers (FORBIDDEN).",
         permission_classes=[policy("campaign.progress")],
     )
     async def progress(self, info: Info) -> CampaignProgress:
-        return await progress_of(info, self.row)
+        return progress_from(*await campaign_progress_rows(info, self.row))
 
     @strawberry.field(
         description="Throughput, efficiency and quality figures. Not for LABELER workers (FORBIDDEN).",
@@ -260,6 +289,7 @@ class Campaign(Node):
             strawberry.argument(description="The width of time buckets, aligned to UTC; DAY when null."),
         ] = GranularityType.DAY,
     ) -> AnalyticsRef:
-        from stepwise.schema.analytics_build import analytics_of
+        from stepwise.schema.types.analytics import CampaignAnalytics
 
-        return await analytics_of(info, self.row, date_range, step_id, assignee_id, granularity)
+        return CampaignAnalytics(source=await analytics_source(info, self.row, date_range, step_id, assignee_id,
+                                                               granularity))

@@ -16,14 +16,16 @@ class Deferred:
     whole page at once) or a Deferred that starts its load only when awaited.
     """
 
-    __slots__ = ("_args", "_load")
+    __slots__ = ("_args", "_load", "_then")
 
-    def __init__(self, load, *args) -> None:
-        self._load = load
+    def __init__(self, load, *args, then=None) -> None:
+        self._load = load  # a resolvers/ function: it returns rows, `then` makes them GraphQL objects
         self._args = args
+        self._then = then
 
     def __await__(self):
-        return self._load(*self._args).__await__()
+        loaded = yield from self._load(*self._args).__await__()
+        return loaded if self._then is None else self._then(loaded)
 
 
 @strawberry.interface(

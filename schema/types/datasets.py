@@ -8,13 +8,22 @@ import strawberry
 
 from stepwise.models.db import accounts as accounts_db
 from stepwise.models.db import datasets as db
-from stepwise.models.queries.assets import asset_page
-from stepwise.resolvers.scopes import scope_of
 from stepwise.permissions.graphql import policy
+from stepwise.resolvers.fields.analytics import quality_figures
+from stepwise.resolvers.fields.common import row_by_id, row_scope
+from stepwise.resolvers.fields.datasets import (
+    dataset_versions,
+    dataset_workers,
+    version_asset_count,
+    version_asset_page,
+    version_campaign,
+    version_labels,
+    viewer_dataset_role,
+)
 from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
 from stepwise.schema.pagination import decode_cursor, encode_cursor, page_size
-from stepwise.schema.types.accounts import Organization, User, load_user
+from stepwise.schema.types.accounts import Organization, User, user_or_none
 from stepwise.schema.types.assets import Asset, AssetConnection, AssetEdge
 from stepwise.schema.types.common import Node, page_info
 from stepwise.schema.types.enums import DatasetRoleType
@@ -44,11 +53,11 @@ class Dataset(Node):
 
     @strawberry.field(description="The organization that owns the dataset.")
     async def organization(self, info: Info) -> Organization:
-        return Organization.from_row(await info.context.loaders.get(accounts_db.Organization, self.row.organization_id))
+        return Organization.from_row(await row_by_id(info, accounts_db.Organization, self.row.organization_id))
 
     @strawberry.field(description="The viewer's role on this dataset (organization admins act as MANAGER).")
     async def viewer_role(self, info: Info) -> DatasetRoleType | None:
-        role = await info.context.access.dataset_role(self.row.id, self.row.organization_id)
+        role = await viewer_dataset_role(info, self.row)
         return DatasetRoleType(role.value) if role else None
 
     @strawberry.field(
@@ -56,7 +65,7 @@ class Dataset(Node):
         permission_classes=[policy("dataset.read")],
     )
     async def workers(self, info: Info) -> list[DatasetWorker]:
-        rows = await info.context.loaders.workers_by_dataset.load(self.row.id)
+        rows = await dataset_workers(info, self.row.id)
         return [DatasetWorker(row=row) for row in rows]
 
     @strawberry.field(
@@ -64,7 +73,7 @@ class Dataset(Node):
         permission_classes=[policy("dataset.read")],
     )
     async def versions(self, info: Info) -> list[DatasetVersion]:
-        rows = await info.context.loaders.versions_by_dataset.load(self.row.id)
+        rows = await dataset_versions(info, self.row.id)
         return [DatasetVersion.from_row(row) for row in rows]
 
 
@@ -74,7 +83,7 @@ class DatasetWorker:
 
     @strawberry.field(description="The worker.")
     async def user(self, info: Info) -> User:
-        return await load_user(info, self.row.user_id)
+        return user_or_none(await row_by_id(info, accounts_db.User, self.row.user_id))
 
     @strawberry.field(description="Their role on the dataset.")
     def role(self) -> DatasetRoleType:
@@ -90,7 +99,7 @@ class DatasetVersion(Node):
         return cls(id=encode_id("DatasetVersion", row.id), row=row)
 
     async def scope(self, info: Info) -> tuple[int, int | None]:
-        return await scope_of(info.context.loaders, self.row)
+        return await row_scope(info, self.row)
 
     @strawberry.field(description="The version's name, unique within its dataset.")
     def name(self) -> str:
@@ -98,15 +107,15 @@ class DatasetVersion(Node):
 
     @strawberry.field(description="The dataset this version belongs to.")
     async def dataset(self, info: Info) -> Dataset:
-        return Dataset.from_row(await info.context.loaders.get(db.Dataset, self.row.dataset_id))
+        return Dataset.from_row(await row_by_id(info, db.Dataset, self.row.dataset_id))
 
     @strawberry.field(description="The labels shapes may use, by name.")
     async def labels(self, info: Info) -> list[Label]:
-        return [Label.from_row(row) for row in await info.context.loaders.labels_by_version.load(self.row.id)]
+        return [Label.from_row(row) for row in await version_labels(info, self.row.id)]
 
     @strawberry.field(description="How many assets the version holds.")
     async def asset_count(self, info: Info) -> int:
-        return await info.context.loaders.asset_count_by_version.load(self.row.id)
+        return await version_asset_count(info, self.row.id)
 
     @strawberry.field(
         description="The version's assets in the order they were added, a page at a time. "
@@ -118,7 +127,7 @@ class DatasetVersion(Node):
         first: Annotated[int | None, strawberry.argument(description="Page size, 0 to 500 (default 100).")] = None,
         after: Annotated[str | None, strawberry.argument(description="An `endCursor` to continue after.")] = None,
     ) -> AssetConnection:
-        rows, has_next = await asset_page(self.row.id, page_size(first), decode_cursor(after))
+        rows, has_next = await version_asset_page(self.row.id, page_size(first), decode_cursor(after))
         edges = [AssetEdge(cursor=encode_cursor(row.id), node=Asset.from_row(row)) for row in rows]
         return AssetConnection(edges=edges, page_info=page_info(edges, has_next, after), version_id=self.row.id)
 
@@ -126,7 +135,7 @@ class DatasetVersion(Node):
     async def campaign(self, info: Info) -> CampaignRef | None:
         from stepwise.schema.types.campaigns import Campaign
 
-        row = await info.context.loaders.campaign_by_version.load(self.row.id)
+        row = await version_campaign(info, self.row.id)
         return Campaign.from_row(row) if row else None
 
     @strawberry.field(
@@ -137,9 +146,9 @@ class DatasetVersion(Node):
         self, info: Info,
         bins: Annotated[int | None, strawberry.argument(description="How many histogram bins, 1 to 100.")] = 10,
     ) -> QualityRef:
-        from stepwise.schema.analytics_build import quality_of
+        from stepwise.schema.types.analytics import quality_from
 
-        return await quality_of(info, self.row.id, bins)
+        return quality_from(*await quality_figures(info, self.row.id, bins))
 
 
 @strawberry.type(description="A class name that shapes of a version may carry.")
@@ -151,7 +160,7 @@ class Label(Node):
         return cls(id=encode_id("Label", row.id), row=row)
 
     async def scope(self, info: Info) -> tuple[int, int | None]:
-        return await scope_of(info.context.loaders, self.row)
+        return await row_scope(info, self.row)
 
     @strawberry.field(description="The label's name, unique within its version.")
     def name(self) -> str:

@@ -7,14 +7,18 @@ from datetime import datetime
 import strawberry
 
 from stepwise.models.db import issues as db
+from stepwise.models.db.accounts import User as UserRow
+from stepwise.models.db.campaigns import Step as StepRow
 from stepwise.models.db.datasets import Asset as AssetRow
-from stepwise.models.queries.issues import IssueFilter, issue_count, issue_page
+from stepwise.models.queries.issues import IssueFilter
+from stepwise.resolvers.fields.common import row_by_id
+from stepwise.resolvers.fields.issues import campaign_issue_count, issue_comments
 from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
-from stepwise.schema.pagination import decode_cursor, encode_cursor, page_size
-from stepwise.schema.types.accounts import User, load_user
+from stepwise.schema.pagination import encode_cursor
+from stepwise.schema.types.accounts import User, user_or_none
 from stepwise.schema.types.assets import Asset
-from stepwise.schema.types.campaigns import Step, load_step
+from stepwise.schema.types.campaigns import Step, step_or_none
 from stepwise.schema.types.common import Node, PageInfo, page_info
 from stepwise.schema.types.enums import IssueCommentActionType, IssueKindType, IssueStatusType
 
@@ -37,7 +41,7 @@ class IssueComment:
 
     @strawberry.field(description="Who wrote it.")
     async def author(self, info: Info) -> User:
-        return await load_user(info, self.row.author_id)
+        return user_or_none(await row_by_id(info, UserRow, self.row.author_id))
 
     @strawberry.field(description="The text; may be empty for RESOLVED and REOPENED comments.")
     def body(self) -> str:
@@ -62,7 +66,7 @@ class Issue(Node):
 
     @strawberry.field(description="The asset the issue is about.")
     async def asset(self, info: Info) -> Asset:
-        return Asset.from_row(await info.context.loaders.get(AssetRow, self.row.asset_id))
+        return Asset.from_row(await row_by_id(info, AssetRow, self.row.asset_id))
 
     @strawberry.field(description="Whether it points at a zone or at the whole image.")
     def kind(self) -> IssueKindType:
@@ -81,11 +85,11 @@ class Issue(Node):
 
     @strawberry.field(description="Who raised it.")
     async def author(self, info: Info) -> User:
-        return await load_user(info, self.row.author_id)
+        return user_or_none(await row_by_id(info, UserRow, self.row.author_id))
 
     @strawberry.field(description="The step the asset was at when the issue was raised.")
     async def step(self, info: Info) -> Step | None:
-        return await load_step(info, self.row.step_id)
+        return step_or_none(await row_by_id(info, StepRow, self.row.step_id))
 
     @strawberry.field(description="When it was raised.")
     def created_at(self) -> datetime:
@@ -97,16 +101,11 @@ class Issue(Node):
 
     @strawberry.field(description="Who resolved it last; null while OPEN.")
     async def resolved_by(self, info: Info) -> User | None:
-        return await load_user(info, self.row.resolved_by_id)
+        return user_or_none(await row_by_id(info, UserRow, self.row.resolved_by_id))
 
     @strawberry.field(description="The thread, oldest first; the first comment is the issue's description.")
     async def comments(self, info: Info) -> list[IssueComment]:
-        return [IssueComment(row=row) for row in await info.context.loaders.comments_by_issue.load(self.row.id)]
-
-
-async def issues_of_asset(info: Info, asset_id: int, status: IssueStatusType | None) -> list[Issue]:
-    rows = await info.context.loaders.issues_by_asset.load(asset_id)
-    return [Issue.from_row(r) for r in rows if status is None or r.status.value == status.value]
+        return [IssueComment(row=row) for row in await issue_comments(info, self.row.id)]
 
 
 @strawberry.type(description="An issue in a page, with its cursor.")
@@ -124,11 +123,12 @@ class IssueConnection:
 
     @strawberry.field(description="How many issues match the filter, over all pages.")
     async def total_count(self) -> int:
-        return await issue_count(self.campaign_id, self.issue_filter)
+        return await campaign_issue_count(self.campaign_id, self.issue_filter)
 
 
-async def issue_connection(campaign_id: int, issue_filter: IssueFilter, first: int | None, after: str | None) -> IssueConnection:
-    rows, has_next = await issue_page(campaign_id, issue_filter, page_size(first), decode_cursor(after))
+def issue_connection(campaign_id: int, issue_filter: IssueFilter, after: str | None, rows: list,
+                     has_next: bool) -> IssueConnection:
+    """The connection of a page of issue rows (resolvers/fields/issues.py campaign_issue_page)."""
     edges = [IssueEdge(cursor=encode_cursor(row.id), node=Issue.from_row(row)) for row in rows]
     return IssueConnection(edges=edges, page_info=page_info(edges, has_next, after), campaign_id=campaign_id,
                            issue_filter=issue_filter)

@@ -10,16 +10,24 @@ import strawberry
 
 from stepwise.models.db import campaigns as db
 from stepwise.models.db.datasets import Asset as AssetRow
-from stepwise.models.queries.tasks import TaskFilter, task_count, task_page
-from stepwise.models.workflow import ACTIVE, EventKind
+from stepwise.models.history import step_history
+from stepwise.models.queries.tasks import TaskFilter
 from stepwise.models.db.accounts import User as UserRow
+from stepwise.resolvers.fields.common import row_by_id, rows_by_ids
+from stepwise.resolvers.fields.issues import asset_issues
+from stepwise.resolvers.fields.tasks import (
+    TaskPage,
+    campaign_task_count,
+    open_issue_count,
+    task_events,
+    task_steps_and_events,
+)
 from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
-from stepwise.schema.pagination import decode_cursor, encode_cursor, page_size
-from stepwise.schema.prefetch import node_fields
-from stepwise.schema.types.accounts import User, load_user, load_users
+from stepwise.schema.pagination import encode_cursor
+from stepwise.schema.types.accounts import User, user_or_none, users_or_none
 from stepwise.schema.types.assets import Annotation, Asset, annotation_of
-from stepwise.schema.types.campaigns import Campaign, Step, load_step
+from stepwise.schema.types.campaigns import Campaign, Step, step_or_none
 from stepwise.schema.types.common import Deferred, Node, PageInfo, page_info
 from stepwise.schema.types.datasets import DatasetVersion
 from stepwise.schema.types.enums import IssueStatusType, StepStateType, TaskEventKindType, TaskStatusType
@@ -53,15 +61,15 @@ class TaskEvent:
 
     @strawberry.field(description="The step the task was at when this happened; null if it was out of the workflow.")
     async def step(self, info: Info) -> Step | None:
-        return await load_step(info, self.row.step_id)
+        return step_or_none(await row_by_id(info, db.Step, self.row.step_id))
 
     @strawberry.field(description="Who did it; null when the server did (e.g. tasks of assets added later).")
     async def actor(self, info: Info) -> User | None:
-        return await load_user(info, self.row.actor_id)
+        return user_or_none(await row_by_id(info, UserRow, self.row.actor_id))
 
     @strawberry.field(description="The assignee after this event; null once DONE or SKIPPED.")
     async def assignee(self, info: Info) -> User | None:
-        return await load_user(info, self.row.assignee_id)
+        return user_or_none(await row_by_id(info, UserRow, self.row.assignee_id))
 
     @strawberry.field(description="When it happened.")
     def at(self) -> datetime:
@@ -97,22 +105,34 @@ class Task(Node):
         description="The current assignee, the only one who may act on the task; null once DONE or SKIPPED."
     )
     open_issue_count: int = strawberry.field(description="How many OPEN issues the task's asset has.")
+    # A task the viewer may no longer see, in a subscription update (docs/permissions.md).
+    sealed: strawberry.Private[bool] = False
 
     @classmethod
     def from_row(cls, row: db.Task, info: Info, preloaded: Preloaded = NOTHING_PRELOADED) -> Task:
         return cls(
             id=encode_id("Task", row.id), row=row, status=TaskStatusType(row.status.value), version=row.version,
-            asset=preloaded.assets[row.asset_id] if preloaded.assets is not None else Deferred(_asset, info, row.asset_id),
-            step=preloaded.steps.get(row.step_id) if preloaded.steps is not None else Deferred(load_step, info, row.step_id),
+            asset=preloaded.assets[row.asset_id] if preloaded.assets is not None else Deferred(row_by_id, info, AssetRow, row.asset_id, then=Asset.from_row),
+            step=preloaded.steps.get(row.step_id) if preloaded.steps is not None else Deferred(row_by_id, info, db.Step, row.step_id, then=step_or_none),
             assignee=preloaded.users.get(row.assignee_id) if preloaded.users is not None
-            else Deferred(load_user, info, row.assignee_id),
+            else Deferred(row_by_id, info, UserRow, row.assignee_id, then=user_or_none),
             open_issue_count=preloaded.open_issues.get(row.asset_id, 0) if preloaded.open_issues is not None
-            else Deferred(_open_issue_count, info, row.asset_id),
+            else Deferred(open_issue_count, info, row.asset_id),
         )
+
+    @classmethod
+    def sealed_from_row(cls, row: db.Task, info: Info) -> Task:
+        """The task as an update tells a viewer who may no longer see it (it left them): where it
+        went, and none of its content: annotation null, issues, history and events empty, no open
+        issue counted, and its asset sealed the same way (docs/permissions.md)."""
+        task = cls.from_row(row, info)
+        task.sealed, task.open_issue_count = True, 0
+        task.asset = Deferred(row_by_id, info, AssetRow, row.asset_id, then=_sealed_asset)
+        return task
 
     @strawberry.field(description="The campaign the task belongs to.")
     async def campaign(self, info: Info) -> Campaign:
-        return Campaign.from_row(await info.context.loaders.get(db.Campaign, self.row.campaign_id))
+        return Campaign.from_row(await row_by_id(info, db.Campaign, self.row.campaign_id))
 
     @strawberry.field(description="When the task was created (at launch or for a new asset).")
     def created_at(self) -> datetime:
@@ -124,6 +144,8 @@ class Task(Node):
 
     @strawberry.field(description="The working annotation of this task: saved drafts, or what the previous step submitted.")
     def annotation(self) -> Annotation | None:
+        if self.sealed:
+            return None
         row = self.row
         return annotation_of(row.annotation, row.annotation_updated_at or row.updated_at, row.annotation_updated_by_id)
 
@@ -135,39 +157,32 @@ class Task(Node):
             IssueStatusType | None, strawberry.argument(description="Only issues in this status; all when omitted.")
         ] = None,
     ) -> list[IssueRef]:
-        from stepwise.schema.types.issues import issues_of_asset
+        from stepwise.schema.types.issues import Issue
 
-        return await issues_of_asset(info, self.row.asset_id, status)
+        return [] if self.sealed else [Issue.from_row(r) for r in await asset_issues(info, self.row.asset_id, status)]
 
     @strawberry.field(description="One entry per workflow step, in workflow order.")
     async def history(self, info: Info) -> list[StepHistoryEntry]:
-        steps = await info.context.loaders.steps_by_campaign.load(self.row.campaign_id)
-        events = await info.context.loaders.events_by_task.load(self.row.id)
-        last_submit = {e.step_id: e for e in events if e.kind is EventKind.SUBMITTED}
-        current = next((s.position for s in steps if s.id == self.row.step_id), None)
-        active = self.row.status in ACTIVE
-        submits = [last_submit.get(step.id) for step in steps]
-        states = []
-        for step, submitted in zip(steps, submits, strict=True):
-            if active and step.position == current:
-                states.append((StepStateType.CURRENT, self.row.assignee_id))
-            elif (active and step.position < current) or (not active and submitted is not None):
-                states.append((StepStateType.DONE, submitted.actor_id if submitted else None))
-            else:
-                states.append((StepStateType.UPCOMING, None))
-        holders = await load_users(info, [holder for _, holder in states])
+        if self.sealed:
+            return []
+        steps, events = await task_steps_and_events(info, self.row)
+        entries = step_history([s.id for s in steps], self.row.status, self.row.step_id, self.row.assignee_id, events)
+        holders = users_or_none(await rows_by_ids(info, UserRow, [entry.holder for entry in entries]))
         return [
             StepHistoryEntry(
-                step=Step.from_row(step), state=state, assignee=holder,
-                submitted_at=submitted.at if submitted else None,
-                annotation=annotation_of(submitted.annotation, submitted.at, submitted.actor_id) if submitted else None,
+                step=Step.from_row(step), state=StepStateType(entry.state.value), assignee=holder,
+                submitted_at=entry.last_submit.at if entry.last_submit else None,
+                annotation=annotation_of(entry.last_submit.annotation, entry.last_submit.at,
+                                         entry.last_submit.actor_id) if entry.last_submit else None,
             )
-            for step, submitted, (state, _), holder in zip(steps, submits, states, holders, strict=True)
+            for step, entry, holder in zip(steps, entries, holders, strict=True)
         ]
 
     @strawberry.field(description="Every transition of the task, oldest first.")
     async def events(self, info: Info) -> list[TaskEvent]:
-        return [TaskEvent(row=row) for row in await info.context.loaders.events_by_task.load(self.row.id)]
+        if self.sealed:
+            return []
+        return [TaskEvent(row=row) for row in await task_events(info, self.row.id)]
 
 
 @strawberry.type(description="A task in a page, with its cursor.")
@@ -185,42 +200,34 @@ class TaskConnection:
 
     @strawberry.field(description="How many tasks match the filter, over all pages.")
     async def total_count(self) -> int:
-        return await task_count(self.campaign_id, self.task_filter)
+        return await campaign_task_count(self.campaign_id, self.task_filter)
 
 
-async def _asset(info: Info, asset_id: int) -> Asset:
-    return Asset.from_row(await info.context.loaders.get(AssetRow, asset_id))
+def _sealed_asset(row) -> Asset:
+    """The asset of a sealed task: its identity, none of its content."""
+    asset = Asset.from_row(row)
+    asset.sealed = True
+    return asset
 
 
-async def _open_issue_count(info: Info, asset_id: int) -> int:
-    return await info.context.loaders.open_issue_count_by_asset.load(asset_id)
-
-
-async def preload(info: Info, campaign_id: int, rows: list) -> Preloaded:
-    """Load, once for the page, each relation the query selects on the tasks: one batched query
-    each, called directly (a DataLoader would add a future per task)."""
-    wanted = node_fields(info)
-    loaders = info.context.loaders
+def preloaded(page: TaskPage) -> Preloaded:
+    """The GraphQL objects of the relations a page loaded once (resolvers/fields/tasks.py)."""
     found = Preloaded()
-    if "step" in wanted:
-        found.steps = {s.id: Step.from_row(s) for s in await loaders.steps_by_campaign.load(campaign_id)}
-    if "assignee" in wanted:
-        ids = sorted({r.assignee_id for r in rows if r.assignee_id is not None})
-        found.users = {u.id: User.from_row(u) for u in await loaders.by_id(UserRow).load_fn(ids) if u}
-    asset_ids = list(dict.fromkeys(r.asset_id for r in rows))
-    if "asset" in wanted:
-        found.assets = {a.id: Asset.from_row(a) for a in await loaders.by_id(AssetRow).load_fn(asset_ids) if a}
-    if "openIssueCount" in wanted:
-        counts = await loaders.open_issue_count_by_asset.load_fn(asset_ids)
-        found.open_issues = dict(zip(asset_ids, counts, strict=True))
+    if page.steps is not None:
+        found.steps = {s.id: Step.from_row(s) for s in page.steps}
+    if page.users is not None:
+        found.users = {u.id: User.from_row(u) for u in page.users}
+    if page.assets is not None:
+        found.assets = {a.id: Asset.from_row(a) for a in page.assets}
+    found.open_issues = page.open_issues
     return found
 
 
-async def task_connection(info: Info, campaign_id: int, task_filter: TaskFilter, first: int | None,
-                          after: str | None) -> TaskConnection:
-    rows, has_next = await task_page(campaign_id, task_filter, page_size(first), decode_cursor(after))
-    preloaded = await preload(info, campaign_id, rows)
-    edges = [TaskEdge(cursor=encode_cursor(row.id), node=Task.from_row(row, info, preloaded))
+def task_connection(info: Info, campaign_id: int, task_filter: TaskFilter, after: str | None,
+                    page: TaskPage) -> TaskConnection:
+    """The connection of a page of tasks (resolvers/fields/tasks.py campaign_task_page)."""
+    rows, has_next, preloaded_relations = page.rows, page.has_next, preloaded(page)
+    edges = [TaskEdge(cursor=encode_cursor(row.id), node=Task.from_row(row, info, preloaded_relations))
              for row in rows]
     return TaskConnection(edges=edges, page_info=page_info(edges, has_next, after), campaign_id=campaign_id,
                           task_filter=task_filter)

@@ -21,15 +21,17 @@ from stepwise.models.db import sql, tortoise_config
 from stepwise.models.db.accounts import Organization
 from stepwise.models.db.lifecycle import apply_migrations
 from stepwise.schema.ids import parse_id
-from tests.conftest import build_world
+from tests.conftest import LOOP_BUDGET_MS, SQLITE_ENGINE, build_world
 
 # Half a second or more of work for SQLite, in one statement.
 SLOW_COUNT = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT COUNT(*) FROM c"
 
 
 @asynccontextmanager
-async def database(url: str, busy_timeout_ms: int | None = None):
-    config = tortoise_config(url)
+async def database(url: str, busy_timeout_ms: int | None = None, loop_budget_ms: float = LOOP_BUDGET_MS,
+                   sqlite_engine: str = "inline"):
+    """Tortoise on `url` with the engine under test, the loop budget on as in the whole suite."""
+    config = tortoise_config(url, sqlite_engine, loop_budget_ms)
     if busy_timeout_ms is not None:
         config["connections"]["default"]["credentials"]["busy_timeout"] = busy_timeout_ms
     await Tortoise.init(config=config, _enable_global_fallback=True)
@@ -225,8 +227,10 @@ async def test_a_scan_runs_off_the_loop(sqlite_file):
 
 
 async def test_an_inline_statement_holds_the_loop_so_long_work_must_be_offloaded(sqlite_file):
-    """The contrast that makes the test above mean something: the same statement inline."""
-    async with database(sqlite_file):
+    """The contrast that makes the test above mean something: the same statement inline (the loop
+    budget off, as in production by default; with it on the statement fails, see
+    test_sqlite_engine_checks.py)."""
+    async with database(sqlite_file, loop_budget_ms=0):
         events: list[str] = []
         async with ticking(events):
             await sql.fetch(SLOW_COUNT)
@@ -242,6 +246,7 @@ async def test_an_in_memory_database_runs_bulk_work_on_its_only_connection():
         assert (await sql.fetch_scan("SELECT COUNT(*) FROM organization"))[0][0] == 1
 
 
+@pytest.mark.skipif(SQLITE_ENGINE != "inline", reason="the stock aiosqlite engine has one connection: requests wait for the launch")
 async def test_requests_are_answered_while_a_large_launch_runs(sqlite_api):
     """The launch's transaction runs on the connection thread (sql.bulk_transaction): requests go
     on meanwhile, on the inline connection, and see the campaign as it was until it commits. Were
@@ -249,7 +254,7 @@ async def test_requests_are_answered_while_a_large_launch_runs(sqlite_api):
     api = sqlite_api
     world = await build_world(api)
     campaign, _ = await campaign_with_steps(api, world, [("Annotate", "ANNOTATION", ["contributor1"])])
-    async with sql.transaction():
+    async with sql.bulk_transaction():  # 100,000 rows: too long for the event loop
         await sql.execute(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)"
             " INSERT INTO asset (version_id, filename, width, height, url, created_at)"

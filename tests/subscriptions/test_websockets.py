@@ -9,7 +9,7 @@ import httpx
 import pytest
 import websockets
 
-from campaign_helpers import LAUNCH, START, SUBMIT, act, add_assets, all_tasks, campaign_with_steps
+from campaign_helpers import BOX, ISSUE, LAUNCH, REASSIGN, SAVE, START, SUBMIT, act, add_assets, all_tasks, campaign_with_steps
 from conftest import Api, build_world
 
 TASK_UPDATES = "subscription($c: ID!) { taskUpdates(campaignId: $c) { kind actor { username } task { status assignee { username } asset { filename } } } }"
@@ -121,3 +121,58 @@ async def test_campaign_progress_now_then_after_each_change_of_a_count(live):
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
     await socket.close()
     await labeler.close()
+
+
+SEALED_FIELDS = """kind task { id status assignee { username } annotation { updatedAt } openIssueCount issues { id }
+  history { state } events { kind } asset { filename annotation { updatedAt } task { id } issues { id } } }"""
+SEALED_UPDATES = f"subscription($c: ID!) {{ taskUpdates(campaignId: $c) {{ {SEALED_FIELDS} }} }}"
+MY_SEALED_UPDATES = f"subscription($o: ID!) {{ myTaskUpdates(organizationId: $o) {{ {SEALED_FIELDS} }} }}"
+
+
+async def test_an_update_about_a_task_that_left_a_labeler_shows_no_more_than_task_id_would(live):
+    api, world, campaign, tasks, url = live
+    task = tasks[0]["id"]  # the labeler's
+    asset = (await api.data("query($t: ID!) { task(id: $t) { asset { id } } }", {"t": task}, world.manager))["task"]["asset"]["id"]
+    created = await api.data("mutation($i: CreateIssueInput!) { createIssue(input: $i) { errors { code } } }",
+                             {"i": {"assetId": asset, **ISSUE}}, world.labeler)
+    assert created["createIssue"]["errors"] == []
+    socket = await open_transport_ws(url, world.labeler)
+    assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "connection_ack"
+    for name, query, variables in (("campaign", SEALED_UPDATES, {"c": campaign}),
+                                   ("mine", MY_SEALED_UPDATES, {"o": world.ids["org"]})):
+        await socket.send(json.dumps({"id": name, "type": "subscribe", "payload": {"query": query, "variables": variables}}))
+    await asyncio.sleep(0.3)
+
+    # While the task is theirs, both subscriptions show all of it.
+    assert (await act(api, SAVE, {"taskId": task, "shapes": [BOX]}, world.labeler))["errors"] == []
+    for update in await updates_of(socket, 2):
+        assert update["kind"] == "SAVED" and update["task"]["annotation"] is not None
+        assert update["task"]["events"] and update["task"]["history"] and len(update["task"]["issues"]) == 1
+        assert update["task"]["openIssueCount"] == 1 and update["task"]["asset"]["task"] == {"id": task}
+
+    # Reassigned away: they hear of it, and see where it went, but none of its content.
+    reassigned = await act(api, REASSIGN, {"taskId": task, "assigneeId": world.ids["contributor"]}, world.manager)
+    assert reassigned["errors"] == []
+    for update in await updates_of(socket, 2):
+        assert update == {"kind": "REASSIGNED", "task": {
+            "id": task, "status": "IN_PROGRESS", "assignee": {"username": "contributor1"}, "annotation": None,
+            "openIssueCount": 0, "issues": [], "history": [], "events": [],
+            "asset": {"filename": "a.jpg", "annotation": None, "task": None, "issues": []}}}
+    refused = await api.post("query($t: ID!) { task(id: $t) { id } }", {"t": task}, world.labeler)
+    assert refused["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+    # Someone else's change to it afterwards is no concern of theirs: nothing more arrives.
+    assert (await act(api, START, {"taskId": task}, world.contributor))["errors"] == []
+    with pytest.raises(asyncio.TimeoutError):
+        await next_data(socket, timeout=0.5)
+    await socket.close()
+
+
+async def updates_of(socket, count: int) -> list[dict]:
+    """The next `count` updates, whichever subscription each came from."""
+    updates = []
+    for _ in range(count):
+        payload = await next_data(socket)
+        assert "errors" not in payload, payload
+        updates.append(next(iter(payload["data"].values())))
+    return updates

@@ -20,6 +20,13 @@ def test_values_are_read():
     assert settings.log_level == "DEBUG" and not settings.uses_sqlite
 
 
+def test_the_sqlite_engine_settings_default_to_inline_and_unchecked():
+    assert (load_settings({}).sqlite_engine, load_settings({}).sqlite_loop_budget_ms) == ("inline", 0)
+    settings = load_settings({"STEPWISE_SQLITE_ENGINE": "aiosqlite", "STEPWISE_SQLITE_LOOP_BUDGET_MS": "20"})
+    assert (settings.sqlite_engine, settings.sqlite_loop_budget_ms) == ("aiosqlite", 20)
+    assert load_settings({"STEPWISE_SQLITE_LOOP_BUDGET_MS": "0"}).sqlite_loop_budget_ms == 0
+
+
 @pytest.mark.parametrize(
     ("env", "mentions"),
     [
@@ -31,6 +38,9 @@ def test_values_are_read():
         ({"STEPWISE_ALLOWED_ORIGINS": "example.com"}, "STEPWISE_ALLOWED_ORIGINS"),
         ({"STEPWISE_LOG_LEVEL": "LOUD"}, "STEPWISE_LOG_LEVEL"),
         ({"STEPWISE_DATABSE_URL": "sqlite://x"}, "STEPWISE_DATABSE_URL"),
+        ({"STEPWISE_SQLITE_ENGINE": "threads"}, "STEPWISE_SQLITE_ENGINE"),
+        ({"STEPWISE_SQLITE_LOOP_BUDGET_MS": "-5"}, "STEPWISE_SQLITE_LOOP_BUDGET_MS"),
+        ({"STEPWISE_SQLITE_LOOP_BUDGET_MS": "fast"}, "STEPWISE_SQLITE_LOOP_BUDGET_MS"),
     ],
 )
 def test_bad_values_give_one_readable_line(env, mentions):
@@ -38,3 +48,16 @@ def test_bad_values_give_one_readable_line(env, mentions):
         load_settings(env)
     message = str(caught.value)
     assert mentions in message and "\n" not in message
+
+
+def test_uploads_have_their_own_directory_and_limit():
+    settings = load_settings({"STEPWISE_DATA_DIR": "/srv/stepwise"})
+    assert str(settings.files_dir) == "/srv/stepwise/files" and settings.max_upload_bytes == 20 * 1024 * 1024
+    # A multipart request may carry an allowed file although the general limit is smaller.
+    assert settings.max_multipart_request_bytes == 21 * 1024 * 1024 > settings.max_request_bytes
+    settings = load_settings({"STEPWISE_FILES_DIR": "/mnt/files", "STEPWISE_MAX_UPLOAD_MB": "0.5"})
+    assert str(settings.files_dir) == "/mnt/files" and settings.max_upload_bytes == 512 * 1024
+    assert settings.max_multipart_request_bytes == settings.max_request_bytes
+    for bad in ("-1", "abc", "4096"):
+        with pytest.raises(ConfigError, match="STEPWISE_MAX_UPLOAD_MB"):
+            load_settings({"STEPWISE_MAX_UPLOAD_MB": bad})

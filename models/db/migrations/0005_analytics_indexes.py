@@ -5,7 +5,7 @@ from tortoise.migrations import operations as ops
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('stepwise', '0002_campaigns_and_issues')]
+    dependencies = [('stepwise', '0004_task_least_loaded_index')]
 
     initial = False
 

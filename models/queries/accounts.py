@@ -1,0 +1,26 @@
+"""Read side of accounts: a viewer's roles, organizations by name."""
+
+from __future__ import annotations
+
+from stepwise.models.db import sql
+from stepwise.models.db.accounts import Organization
+
+ROLES_OF_USER = (
+    "SELECT 'organization', organization_id, role FROM membership WHERE user_id = ?"
+    " UNION ALL SELECT 'dataset', dataset_id, role FROM dataset_worker WHERE user_id = ?"
+)
+
+
+async def roles_of_user(user_id: int) -> list:
+    """("organization", id, role) and ("dataset", id, role) rows of every role the user holds,
+    in one round trip (plain SQL: this runs on every request)."""
+    return await sql.fetch(ROLES_OF_USER, [user_id, user_id])
+
+
+async def organizations_by_name(organization_ids: list[int]) -> list[Organization]:
+    """These organizations, by name."""
+    return await Organization.filter(id__in=organization_ids).order_by("name", "id")
+
+
+async def organization_named_exists(name: str) -> bool:
+    return await Organization.filter(name=name).exists()
