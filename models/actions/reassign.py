@@ -5,6 +5,7 @@ from __future__ import annotations
 from stepwise.models import clock
 from stepwise.models.actions.campaigns import find_campaign
 from stepwise.models.actions.task_access import can_see_task
+from stepwise.models.actions.rollups import completion_rollup_write
 from stepwise.models.actions.task_writes import TaskEventRow, planned_columns, task_event_writes, task_update
 from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign, Task
@@ -54,8 +55,11 @@ async def _reassign_rows(campaign: Campaign, tasks: list[Task], changes: list[Ch
     done = [(task, kind) for task, change in zip(tasks, changes, strict=True) for kind in change.move.events]
     events = [TaskChanged(kind, campaign.organization_id, campaign.id, task.id, actor_id, user_id, task.assignee_id, now)
               for task, kind in done]
-    await sql.execute(*task_event_writes([TaskEventRow(task.id, campaign.id, kind, task.step_id, actor_id, user_id, now)
-                                          for task, kind in done]))
+    rows = [TaskEventRow(task.id, campaign.id, kind, task.step_id, actor_id, user_id, now) for task, kind in done]
+    await sql.execute(*task_event_writes(rows))
+    rollup = completion_rollup_write(rows)  # None: a reassignment completes no step visit
+    if rollup is not None:
+        await sql.execute(*rollup)
     for task in tasks:  # the rows as written (the conditional UPDATE proved nobody changed them since)
         for name, value in columns.items():
             setattr(task, name, value)

@@ -2,15 +2,20 @@
 
 Every statement returns rows bounded by steps × workers × kinds × buckets, never by tasks or
 events: the counting, summing and ranking happen in SQL (RULES.md, "Progress and analytics").
-Campaign-wide scans run through `sql.fetch_scan` (off the event loop on SQLite).
+Completions are read from their hourly rollup (models/db/rollups.py) for the whole UTC hours of
+the range, and from the events themselves for the parts of an hour at its edges, so [from, to)
+stays exact. Campaign-wide scans run through `sql.fetch_scan` (off the event loop on SQLite).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from math import sqrt
 
+from stepwise.models.actions.rollups import DURATION_BINS, HOUR, bin_bounds, bin_case, hour_of_epoch
 from stepwise.models.db import sql
+from stepwise.models.db.rollups import BIN_COLUMNS
 from stepwise.models.errors import BadRequest
 from stepwise.models.workflow import EventKind, StepType, TaskStatus
 
@@ -21,6 +26,9 @@ BUCKET_OFFSET = {"HOUR": 0, "DAY": 0, "WEEK": 345_600}
 MAX_BUCKETS = 10_000
 COMPLETIONS = (EventKind.SUBMITTED, EventKind.SENT_TO_REWORK, EventKind.SKIPPED)
 ACTIVE_STATUSES = (TaskStatus.IN_PROGRESS, TaskStatus.TO_REWORK)
+# Up to this many durations, p50/p95 are ranked exactly from the events; beyond, read from the
+# rollup's duration bins (a bin spans a factor 2^(1/4); see percentiles()).
+EXACT_PERCENTILES_UP_TO = 5_000
 
 
 @dataclass(frozen=True)
@@ -170,29 +178,83 @@ def _rank(n: int, percent: int) -> int:
     return (n * percent + 99) // 100
 
 
+def split_by_hours(query: AnalyticsFilter) -> tuple[tuple[int | None, int | None] | None, list[AnalyticsFilter]]:
+    """The whole UTC hours [first, last) of the range, read from the rollup (None when it holds
+    none), and the filters of the parts of an hour at its edges, read from the events."""
+    first = None
+    if query.start is not None:  # the first hour starting at or after `start`
+        first = hour_of_epoch(query.start.timestamp())
+        first += 0 if first == query.start.timestamp() else HOUR
+    last = None if query.end is None else hour_of_epoch(query.end.timestamp())
+    if first is not None and last is not None and first >= last:
+        return None, [query]
+    edges = []
+    if query.start is not None and first != query.start.timestamp():
+        edges.append(replace(query, end=as_datetime(first)))
+    if query.end is not None and last != query.end.timestamp():
+        edges.append(replace(query, start=as_datetime(last)))
+    return (first, last), edges
+
+
+def _rollup_where(query: AnalyticsFilter, hours: tuple[int | None, int | None]) -> tuple[str, list]:
+    clauses, params = ["campaign_id = ?"], [query.campaign_id]
+    for bound, op in zip(hours, (">=", "<"), strict=True):
+        if bound is not None:
+            clauses.append(f"hour {op} ?")
+            params.append(bound)
+    for column, value in (("step_id", query.step_id), ("actor_id", query.assignee_id)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return " AND ".join(clauses), params
+
+
+def rollup_completions_statement(query: AnalyticsFilter, hours: tuple[int | None, int | None]) -> tuple[str, list]:
+    """completions_statement's rows, from the hourly rollup (a bucket is a whole number of hours)."""
+    where, params = _rollup_where(query, hours)
+    width, offset = BUCKET_SECONDS[query.granularity], BUCKET_OFFSET[query.granularity]
+    return (f"SELECT kind, step_id, ((hour - {offset}) / {width}) * {width} + {offset} AS bucket, SUM(n),"
+            f" SUM(total_seconds), MIN(min_seconds), MAX(max_seconds), SUM(measured)"
+            f" FROM completion_rollup WHERE {where} GROUP BY kind, step_id, bucket", params)
+
+
 async def efficiency(query: AnalyticsFilter, step_types: dict[int, StepType]) -> Efficiency:
-    """Durations and submissions of the campaign's completions: one grouped statement."""
+    """Durations and submissions of the campaign's completions: one grouped statement on the
+    rollup, and one on the events for each edge of the range inside an hour."""
+    hours, edges = split_by_hours(query)
+    statements = [completions_statement(edge) for edge in edges]
+    if hours is not None:
+        statements.insert(0, rollup_completions_statement(query, hours))
     result = Efficiency()
-    for kind, step_id, bucket, count, total, minimum, maximum, measured in await sql.fetch_scan(
-            *completions_statement(query)):
-        step_type = step_types.get(step_id)
-        if kind == EventKind.SUBMITTED and step_type is not None:
-            per_bucket = result.submissions[step_type]
-            per_bucket[bucket] = per_bucket.get(bucket, 0) + count
-        if not measured:
-            continue
-        result.all.add(measured, total, minimum, maximum)
-        if step_type is not None:
-            result.by_type[step_type].add(measured, total, minimum, maximum)
-            slot = result.buckets[step_type].setdefault(bucket, [0, 0.0])
-            slot[0] += measured
-            slot[1] += total
+    for statement in statements:
+        for kind, step_id, bucket, count, total, minimum, maximum, measured in await sql.fetch_scan(*statement):
+            _add_completions(result, step_types, kind, step_id, bucket, count, total, minimum, maximum, measured)
     return result
 
 
-async def percentiles(query: AnalyticsFilter, step_types: dict[int, StepType]) -> dict[str, tuple]:
+def _add_completions(result: Efficiency, step_types: dict[int, StepType], kind, step_id, bucket, count, total,
+                     minimum, maximum, measured) -> None:
+    step_type = step_types.get(step_id)
+    if kind == EventKind.SUBMITTED and step_type is not None:
+        per_bucket = result.submissions[step_type]
+        per_bucket[bucket] = per_bucket.get(bucket, 0) + count
+    if not measured:
+        return
+    result.all.add(measured, total, minimum, maximum)
+    if step_type is not None:
+        result.by_type[step_type].add(measured, total, minimum, maximum)
+        slot = result.buckets[step_type].setdefault(bucket, [0, 0.0])
+        slot[0] += measured
+        slot[1] += total
+
+
+async def percentiles(query: AnalyticsFilter, step_types: dict[int, StepType],
+                      figures: Efficiency | None = None) -> dict[str, tuple]:
     """The nearest-rank (p50, p95) of the completions' durations: key "ALL" and each step type
-    that has any. One statement (a sort of the durations in SQL, so it is run only when asked)."""
+    that has any. Up to EXACT_PERCENTILES_UP_TO durations (or without `figures`): exact, one
+    statement ranking the events. Beyond: to the bin, from the summed bins of the rollup."""
+    if figures is not None and figures.all.count > EXACT_PERCENTILES_UP_TO:
+        return await binned_percentiles(query, step_types, figures)
     found: dict[str, list] = {}
     annotation_steps = [s for s, t in step_types.items() if t is StepType.ANNOTATION]
     for is_annotation, value, rn_all, n_all, rn_t, n_t in await sql.fetch_scan(
@@ -205,6 +267,73 @@ async def percentiles(query: AnalyticsFilter, step_types: dict[int, StepType]) -
             if rank == _rank(n, 95):
                 pair[1] = value
     return {key: tuple(pair) for key, pair in found.items()}
+
+
+def _is_annotation(column: str, annotation_step_ids: list[int]) -> tuple[str, list]:
+    if not annotation_step_ids:
+        return "0", []
+    return f"CASE WHEN {column} IN ({', '.join('?' * len(annotation_step_ids))}) THEN 1 ELSE 0 END", \
+        list(annotation_step_ids)
+
+
+def binned_statements(query: AnalyticsFilter, annotation_step_ids: list[int]) -> list[tuple[str, list]]:
+    """Duration bin counts per step type (1: ANNOTATION, 0: other): rows (type, count of bin 0,
+    ..., count of the last bin) from the rollup's whole hours and the edges' events."""
+    hours, edges = split_by_hours(query)
+    statements = []
+    if hours is not None:
+        where, params = _rollup_where(query, hours)
+        typed, typed_params = _is_annotation("step_id", annotation_step_ids)
+        sums = ", ".join(f"SUM({c})" for c in BIN_COLUMNS)
+        statements.append((f"SELECT {typed} AS t, {sums} FROM completion_rollup WHERE {where} GROUP BY t",
+                           [*typed_params, *params]))
+    for edge in edges:
+        where, params = _completion_where(edge)
+        typed, typed_params = _is_annotation("e.step_id", annotation_step_ids)
+        sums = ", ".join(f"SUM(CASE WHEN b = {k} THEN 1 ELSE 0 END)" for k in range(DURATION_BINS))
+        statements.append((f"SELECT t, {sums} FROM (SELECT {typed} AS t, {bin_case('e.duration_seconds')} AS b"
+                           f" FROM task_event e WHERE {where} AND e.duration_seconds IS NOT NULL) d GROUP BY t",
+                           [*typed_params, *params]))
+    return statements
+
+
+def value_in_bin(index: int, durations: Durations) -> float:
+    """What a percentile falling in bin `index` reads: the bin's geometric middle (its middle for
+    bin 0), kept within the measured minimum and maximum. Within a factor 2^(1/8) ≈ 1.09 of the
+    exact value, and exact when the rank falls on the minimum's or maximum's bin holding one value."""
+    lower, upper = bin_bounds(index)
+    middle = lower + 0.5 if index == 0 else (sqrt(lower * upper) if upper is not None else lower)
+    return min(max(middle, durations.minimum), durations.maximum)
+
+
+async def binned_percentiles(query: AnalyticsFilter, step_types: dict[int, StepType],
+                             figures: Efficiency) -> dict[str, tuple]:
+    """(p50, p95) to the bin: the bin counts are summed in SQL (a few rows of DURATION_BINS
+    numbers); the nearest rank ⌈p × n⌉ is found walking the cumulative counts."""
+    annotation_steps = [s for s, t in step_types.items() if t is StepType.ANNOTATION]
+    counts = {StepType.ANNOTATION: [0] * DURATION_BINS, StepType.REVIEW: [0] * DURATION_BINS}
+    for statement in binned_statements(query, annotation_steps):
+        for row in await sql.fetch_scan(*statement):
+            target = counts[StepType.ANNOTATION if row[0] else StepType.REVIEW]
+            for k, n in enumerate(row[1:]):
+                target[k] += int(n or 0)
+    groups = {"ALL": ([a + r for a, r in zip(*counts.values(), strict=True)], figures.all),
+              **{t.value: (counts[t], figures.by_type[t]) for t in counts}}
+    found = {}
+    for key, (bins, durations) in groups.items():
+        n = sum(bins)
+        if not n:
+            continue
+        pair = []
+        for percent in (50, 95):
+            rank, seen = _rank(n, percent), 0
+            for k, count in enumerate(bins):
+                seen += count
+                if seen >= rank:
+                    pair.append(value_in_bin(k, durations))
+                    break
+        found[key] = tuple(pair)
+    return found
 
 
 @dataclass

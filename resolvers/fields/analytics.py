@@ -50,9 +50,10 @@ class AnalyticsSource:
         return self._percentiles
 
     async def _percentiles_if_any(self) -> dict[str, tuple]:
-        if not (await self.completions()).all.count:
+        figures = await self.completions()
+        if not figures.all.count:
             return {}
-        return await q.percentiles(self.query, self.step_types)
+        return await q.percentiles(self.query, self.step_types, figures)
 
     def issues(self) -> asyncio.Future:
         if self._issues is None:

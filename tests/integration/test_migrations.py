@@ -10,7 +10,7 @@ from stepwise.models.db.lifecycle import apply_migrations, open_database
 async def test_migrations_apply_to_an_empty_database_and_match_the_models(database_url):
     assert await apply_migrations(database_url) == ["0001_initial", "0002_campaigns_and_issues",
                                                     "0003_campaign_instructions", "0004_task_least_loaded_index",
-                                                    "0005_analytics_indexes"]
+                                                    "0005_analytics_indexes", "0006_analytics_rollups"]
     assert await apply_migrations(database_url) == []  # idempotent
     config = tortoise_config(database_url)
     async with open_database(database_url):
