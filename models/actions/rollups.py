@@ -91,11 +91,16 @@ def completion_rebuild(postgres: bool, campaign_id: int | None = None) -> list[t
     """Statements that recompute completion_rollup from task_event (one campaign, or all)."""
     where, params = ("WHERE campaign_id = ?", [campaign_id]) if campaign_id is not None else ("", [])
     kinds = ", ".join(f"'{k.value}'" for k in COMPLETION_KINDS)
-    bins = ", ".join(f"SUM(CASE WHEN b = {k} THEN 1 ELSE 0 END)" for k in range(DURATION_BINS))
-    source = (f"SELECT campaign_id, hour, step_id, actor_id, kind, COUNT(*), COUNT(d), COALESCE(SUM(d), 0), MIN(d),"
-              f" MAX(d), {bins} FROM (SELECT campaign_id, {_epoch_hour('at', postgres)} AS hour, step_id, actor_id,"
-              f" kind, duration_seconds AS d, {bin_case('duration_seconds')} AS b FROM task_event"
+    # Events grouped by (hour, step, worker, kind, bin) first, so that the bin of an event is
+    # computed once (a GROUP BY subquery is not flattened), then spread into the bin columns.
+    bins = ", ".join(f"SUM(CASE WHEN b = {k} THEN c ELSE 0 END)" for k in range(DURATION_BINS))
+    source = (f"SELECT campaign_id, hour, step_id, actor_id, kind, SUM(c), SUM(CASE WHEN b >= 0 THEN c ELSE 0 END),"
+              f" COALESCE(SUM(total), 0), MIN(low), MAX(high), {bins}"
+              f" FROM (SELECT campaign_id, hour, step_id, actor_id, kind, b, COUNT(*) AS c, SUM(d) AS total,"
+              f" MIN(d) AS low, MAX(d) AS high FROM (SELECT campaign_id, {_epoch_hour('at', postgres)} AS hour,"
+              f" step_id, actor_id, kind, duration_seconds AS d, {bin_case('duration_seconds')} AS b FROM task_event"
               f" WHERE kind IN ({kinds}) {where.replace('WHERE', 'AND')}) e"
+              f" GROUP BY campaign_id, hour, step_id, actor_id, kind, b) g"
               f" WHERE true GROUP BY campaign_id, hour, step_id, actor_id, kind")
     return [(f"DELETE FROM completion_rollup {where}", params),
             (_UPSERT_COMPLETIONS.format(source=source), params)]

@@ -277,8 +277,9 @@ def _is_annotation(column: str, annotation_step_ids: list[int]) -> tuple[str, li
 
 
 def binned_statements(query: AnalyticsFilter, annotation_step_ids: list[int]) -> list[tuple[str, list]]:
-    """Duration bin counts per step type (1: ANNOTATION, 0: other): rows (type, count of bin 0,
-    ..., count of the last bin) from the rollup's whole hours and the edges' events."""
+    """Duration bin counts per step type (1: ANNOTATION, 0: other): from the rollup's whole hours,
+    rows (type, count of bin 0, ..., count of the last bin); from the edges' events, rows (type,
+    bin, count), at most one per bin (each event's bin computed once)."""
     hours, edges = split_by_hours(query)
     statements = []
     if hours is not None:
@@ -290,9 +291,8 @@ def binned_statements(query: AnalyticsFilter, annotation_step_ids: list[int]) ->
     for edge in edges:
         where, params = _completion_where(edge)
         typed, typed_params = _is_annotation("e.step_id", annotation_step_ids)
-        sums = ", ".join(f"SUM(CASE WHEN b = {k} THEN 1 ELSE 0 END)" for k in range(DURATION_BINS))
-        statements.append((f"SELECT t, {sums} FROM (SELECT {typed} AS t, {bin_case('e.duration_seconds')} AS b"
-                           f" FROM task_event e WHERE {where} AND e.duration_seconds IS NOT NULL) d GROUP BY t",
+        statements.append((f"SELECT t, b, COUNT(*) FROM (SELECT {typed} AS t, {bin_case('e.duration_seconds')} AS b"
+                           f" FROM task_event e WHERE {where} AND e.duration_seconds IS NOT NULL) d GROUP BY t, b",
                            [*typed_params, *params]))
     return statements
 
@@ -315,6 +315,9 @@ async def binned_percentiles(query: AnalyticsFilter, step_types: dict[int, StepT
     for statement in binned_statements(query, annotation_steps):
         for row in await sql.fetch_scan(*statement):
             target = counts[StepType.ANNOTATION if row[0] else StepType.REVIEW]
+            if len(row) == 3:  # an edge's (type, bin, count)
+                target[row[1]] += int(row[2])
+                continue
             for k, n in enumerate(row[1:]):
                 target[k] += int(n or 0)
     groups = {"ALL": ([a + r for a, r in zip(*counts.values(), strict=True)], figures.all),
