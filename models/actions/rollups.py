@@ -174,3 +174,52 @@ def quality_rebuild(postgres: bool, version_id: int | None = None) -> list[tuple
                 quality_counts_write(postgres, "1 = 1", [], 1, asset_areas=True)]
     return [("DELETE FROM quality_value_count WHERE version_id = ?", [version_id]),
             quality_counts_write(postgres, "a.version_id = ?", [version_id], 1, asset_areas=True)]
+
+
+# Task counts (models/db/rollups.py TaskCount): key (campaign, status, step or 0, assignee or 0).
+_UPSERT_TASK_COUNTS = ("INSERT INTO task_count (campaign_id, status, step_id, assignee_id, n, submits) {source}"
+                       " ON CONFLICT (campaign_id, status, step_id, assignee_id) DO UPDATE SET"
+                       " n = task_count.n + excluded.n, submits = task_count.submits + excluded.submits")
+
+
+def task_count_key(campaign_id: int, status, step_id: int | None, assignee_id: int | None) -> tuple:
+    return (campaign_id, getattr(status, "value", status), step_id or 0, assignee_id or 0)
+
+
+def task_count_write(moves: dict[tuple, list[int]]) -> tuple[str, list] | None:
+    """The UPSERT adding {key: [tasks, submits]} to the counts (negative: tasks leaving a key), in
+    key order, so that concurrent transactions lock the counter rows in one order (no deadlock).
+    None when nothing changes."""
+    rows = sorted((key, n, submits) for key, (n, submits) in moves.items() if n or submits)
+    if not rows:
+        return None
+    params = [v for key, n, submits in rows for v in (*key, n, submits)]
+    return _UPSERT_TASK_COUNTS.format(source="VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(rows))), params
+
+
+def task_moves(moves: list[tuple[tuple, tuple, int]]) -> dict[tuple, list[int]]:
+    """Tasks moving from one key to another (old key, new key, submits added): the count changes."""
+    changes: dict[tuple, list[int]] = {}
+    for old, new, submits in moves:
+        changes.setdefault(old, [0, 0])[0] -= 1
+        slot = changes.setdefault(new, [0, 0])
+        slot[0] += 1
+        slot[1] += submits
+    return changes
+
+
+def task_count_insert(where: str, params: Sequence) -> tuple[str, list]:
+    """The UPSERT counting the tasks `where` selects (SQL on table task), set-based: new tasks at
+    launch or for new assets, or every task in a rebuild."""
+    source = ("SELECT campaign_id, status, COALESCE(step_id, 0), COALESCE(assignee_id, 0), COUNT(*),"
+              f" COALESCE(SUM(submit_count), 0) FROM task WHERE {where}"
+              " GROUP BY campaign_id, status, COALESCE(step_id, 0), COALESCE(assignee_id, 0)")
+    return _UPSERT_TASK_COUNTS.format(source=source), list(params)
+
+
+def task_count_rebuild(campaign_id: int | None = None) -> list[tuple[str, list]]:
+    """Statements that recompute task_count from the tasks (one campaign, or all)."""
+    if campaign_id is None:
+        return [("DELETE FROM task_count", []), task_count_insert("1 = 1", [])]
+    return [("DELETE FROM task_count WHERE campaign_id = ?", [campaign_id]),
+            task_count_insert("campaign_id = ?", [campaign_id])]

@@ -12,7 +12,13 @@ from stepwise.models import clock
 from stepwise.models.actions.completion import completion_write
 from stepwise.models.actions.entering import choose_assignee, holder_write
 from stepwise.models.actions.issues import NewIssue, has_open_issue, raise_issue
-from stepwise.models.actions.rollups import completion_rollup_write, quality_counts_write
+from stepwise.models.actions.rollups import (
+    completion_rollup_write,
+    quality_counts_write,
+    task_count_key,
+    task_count_write,
+    task_moves,
+)
 from stepwise.models.actions.task_access import find_task
 from stepwise.models.actions.task_writes import TaskEventRow, planned_columns, task_event_writes, task_update
 from stepwise.models.db import sql
@@ -167,6 +173,10 @@ async def _move(task: TaskRow, campaign, action: TaskAction, request: Request, v
     rollup = completion_rollup_write(events)  # the completion's hour in the analytics rollup
     if rollup is not None:
         writes.append(rollup)
+    counts = task_count_write(task_moves([(_count_key(task, campaign.id, {}), _count_key(task, campaign.id, changes),
+                                           1 if change.counts_submit else 0)]))
+    if counts is not None:  # the task's status, step or holder changed: progress counts move
+        writes.append(counts)
     outcome.events = [TaskChanged(kind, campaign.organization_id, campaign.id, task.id, viewer_id, new_assignee,
                                   task.assignee_id, now) for kind in change.move.events]
     if change.accepts_annotation:
@@ -178,6 +188,12 @@ async def _move(task: TaskRow, campaign, action: TaskAction, request: Request, v
         raise DomainError(ErrorCode.CONFLICT, "The task changed meanwhile; reload it.")
     outcome.task = _as_written(task, changes)
     return outcome
+
+
+def _count_key(task: TaskRow, campaign_id: int, changes: dict) -> tuple:
+    """The task_count key of the task as read, or with `changes` applied."""
+    return task_count_key(campaign_id, changes.get("status", task.status), changes.get("step_id", task.step_id),
+                          changes.get("assignee_id", task.assignee_id))
 
 
 def _as_written(task, changes: dict):

@@ -56,3 +56,23 @@ class QualityValueCount(Model):
         table = "quality_value_count"
         unique_together = (("version_id", "kind", "label_id", "value"),)
         indexes = (Index(fields=("version_id", "kind", "value")),)
+
+
+# A campaign's tasks per (status, step, assignee): progress and active tasks read these counts
+# instead of the tasks. step_id / assignee_id 0 stand for none (a unique key with NULLs would
+# never conflict). `submits` adds each submit where the task went: only its sum over a campaign
+# means something (the campaign's submissions, for progress). No docstring: Tortoise would make
+# it the table's comment.
+class TaskCount(Model):
+
+    id = fields.BigIntField(primary_key=True)
+    campaign_id = fields.IntField()
+    status = fields.CharField(max_length=20)
+    step_id = fields.IntField()
+    assignee_id = fields.IntField()
+    n = fields.IntField(default=0)
+    submits = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "task_count"
+        unique_together = (("campaign_id", "status", "step_id", "assignee_id"),)

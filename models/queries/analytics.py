@@ -387,7 +387,8 @@ async def issue_figures(query: AnalyticsFilter) -> IssueFigures:
 
 
 async def active_tasks(query: AnalyticsFilter) -> list[tuple[int, int | None, int]]:
-    """(step, assignee, count) of the campaign's active tasks now, narrowed by step and worker."""
+    """(step, assignee, count) of the campaign's active tasks now, narrowed by step and worker:
+    read from the task counts (models/db/rollups.py TaskCount; 0 stands for no assignee)."""
     statuses = ", ".join(f"'{s.value}'" for s in ACTIVE_STATUSES)
     clauses, params = ["campaign_id = ?", f"status IN ({statuses})"], [query.campaign_id]
     if query.step_id is not None:
@@ -396,6 +397,6 @@ async def active_tasks(query: AnalyticsFilter) -> list[tuple[int, int | None, in
     if query.assignee_id is not None:
         clauses.append("assignee_id = ?")
         params.append(query.assignee_id)
-    return [tuple(row) for row in await sql.fetch_scan(
-        f"SELECT step_id, assignee_id, COUNT(*) FROM task WHERE {' AND '.join(clauses)} GROUP BY step_id, assignee_id",
-        params)]
+    return [(step_id, assignee_id or None, int(count)) for step_id, assignee_id, count in await sql.fetch_scan(
+        f"SELECT step_id, assignee_id, SUM(n) FROM task_count WHERE {' AND '.join(clauses)}"
+        " GROUP BY step_id, assignee_id HAVING SUM(n) > 0", params)]
