@@ -5,7 +5,7 @@ from __future__ import annotations
 from stepwise.models import clock
 from stepwise.models.actions.campaigns import find_campaign
 from stepwise.models.actions.task_access import can_see_task
-from stepwise.models.actions.rollups import completion_rollup_write, task_count_key, task_count_write, task_moves
+from stepwise.models.actions.rollups import completion_rollup_writes, task_count_key, task_count_write, task_moves
 from stepwise.models.actions.task_writes import TaskEventRow, planned_columns, task_event_writes, task_update
 from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign, Task
@@ -63,8 +63,7 @@ async def _reassign_rows(campaign: Campaign, tasks: list[Task], changes: list[Ch
               for task, kind in done]
     rows = [TaskEventRow(task.id, campaign.id, kind, task.step_id, actor_id, user_id, now) for task, kind in done]
     await sql.execute(*task_event_writes(rows))
-    rollup = completion_rollup_write(rows)  # None: a reassignment completes no step visit
-    if rollup is not None:
+    for rollup in completion_rollup_writes(rows):  # none: a reassignment completes no step visit
         await sql.execute(*rollup)
     for task in tasks:  # the rows as written (the conditional UPDATE proved nobody changed them since)
         for name, value in columns.items():

@@ -48,62 +48,78 @@ def _min_max_update(table: str) -> str:
             f" THEN {table}.max_seconds ELSE excluded.max_seconds END")
 
 
+# The completion rollups: (table, time column, its width in seconds).
+HOURLY = ("completion_rollup", "hour", HOUR)
+DAILY = ("completion_day_rollup", "day", 86_400)
 COMPLETION_COLUMNS = (*_KEY, *_SUMS, "min_seconds", "max_seconds", *BIN_COLUMNS)
-_UPSERT_COMPLETIONS = (
-    f"INSERT INTO completion_rollup ({', '.join(COMPLETION_COLUMNS)}) {{source}}"
-    f" ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET "
-    + ", ".join(f"{c} = completion_rollup.{c} + excluded.{c}" for c in (*_SUMS, *BIN_COLUMNS))
-    + ", " + _min_max_update("completion_rollup"))
 
 
-def completion_rollup_write(events: Sequence[TaskEventRow]) -> tuple[str, list] | None:
-    """The UPSERT adding these events' completions to their hours (None when none is one): one
-    statement, one row per (campaign, hour, step, worker, kind)."""
-    rows: dict[tuple, list] = {}
-    for e in events:
-        if e.kind not in COMPLETION_KINDS:
-            continue
-        key = (e.campaign_id, hour_of_epoch(e.at.timestamp()), e.step_id, e.actor_id, e.kind.value)
-        row = rows.setdefault(key, [0, 0, 0.0, None, None, [0] * DURATION_BINS])
-        row[0] += 1
-        d = e.duration_seconds
-        if d is not None:
-            row[1] += 1
-            row[2] += d
-            row[3] = d if row[3] is None else min(row[3], d)
-            row[4] = d if row[4] is None else max(row[4], d)
-            row[5][duration_bin(d)] += 1
-    if not rows:
-        return None
-    marks = "(" + ", ".join("?" * len(COMPLETION_COLUMNS)) + ")"
-    params = [v for key, (n, measured, total, low, high, bins) in rows.items()
-              for v in (*key, n, measured, total, low, high, *bins)]
-    return _UPSERT_COMPLETIONS.format(source="VALUES " + ", ".join([marks] * len(rows))), params
+def _upsert_completions(table: str, column: str) -> str:
+    columns = [column if c == "hour" else c for c in COMPLETION_COLUMNS]
+    key = [column if c == "hour" else c for c in _KEY]
+    return (f"INSERT INTO {table} ({', '.join(columns)}) {{source}}"
+            f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+            + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in (*_SUMS, *BIN_COLUMNS))
+            + ", " + _min_max_update(table))
 
 
-def _epoch_hour(column: str, postgres: bool) -> str:
+_UPSERTS = {table: _upsert_completions(table, column) for table, column, _ in (HOURLY, DAILY)}
+
+
+def completion_rollup_writes(events: Sequence[TaskEventRow]) -> list[tuple[str, list]]:
+    """The UPSERTs adding these events' completions to their hour and their day (none when no
+    event is a completion): one statement per rollup, one row per (campaign, hour or day, step,
+    worker, kind)."""
+    writes = []
+    for table, _, width in (HOURLY, DAILY):
+        rows: dict[tuple, list] = {}
+        for e in events:
+            if e.kind not in COMPLETION_KINDS:
+                continue
+            key = (e.campaign_id, int(e.at.timestamp() // width) * width, e.step_id, e.actor_id, e.kind.value)
+            row = rows.setdefault(key, [0, 0, 0.0, None, None, [0] * DURATION_BINS])
+            row[0] += 1
+            d = e.duration_seconds
+            if d is not None:
+                row[1] += 1
+                row[2] += d
+                row[3] = d if row[3] is None else min(row[3], d)
+                row[4] = d if row[4] is None else max(row[4], d)
+                row[5][duration_bin(d)] += 1
+        if not rows:
+            return []
+        marks = "(" + ", ".join("?" * len(COMPLETION_COLUMNS)) + ")"
+        params = [v for key, (n, measured, total, low, high, bins) in rows.items()
+                  for v in (*key, n, measured, total, low, high, *bins)]
+        writes.append((_UPSERTS[table].format(source="VALUES " + ", ".join([marks] * len(rows))), params))
+    return writes
+
+
+def _epoch_floor(column: str, width: int, postgres: bool) -> str:
     epoch = (f"CAST(FLOOR(EXTRACT(EPOCH FROM {column})) AS BIGINT)" if postgres
              else f"CAST(strftime('%s', {column}) AS INTEGER)")
-    return f"({epoch} / {HOUR}) * {HOUR}"
+    return f"({epoch} / {width}) * {width}"
 
 
 def completion_rebuild(postgres: bool, campaign_id: int | None = None) -> list[tuple[str, list]]:
-    """Statements that recompute completion_rollup from task_event (one campaign, or all)."""
+    """Statements that recompute both completion rollups from task_event (one campaign, or all)."""
     where, params = ("WHERE campaign_id = ?", [campaign_id]) if campaign_id is not None else ("", [])
     kinds = ", ".join(f"'{k.value}'" for k in COMPLETION_KINDS)
-    # Events grouped by (hour, step, worker, kind, bin) first, so that the bin of an event is
+    # Events grouped by (time, step, worker, kind, bin) first, so that the bin of an event is
     # computed once (a GROUP BY subquery is not flattened), then spread into the bin columns.
     bins = ", ".join(f"SUM(CASE WHEN b = {k} THEN c ELSE 0 END)" for k in range(DURATION_BINS))
-    source = (f"SELECT campaign_id, hour, step_id, actor_id, kind, SUM(c), SUM(CASE WHEN b >= 0 THEN c ELSE 0 END),"
-              f" COALESCE(SUM(total), 0), MIN(low), MAX(high), {bins}"
-              f" FROM (SELECT campaign_id, hour, step_id, actor_id, kind, b, COUNT(*) AS c, SUM(d) AS total,"
-              f" MIN(d) AS low, MAX(d) AS high FROM (SELECT campaign_id, {_epoch_hour('at', postgres)} AS hour,"
-              f" step_id, actor_id, kind, duration_seconds AS d, {bin_case('duration_seconds')} AS b FROM task_event"
-              f" WHERE kind IN ({kinds}) {where.replace('WHERE', 'AND')}) e"
-              f" GROUP BY campaign_id, hour, step_id, actor_id, kind, b) g"
-              f" WHERE true GROUP BY campaign_id, hour, step_id, actor_id, kind")
-    return [(f"DELETE FROM completion_rollup {where}", params),
-            (_UPSERT_COMPLETIONS.format(source=source), params)]
+    statements = []
+    for table, _, width in (HOURLY, DAILY):
+        source = (f"SELECT campaign_id, t, step_id, actor_id, kind, SUM(c), SUM(CASE WHEN b >= 0 THEN c ELSE 0 END),"
+                  f" COALESCE(SUM(total), 0), MIN(low), MAX(high), {bins}"
+                  f" FROM (SELECT campaign_id, t, step_id, actor_id, kind, b, COUNT(*) AS c, SUM(d) AS total,"
+                  f" MIN(d) AS low, MAX(d) AS high FROM (SELECT campaign_id, {_epoch_floor('at', width, postgres)} AS t,"
+                  f" step_id, actor_id, kind, duration_seconds AS d, {bin_case('duration_seconds')} AS b FROM task_event"
+                  f" WHERE kind IN ({kinds}) {where.replace('WHERE', 'AND')}) e"
+                  f" GROUP BY campaign_id, t, step_id, actor_id, kind, b) g"
+                  f" WHERE true GROUP BY campaign_id, t, step_id, actor_id, kind")
+        statements += [(f"DELETE FROM {table} {where}", params), (_UPSERTS[table].format(source=source), params)]
+    return statements
 
 
 # Quality: the shapes of the selected assets (alias a), one row per shape with its label and

@@ -13,7 +13,7 @@ from stepwise.models.actions.completion import completion_write
 from stepwise.models.actions.entering import choose_assignee, holder_write
 from stepwise.models.actions.issues import NewIssue, has_open_issue, raise_issue
 from stepwise.models.actions.rollups import (
-    completion_rollup_write,
+    completion_rollup_writes,
     quality_counts_write,
     task_count_key,
     task_count_write,
@@ -170,9 +170,7 @@ async def _move(task: TaskRow, campaign, action: TaskAction, request: Request, v
                            **(recorded if kind in own_events else {}))
               for kind in change.move.events]
     writes = [task_update(changes, [(task.id, task.version)]), *placement_writes, task_event_writes(events)]
-    rollup = completion_rollup_write(events)  # the completion's hour in the analytics rollup
-    if rollup is not None:
-        writes.append(rollup)
+    writes += completion_rollup_writes(events)  # the completion's hour and day in the analytics rollups
     counts = task_count_write(task_moves([(_count_key(task, campaign.id, {}), _count_key(task, campaign.id, changes),
                                            1 if change.counts_submit else 0)]))
     if counts is not None:  # the task's status, step or holder changed: progress counts move

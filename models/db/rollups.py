@@ -3,7 +3,8 @@ the change it summarises (models/actions/rollups.py says how; migration 0006 bac
 
 `completion_rollup`: a campaign's completions (submit, rework, skip) per UTC hour, step, worker
 and kind: counts, duration sums, min, max, and a histogram of the durations in DURATION_BINS
-fixed log-scale bins (columns d0 ... d80) from which p50/p95 are read to the bin.
+fixed log-scale bins (columns d0 ... d80) from which p50/p95 are read to the bin;
+`completion_day_rollup` the same per UTC day.
 `quality_value_count`: per dataset version, how many shapes carry a (label, area), how many
 annotated assets have a shape count, how many assets have an area: the quality histograms read
 these numbers instead of parsing every annotation.
@@ -40,6 +41,29 @@ class CompletionRollup(Model):
     class Meta:
         table = "completion_rollup"
         unique_together = (("campaign_id", "hour", "step_id", "actor_id", "kind"),)
+
+
+class CompletionDayRollup(Model):
+    # The same figures per UTC day: whole days of a range are read here (30 rows a month per step,
+    # worker and kind instead of 720), the hours around them from completion_rollup.
+    id = fields.BigIntField(primary_key=True)
+    campaign_id = fields.IntField()
+    step_id = fields.IntField(null=True)
+    actor_id = fields.IntField(null=True)
+    kind = fields.CharField(max_length=20)
+    day = fields.BigIntField()  # the UTC day's start, in seconds since the epoch
+    n = fields.IntField(default=0)
+    measured = fields.IntField(default=0)
+    total_seconds = fields.FloatField(default=0.0)
+    min_seconds = fields.FloatField(null=True)
+    max_seconds = fields.FloatField(null=True)
+    for _column in BIN_COLUMNS:
+        locals()[_column] = fields.IntField(default=0)
+    del _column
+
+    class Meta:
+        table = "completion_day_rollup"
+        unique_together = (("campaign_id", "day", "step_id", "actor_id", "kind"),)
 
 
 class QualityValueCount(Model):

@@ -2,9 +2,9 @@
 
 Every statement returns rows bounded by steps × workers × kinds × buckets, never by tasks or
 events: the counting, summing and ranking happen in SQL (RULES.md, "Progress and analytics").
-Completions are read from their hourly rollup (models/db/rollups.py) for the whole UTC hours of
-the range, and from the events themselves for the parts of an hour at its edges, so [from, to)
-stays exact. Campaign-wide scans run through `sql.fetch_scan` (off the event loop on SQLite).
+Completions are read from their daily rollup (models/db/rollups.py) for the whole UTC days of
+the range (HOUR buckets: hours), from the hourly one for the whole hours around them, and from
+the events themselves for the parts of an hour at its edges, so [from, to) stays exact. Campaign-wide scans run through `sql.fetch_scan` (off the event loop on SQLite).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from stepwise.models.workflow import EventKind, StepType, TaskStatus
 BUCKET_SECONDS = {"HOUR": 3_600, "DAY": 86_400, "WEEK": 604_800}
 BUCKET_OFFSET = {"HOUR": 0, "DAY": 0, "WEEK": 345_600}
 MAX_BUCKETS = 10_000
+DAY = 86_400
 COMPLETIONS = (EventKind.SUBMITTED, EventKind.SENT_TO_REWORK, EventKind.SKIPPED)
 ACTIVE_STATUSES = (TaskStatus.IN_PROGRESS, TaskStatus.TO_REWORK)
 # Up to this many durations, p50/p95 are ranked exactly from the events; beyond, read from the
@@ -196,11 +197,40 @@ def split_by_hours(query: AnalyticsFilter) -> tuple[tuple[int | None, int | None
     return (first, last), edges
 
 
-def _rollup_where(query: AnalyticsFilter, hours: tuple[int | None, int | None]) -> tuple[str, list]:
+def split_hours_by_days(hours: tuple[int | None, int | None]) -> tuple[tuple[int | None, int | None] | None,
+                                                                      list[tuple[int | None, int | None]]]:
+    """The whole UTC days [first, last) of an hour window (None when it holds none), read from the
+    daily rollup, and the hour windows around them, read from the hourly one."""
+    first, last = hours
+    first_day = None if first is None else -(-first // DAY) * DAY
+    last_day = None if last is None else last // DAY * DAY
+    if first_day is not None and last_day is not None and first_day >= last_day:
+        return None, [hours]
+    parts = []
+    if first is not None and first != first_day:
+        parts.append((first, first_day))
+    if last is not None and last != last_day:
+        parts.append((last_day, last))
+    return (first_day, last_day), parts
+
+
+def rollup_windows(query: AnalyticsFilter, hours: tuple[int | None, int | None], *,
+                   by_hour: bool) -> list[tuple[str, str, tuple[int | None, int | None]]]:
+    """(table, time column, window) to read: whole days from the daily rollup unless `by_hour`
+    (HOUR buckets), the hours around them from the hourly one."""
+    if by_hour:
+        return [("completion_rollup", "hour", hours)]
+    days, parts = split_hours_by_days(hours)
+    return ([("completion_day_rollup", "day", days)] if days is not None else []) + \
+        [("completion_rollup", "hour", part) for part in parts]
+
+
+def _rollup_where(query: AnalyticsFilter, hours: tuple[int | None, int | None],
+                  column: str = "hour") -> tuple[str, list]:
     clauses, params = ["campaign_id = ?"], [query.campaign_id]
     for bound, op in zip(hours, (">=", "<"), strict=True):
         if bound is not None:
-            clauses.append(f"hour {op} ?")
+            clauses.append(f"{column} {op} ?")
             params.append(bound)
     for column, value in (("step_id", query.step_id), ("actor_id", query.assignee_id)):
         if value is not None:
@@ -209,13 +239,14 @@ def _rollup_where(query: AnalyticsFilter, hours: tuple[int | None, int | None]) 
     return " AND ".join(clauses), params
 
 
-def rollup_completions_statement(query: AnalyticsFilter, hours: tuple[int | None, int | None]) -> tuple[str, list]:
-    """completions_statement's rows, from the hourly rollup (a bucket is a whole number of hours)."""
-    where, params = _rollup_where(query, hours)
+def rollup_completions_statement(query: AnalyticsFilter, window: tuple[int | None, int | None],
+                                 table: str = "completion_rollup", column: str = "hour") -> tuple[str, list]:
+    """completions_statement's rows, from a rollup (a bucket is a whole number of its hours or days)."""
+    where, params = _rollup_where(query, window, column)
     width, offset = BUCKET_SECONDS[query.granularity], BUCKET_OFFSET[query.granularity]
-    return (f"SELECT kind, step_id, ((hour - {offset}) / {width}) * {width} + {offset} AS bucket, SUM(n),"
+    return (f"SELECT kind, step_id, (({column} - {offset}) / {width}) * {width} + {offset} AS bucket, SUM(n),"
             f" SUM(total_seconds), MIN(min_seconds), MAX(max_seconds), SUM(measured)"
-            f" FROM completion_rollup WHERE {where} GROUP BY kind, step_id, bucket", params)
+            f" FROM {table} WHERE {where} GROUP BY kind, step_id, bucket", params)
 
 
 async def efficiency(query: AnalyticsFilter, step_types: dict[int, StepType]) -> Efficiency:
@@ -224,7 +255,8 @@ async def efficiency(query: AnalyticsFilter, step_types: dict[int, StepType]) ->
     hours, edges = split_by_hours(query)
     statements = [completions_statement(edge) for edge in edges]
     if hours is not None:
-        statements.insert(0, rollup_completions_statement(query, hours))
+        statements[:0] = [rollup_completions_statement(query, window, table, column) for table, column, window
+                          in rollup_windows(query, hours, by_hour=query.granularity == "HOUR")]
     result = Efficiency()
     for statement in statements:
         for kind, step_id, bucket, count, total, minimum, maximum, measured in await sql.fetch_scan(*statement):
@@ -283,11 +315,12 @@ def binned_statements(query: AnalyticsFilter, annotation_step_ids: list[int]) ->
     hours, edges = split_by_hours(query)
     statements = []
     if hours is not None:
-        where, params = _rollup_where(query, hours)
         typed, typed_params = _is_annotation("step_id", annotation_step_ids)
         sums = ", ".join(f"SUM({c})" for c in BIN_COLUMNS)
-        statements.append((f"SELECT {typed} AS t, {sums} FROM completion_rollup WHERE {where} GROUP BY t",
-                           [*typed_params, *params]))
+        for table, column, window in rollup_windows(query, hours, by_hour=False):
+            where, params = _rollup_where(query, window, column)
+            statements.append((f"SELECT {typed} AS t, {sums} FROM {table} WHERE {where} GROUP BY t",
+                               [*typed_params, *params]))
     for edge in edges:
         where, params = _completion_where(edge)
         typed, typed_params = _is_annotation("e.step_id", annotation_step_ids)

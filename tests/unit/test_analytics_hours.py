@@ -56,3 +56,16 @@ def test_duration_bins_agree_in_python_and_sql(seconds):
     lower, upper = bin_bounds(index)
     assert lower <= seconds and (upper is None or seconds < upper) and 0 <= index < DURATION_BINS
     assert sqlite3.connect(":memory:").execute(f"SELECT {bin_case('?1')}", [seconds]).fetchone()[0] == index
+
+
+def test_whole_days_inside_the_hours_come_from_the_daily_rollup():
+    from stepwise.models.queries.analytics import split_hours_by_days
+
+    day = 86_400
+    start = epoch(at(0)) - day  # 2030-01-06 00:00
+    assert split_hours_by_days((start + 3_600, start + 3 * day + 7_200)) == (
+        (start + day, start + 3 * day), [(start + 3_600, start + day), (start + 3 * day, start + 3 * day + 7_200)])
+    assert split_hours_by_days((start, start + 2 * day)) == ((start, start + 2 * day), [])
+    assert split_hours_by_days((start + 3_600, start + day + 3_600)) == (None, [(start + 3_600, start + day + 3_600)])
+    assert split_hours_by_days((None, start + 3_600)) == ((None, start), [(start, start + 3_600)])
+    assert split_hours_by_days((None, None)) == ((None, None), [])

@@ -46,6 +46,26 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='CompletionDayRollup',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('campaign_id', fields.IntField()),
+                ('step_id', fields.IntField(null=True)),
+                ('actor_id', fields.IntField(null=True)),
+                ('kind', fields.CharField(max_length=20)),
+                ('day', fields.BigIntField()),
+                ('n', fields.IntField(default=0)),
+                ('measured', fields.IntField(default=0)),
+                ('total_seconds', fields.FloatField(default=0.0)),
+                ('min_seconds', fields.FloatField(null=True)),
+                ('max_seconds', fields.FloatField(null=True)),
+                *[(column, fields.IntField(default=0)) for column in BIN_COLUMNS],
+            ],
+            options={'table': 'completion_day_rollup', 'app': 'stepwise',
+                     'unique_together': (('campaign_id', 'day', 'step_id', 'actor_id', 'kind'),), 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='QualityValueCount',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
