@@ -87,9 +87,7 @@ class Task(Model):
         unique_together = (("campaign", "asset"),)
         indexes = (
             Index(fields=("campaign_id", "id")),
-            # Progress (status × step, summed submits) and analytics' active tasks per step × worker
-            # are read from this index alone (it holds every column they group and sum).
-            Index(fields=("campaign_id", "status", "step_id", "assignee_id", "submit_count")),
+            Index(fields=("campaign_id", "status", "step_id")),
             # A worker's active tasks (my… lists), and LEAST_LOADED's count of a step's assignees'
             # active tasks in one campaign, under the write lock: a covering range per assignee.
             Index(fields=("assignee_id", "status", "campaign_id")),

@@ -1,5 +1,4 @@
-"""Indexes for analytics: a campaign's completions by kind and time (covering), its issues by time;
-the task index of progress and active tasks widened to cover them (no row lookups)."""
+"""Indexes for analytics: a campaign's completions by kind and time (covering), its issues by time."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -11,15 +10,6 @@ class Migration(migrations.Migration):
     initial = False
 
     operations = [
-        ops.RemoveIndex(
-            model_name='Task',
-            name=None,
-            fields=['campaign_id', 'status', 'step_id'],
-        ),
-        ops.AddIndex(
-            model_name='Task',
-            index=Index(fields=['campaign_id', 'status', 'step_id', 'assignee_id', 'submit_count']),
-        ),
         ops.AddIndex(
             model_name='Issue',
             index=Index(fields=['campaign_id', 'created_at']),
