@@ -35,6 +35,7 @@ POLICY: dict[str, tuple[Scope, frozenset[OrgRole] | frozenset[DatasetRole]]] = {
     "dataset.createVersion": (Scope.DATASET, frozenset({MANAGER})),
     "datasetVersion.read": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
     "datasetVersion.addAssets": (Scope.DATASET, frozenset({MANAGER})),
+    "datasetVersion.quality": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
     "label.read": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
     "asset.read": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
     # campaigns: LABELERs see a campaign (its steps and instructions) but not its lists and figures
@@ -83,6 +84,7 @@ OPERATIONS: dict[str, str] = {
     "Query.datasetVersion": "datasetVersion.read",
     "DatasetVersion.assets": "datasetVersion.read",
     "Mutation.addAssets": "datasetVersion.addAssets",
+    "DatasetVersion.quality": "datasetVersion.quality",
     "Query.campaign": "campaign.read",
     "Subscription.taskUpdates": "campaign.read",
     "Subscription.issueUpdates": "campaign.read",

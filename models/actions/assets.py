@@ -10,6 +10,7 @@ from tortoise.exceptions import IntegrityError
 
 from stepwise.models.actions.datasets import find_version
 from stepwise.models.actions.new_assets import add_tasks_for_new_assets
+from stepwise.models.actions.rollups import quality_counts_write
 from stepwise.models.db import sql
 from stepwise.models.db.datasets import Asset, Label
 from stepwise.models.errors import DomainError, ErrorCode, invalid_input
@@ -87,6 +88,7 @@ async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraf
             first_id = await sql.next_id("asset")
             await Asset.bulk_create(rows, batch_size=BATCH)
             added = await _read_back(version.id, first_id, filenames)
+            await _count_quality(added)
             await add_tasks_for_new_assets(version.id, [(a.id, a.annotation is not None) for a in added])
     except IntegrityError:
         # The unique (version, filename) index refused a row: name the first clash for the client.
@@ -96,6 +98,17 @@ async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraf
             raise invalid_input(f"input.assets.{index}.filename", f"{filenames[index]!r} is already in this version.") from None
         raise DomainError(ErrorCode.INVALID_INPUT, "A filename was added concurrently; retry.", "input.assets") from None
     return added
+
+
+async def _count_quality(added: list[AssetRow]) -> None:
+    """The new assets' areas, shapes and shape counts into the version's quality counts (by id:
+    on PostgreSQL a concurrent call may add rows to the same version meanwhile)."""
+    postgres = sql.is_postgres(sql.current_connection())
+    ids = [row.id for row in added]
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        await sql.execute(*quality_counts_write(postgres, f"a.id IN ({', '.join('?' * len(chunk))})", chunk, 1,
+                                                asset_areas=True))
 
 
 async def _read_back(version_id: int, first_id: int, filenames: list[str]) -> list[AssetRow]:

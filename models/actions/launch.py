@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from stepwise.models import clock
 from stepwise.models.actions.campaigns import find_campaign, locked
+from stepwise.models.actions.rollups import task_count_insert
 from stepwise.models.actions.task_writes import EventPerTask, task_event_writes
 from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign
@@ -104,10 +105,12 @@ async def _insert_group(campaign: Campaign, step: WorkflowStep | None, group: st
 
 async def write_creation_events(campaign: Campaign, first_task_id: int, actor_id: int | None, now,
                                 *, copy_annotations: bool, any_done: bool = True) -> None:
-    """CREATED for every new task (and DONE for those done at once), and their annotations."""
+    """CREATED for every new task (and DONE for those done at once), their annotations, and their
+    progress counts."""
     if copy_annotations:
         await sql.execute(COPY_ANNOTATIONS, [now, campaign.id, first_task_id, campaign.version_id])
     new_tasks = "campaign_id = ? AND id >= ?"
+    await sql.execute(*task_count_insert(new_tasks, [campaign.id, first_task_id]))  # progress counts them
     await sql.execute(*task_event_writes(EventPerTask(EventKind.CREATED, actor_id, now, new_tasks,
                                                       [campaign.id, first_task_id])))
     if any_done:

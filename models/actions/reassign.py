@@ -5,6 +5,7 @@ from __future__ import annotations
 from stepwise.models import clock
 from stepwise.models.actions.campaigns import find_campaign
 from stepwise.models.actions.task_access import can_see_task
+from stepwise.models.actions.rollups import completion_rollup_writes, task_count_key, task_count_write, task_moves
 from stepwise.models.actions.task_writes import TaskEventRow, planned_columns, task_event_writes, task_update
 from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign, Task
@@ -56,11 +57,19 @@ async def _reassign_rows(campaign: Campaign, tasks: list[Task], changes: list[Ch
     changed = await sql.execute(*task_update(columns, [(task.id, task.version) for task in tasks]))
     if changed != len(tasks):
         raise DomainError(ErrorCode.CONFLICT, "A task changed meanwhile; reload and retry.")
+    counts = task_count_write(task_moves([
+        (task_count_key(campaign.id, task.status, task.step_id, task.assignee_id),
+         task_count_key(campaign.id, columns.get("status", task.status), columns.get("step_id", task.step_id),
+                        columns.get("assignee_id", task.assignee_id)), 0) for task in tasks]))
+    if counts is not None:
+        await sql.execute(*counts)
     done = [(task, kind) for task, change in zip(tasks, changes, strict=True) for kind in change.move.events]
     events = [TaskChanged(kind, campaign.organization_id, campaign.id, task.id, actor_id, user_id, task.assignee_id, now)
               for task, kind in done]
-    await sql.execute(*task_event_writes([TaskEventRow(task.id, campaign.id, kind, task.step_id, actor_id, user_id, now)
-                                          for task, kind in done]))
+    rows = [TaskEventRow(task.id, campaign.id, kind, task.step_id, actor_id, user_id, now) for task, kind in done]
+    await sql.execute(*task_event_writes(rows))
+    for rollup in completion_rollup_writes(rows):  # none: a reassignment completes no step visit
+        await sql.execute(*rollup)
     for task in tasks:  # the rows as written (the conditional UPDATE proved nobody changed them since)
         for name, value in columns.items():
             setattr(task, name, value)

@@ -12,6 +12,13 @@ from stepwise.models import clock
 from stepwise.models.actions.completion import completion_write
 from stepwise.models.actions.entering import choose_assignee, holder_write
 from stepwise.models.actions.issues import NewIssue, has_open_issue, raise_issue
+from stepwise.models.actions.rollups import (
+    completion_rollup_writes,
+    quality_counts_write,
+    task_count_key,
+    task_count_write,
+    task_moves,
+)
 from stepwise.models.actions.task_access import find_task
 from stepwise.models.actions.task_writes import TaskEventRow, planned_columns, task_event_writes, task_update
 from stepwise.models.db import sql
@@ -172,10 +179,15 @@ async def _move(task: TaskRow, campaign, action: TaskAction, request: Request, v
                            **(recorded if kind in own_events else {}))
               for kind in change.move.events]
     writes = [task_update(changes, [(task.id, task.version)]), *placement_writes, task_event_writes(events)]
+    writes += completion_rollup_writes(events)  # the completion's hour and day in the analytics rollups
+    counts = task_count_write(task_moves([(_count_key(task, campaign.id, {}), _count_key(task, campaign.id, changes),
+                                           1 if change.counts_submit else 0)]))
+    if counts is not None:  # the task's status, step or holder changed: progress counts move
+        writes.append(counts)
     outcome.events = [TaskChanged(kind, campaign.organization_id, campaign.id, task.id, viewer_id, new_assignee,
                                   task.assignee_id, now) for kind in change.move.events]
     if change.accepts_annotation:
-        writes.append(_accept_annotation(task.asset_id, changes.get("annotation", task.annotation), viewer_id, now))
+        writes += _accept_annotation(task.asset_id, changes.get("annotation", task.annotation), viewer_id, now)
     if change.may_complete_campaign:
         writes.append(completion_write(campaign.id, now))
     changed = await sql.execute_all(writes)
@@ -183,6 +195,12 @@ async def _move(task: TaskRow, campaign, action: TaskAction, request: Request, v
         raise DomainError(ErrorCode.CONFLICT, "The task changed meanwhile; reload it.")
     outcome.task = _as_written(task, changes)
     return outcome
+
+
+def _count_key(task: TaskRow, campaign_id: int, changes: dict) -> tuple:
+    """The task_count key of the task as read, or with `changes` applied."""
+    return task_count_key(campaign_id, changes.get("status", task.status), changes.get("step_id", task.step_id),
+                          changes.get("assignee_id", task.assignee_id))
 
 
 def _as_written(task, changes: dict):
@@ -196,7 +214,11 @@ def _as_written(task, changes: dict):
     return task
 
 
-def _accept_annotation(asset_id: int, annotation, user_id: int, now) -> tuple[str, list]:
-    """The workflow finished: the task's annotation becomes the asset's."""
-    return ("UPDATE asset SET annotation = ?, annotation_updated_at = ?, annotation_updated_by_id = ? WHERE id = ?",
-            [sql.json_param(annotation or []), now, user_id, asset_id])
+def _accept_annotation(asset_id: int, annotation, user_id: int, now) -> list[tuple[str, list]]:
+    """The workflow finished: the task's annotation becomes the asset's, and the version's quality
+    counts lose the asset's previous shapes (if any) and gain the new ones."""
+    postgres = sql.is_postgres(sql.current_connection())
+    return [quality_counts_write(postgres, "a.id = ?", [asset_id], -1),
+            ("UPDATE asset SET annotation = ?, annotation_updated_at = ?, annotation_updated_by_id = ? WHERE id = ?",
+             [sql.json_param(annotation or []), now, user_id, asset_id]),
+            quality_counts_write(postgres, "a.id = ?", [asset_id], 1)]

@@ -13,6 +13,7 @@ MODEL_MODULES = [
     "stepwise.models.db.campaigns",
     "stepwise.models.db.issues",
     "stepwise.models.db.files",
+    "stepwise.models.db.rollups",
 ]
 MIGRATIONS_MODULE = "stepwise.models.db.migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000

@@ -109,7 +109,13 @@ class TaskEvent(Model):
 
     class Meta:
         table = "task_event"
-        indexes = (Index(fields=("task_id", "id")), Index(fields=("campaign_id", "at")))
+        indexes = (
+            Index(fields=("task_id", "id")),
+            Index(fields=("campaign_id", "at")),
+            # Analytics (models/queries/analytics.py): a campaign's completions of a kind in a time
+            # range, read from the index alone (it holds every column they group and sum).
+            Index(fields=("campaign_id", "kind", "at", "step_id", "actor_id", "duration_seconds")),
+        )
 
 
 class TaskStepHolder(Model):

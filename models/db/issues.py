@@ -42,7 +42,13 @@ class Issue(Model):
 
     class Meta:
         table = "issue"
-        indexes = (Index(fields=("asset_id", "status")), Index(fields=("campaign_id", "id")))
+        indexes = (
+            Index(fields=("asset_id", "status")),
+            Index(fields=("campaign_id", "id")),
+            # Analytics: issues raised, and resolved, in a time range.
+            Index(fields=("campaign_id", "created_at")),
+            Index(fields=("campaign_id", "resolved_at")),
+        )
 
 
 class IssueComment(Model):

@@ -87,19 +87,23 @@ class Progress:
 
 
 async def campaign_progress(campaign: Campaign, steps: list[Step]) -> Progress:
-    """Counted with one grouped query over the campaign's tasks (off the event loop on SQLite: it
-    reads every task); `steps` are the campaign's, for their positions."""
+    """Counted with one grouped query over the campaign's task counts (models/db/rollups.py
+    TaskCount: a few rows per step and worker, kept by every task write); `steps` are the
+    campaign's, for their positions."""
     rows = await sql.fetch_scan(
-        "SELECT status, step_id, COUNT(*), SUM(submit_count) FROM task WHERE campaign_id = ? GROUP BY status, step_id",
+        "SELECT status, step_id, SUM(n), SUM(submits) FROM task_count WHERE campaign_id = ? GROUP BY status, step_id",
         [campaign.id])
     positions = {step.id: step.position for step in steps}
     progress = Progress()
     submitted = remaining = 0
     for status, step_id, count, submits in rows:
+        submitted += int(submits or 0)  # PostgreSQL sums a BIGINT as NUMERIC
+        count = int(count)
+        if not count:  # every task of this key moved on
+            continue
         status = TaskStatus(status)
         progress.total += count
         progress.by_status[status] = progress.by_status.get(status, 0) + count
-        submitted += submits or 0
         if status in ACTIVE and step_id in positions:
             progress.active_by_step[step_id] = progress.active_by_step.get(step_id, 0) + count
             remaining += count * remaining_submissions(len(positions), positions[step_id])

@@ -11,11 +11,11 @@ from stepwise.downloads import instructions_url
 from stepwise.models import clock
 from stepwise.models.db import campaigns as db
 from stepwise.models.db.datasets import DatasetVersion as DatasetVersionModel
-from stepwise.models.errors import NotAvailableYet
 from stepwise.models.queries.issues import IssueCriteria
 from stepwise.models.queries.tasks import Progress, TaskCriteria
 from stepwise.models.workflow import displayed_status
 from stepwise.permissions.graphql import guard
+from stepwise.resolvers.fields.analytics import analytics_source
 from stepwise.resolvers.fields.campaigns import (
     campaign_instructions,
     campaign_progress_rows,
@@ -270,8 +270,9 @@ class Campaign(Node):
         description="Throughput, efficiency and quality figures. Not for LABELER workers (FORBIDDEN).",
         permission_classes=guard("Campaign.analytics"),
     )
-    def analytics(
+    async def analytics(
         self,
+        info: Info,
         date_range: Annotated[
             DateRangeInput | None,
             strawberry.argument(name="range", description="Only what happened in this period; all time when omitted."),
@@ -287,4 +288,7 @@ class Campaign(Node):
             strawberry.argument(description="The width of time buckets, aligned to UTC; DAY when null."),
         ] = GranularityType.DAY,
     ) -> AnalyticsRef:
-        raise NotAvailableYet("Campaign.analytics")
+        from stepwise.schema.types.analytics import CampaignAnalytics
+
+        return CampaignAnalytics(source=await analytics_source(info, self.row, date_range, step_id, assignee_id,
+                                                               granularity))

@@ -8,8 +8,8 @@ import strawberry
 
 from stepwise.models.db import accounts as accounts_db
 from stepwise.models.db import datasets as db
-from stepwise.models.errors import NotAvailableYet
 from stepwise.permissions.graphql import guard
+from stepwise.resolvers.fields.analytics import quality_figures
 from stepwise.resolvers.fields.common import row_by_id, row_scope
 from stepwise.resolvers.fields.datasets import (
     dataset_versions,
@@ -137,11 +137,17 @@ class DatasetVersion(Node):
         row = await version_campaign(info, self.row.id)
         return Campaign.from_row(row) if row else None
 
-    @strawberry.field(description="Quality analytics over the version's current annotations.")
-    def quality(
-        self, bins: Annotated[int | None, strawberry.argument(description="How many histogram bins, 1 to 100.")] = 10
+    @strawberry.field(
+        description="Quality analytics over the version's current annotations. Not for LABELER workers (FORBIDDEN).",
+        permission_classes=guard("DatasetVersion.quality"),
+    )
+    async def quality(
+        self, info: Info,
+        bins: Annotated[int | None, strawberry.argument(description="How many histogram bins, 1 to 100.")] = 10,
     ) -> QualityRef:
-        raise NotAvailableYet("DatasetVersion.quality")
+        from stepwise.schema.types.analytics import quality_from
+
+        return quality_from(*await quality_figures(info, self.row.id, bins))
 
 
 @strawberry.type(description="A class name that shapes of a version may carry.")

@@ -67,8 +67,7 @@ WORKERS: dict[tuple[str, str], DatasetRole] = {
     ("otherlab", "theirs"): DatasetRole.LABELER,
 }
 # Operations not served yet: NOT_IMPLEMENTED stands for "allowed" there.
-NOT_SERVED = {"Query.notifications", "Mutation.markNotificationsRead", "Mutation.uploadInstructions",
-              "Campaign.analytics"}
+NOT_SERVED = {"Query.notifications", "Mutation.markNotificationsRead", "Mutation.uploadInstructions"}
 SUBSCRIPTIONS_SKIP_REASON = "subscriptions are not executed over HTTP POST; the websocket tests cover them"
 
 
@@ -335,6 +334,19 @@ def build_probes(W: Objects, users: dict[str, str]) -> list[Probe]:
         "query($id: ID!) { task(id: $id) { campaign { datasetVersion { assets(first: 5) { totalCount } } } } }",
         tasks, lambda o: {"id": o.gid},
         lambda o: [on("Query.task", o.key), on("DatasetVersion.assets", W.rel(o, "version", "DatasetVersion").key)],
+        label="task.campaign.datasetVersion")
+    quality = "quality(bins: 2) { shapesByLabel { count } assetAreas { count } }"
+    add("DatasetVersion.quality", f"query($id: ID!) {{ datasetVersion(id: $id) {{ {quality} }} }}", versions,
+        lambda o: {"id": o.gid},
+        lambda o: [on("Query.datasetVersion", o.key), on("DatasetVersion.quality", o.key)], label="datasetVersion(id)")
+    add("DatasetVersion.quality", f"query($id: ID!) {{ campaign(id: $id) {{ datasetVersion {{ {quality} }} }} }}",
+        campaigns, lambda o: {"id": o.gid},
+        lambda o: [on("Query.campaign", o.key), on("DatasetVersion.quality", W.rel(o, "version", "DatasetVersion").key)],
+        label="campaign.datasetVersion")
+    # A LABELER reaches the version through their own task: FORBIDDEN there too.
+    add("DatasetVersion.quality", f"query($id: ID!) {{ task(id: $id) {{ campaign {{ datasetVersion {{ {quality} }} }} }} }}",
+        tasks, lambda o: {"id": o.gid},
+        lambda o: [on("Query.task", o.key), on("DatasetVersion.quality", W.rel(o, "version", "DatasetVersion").key)],
         label="task.campaign.datasetVersion")
     add("Mutation.addAssets",
         "mutation($i: AddAssetsInput!) { addAssets(input: $i) { assets { id } errors { code } } }", versions,

@@ -625,7 +625,8 @@ async def test_a_submit_costs_a_fixed_number_of_statements(api, world, count_que
     # Before the write lock: token+user, the task with its campaign, the viewer's roles. Under it:
     # the workflow with this task's past holders (PostgreSQL: and the Review step's row lock, as
     # round robin attributes there), then the conditional UPDATE, the holder left at Annotate and
-    # the SUBMITTED event (one round trip on SQLite). The payload: step, user, asset (annotation
-    # { shapes } reads the task row itself).
-    expected = 11 if database_url.startswith("postgres") else 10
+    # the SUBMITTED event, its hour and day in the analytics rollups and the task counts it moves (one
+    # round trip on SQLite). The payload: step, user, asset (annotation { shapes } reads the task
+    # row itself).
+    expected = 14 if database_url.startswith("postgres") else 13
     assert len(counter.statements) == expected, counter.statements
