@@ -17,7 +17,18 @@ from stepwise.models.errors import AccessError
 
 
 MAX_PENDING = 1_000
-_OVERFLOW = object()
+
+
+class Gap:
+    """Yielded by a subscription in place of messages that were lost (the subscriber fell more than
+    MAX_PENDING messages behind, or the broker connection was lost): the subscriber must catch up
+    from the database, not from the bus."""
+
+    def __repr__(self) -> str:
+        return "GAP"
+
+
+GAP = Gap()
 
 
 class SlowConsumer(AccessError):
@@ -47,27 +58,37 @@ class Bus:
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict]]:
-        """Registered on the channel on entry; yields an async iterator of its messages and
-        unsubscribes on exit. A subscriber more than MAX_PENDING messages behind is cut off
-        (SlowConsumer) instead of growing memory without bound."""
+        """Registered on the channel on entry; yields an async iterator of its messages (dicts, or
+        GAP where messages were lost) and unsubscribes on exit. At most MAX_PENDING messages wait
+        per subscriber: past that they are dropped and one GAP stands for them, so memory stays
+        bounded whatever the subscriber's pace."""
         subscription = self._broadcast.subscribe(channel=channel)
         async with self._lock:
             subscriber = await subscription.__aenter__()
         pending: asyncio.Queue = asyncio.Queue()
 
+        overflowed = False
+
         async def pump() -> None:
+            nonlocal overflowed
             async for event in subscriber:
-                if pending.qsize() >= MAX_PENDING:
-                    pending.put_nowait(_OVERFLOW)
-                    return
+                if overflowed:
+                    continue  # already lost: the GAP at the queue's end stands for these too
+                if pending.qsize() >= MAX_PENDING - 1:
+                    overflowed = True
+                    pending.put_nowait(GAP)
+                    continue
                 pending.put_nowait(event.message)
 
-        async def messages() -> AsyncIterator[dict]:
+        async def messages() -> AsyncIterator[dict | Gap]:
+            nonlocal overflowed
             while True:
                 item = await pending.get()
-                if item is _OVERFLOW:
-                    raise SlowConsumer()
-                yield json.loads(item)
+                if item is GAP:
+                    overflowed = False
+                    yield GAP
+                else:
+                    yield json.loads(item)
 
         pumping = asyncio.create_task(pump())
         try:

@@ -35,6 +35,7 @@ from stepwise.schema.types.notifications import Notification
 from stepwise.schema.types.tasks import Task
 from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
 from stepwise.subscriptions import channels
+from stepwise.subscriptions.bus import GAP, Gap, SlowConsumer
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
 MY_TASK_UPDATES, CAMPAIGN_PROGRESS = operation("Subscription.myTaskUpdates"), operation("Subscription.campaignProgress")
@@ -52,8 +53,10 @@ async def _listening(info: Info, channel: str) -> AsyncIterator[AsyncIterator[di
         yield _refreshed(info, messages)
 
 
-async def _refreshed(info: Info, messages: AsyncIterator[dict]) -> AsyncIterator[dict]:
+async def _refreshed(info: Info, messages: AsyncIterator[dict | Gap]) -> AsyncIterator[dict]:
     async for message in messages:
+        if message is GAP:  # events were lost on the way: the client must refetch
+            raise SlowConsumer()
         info.context.access.forget()
         info.context.loaders = Loaders()
         yield message

@@ -6,7 +6,7 @@ import os
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from stepwise.subscriptions.bus import open_bus
+from stepwise.subscriptions.bus import GAP, MAX_PENDING, open_bus
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -46,3 +46,17 @@ async def test_a_bad_broker_url_fails_at_start():
     with pytest.raises(RedisConnectionError):
         async with open_bus("redis://127.0.0.1:1"):
             pass
+
+
+async def test_a_subscriber_that_falls_behind_gets_one_gap_in_place_of_the_lost_messages():
+    async with open_bus("memory://") as bus:
+        async with bus.subscribe("campaign:1") as messages:
+            for n in range(MAX_PENDING + 50):
+                await bus.publish("campaign:1", {"n": n})
+            await asyncio.sleep(0.05)  # let the pump move the broadcast's messages into the queue
+            received = [await asyncio.wait_for(messages.__anext__(), 5) for _ in range(MAX_PENDING)]
+            await bus.publish("campaign:1", {"n": "after"})
+            after_gap = await asyncio.wait_for(messages.__anext__(), 5)
+    assert received[:-1] == [{"n": n} for n in range(MAX_PENDING - 1)]
+    assert received[-1] is GAP  # the 51 messages that did not fit
+    assert after_gap == {"n": "after"}  # then delivery goes on
