@@ -13,12 +13,13 @@ from typing import Any
 from cross_web import HTTPException  # strawberry's own HTTP error type
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from stepwise.config import Settings, load_settings
 from stepwise.downloads import INSTRUCTIONS_PATH, instructions_endpoint
-from stepwise.guards import RequestGuards
+from stepwise.guards import RequestGuards, SecurityHeaders
 from stepwise.models import stored_files
 from stepwise.models.actions.accounts import authenticate
 from stepwise.models.actions.instructions import kept_names
@@ -138,6 +139,17 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
+def cors(settings: Settings) -> Middleware:
+    """Browser frontends on other origins: STEPWISE_ALLOWED_ORIGINS, or any origin when it is empty
+    (credentials are bearer tokens, which a browser never sends on its own, so an allowed origin
+    gains nothing the token's holder did not give it). Websockets check the same list."""
+    return Middleware(
+        CORSMiddleware, allow_origins=list(settings.allowed_origins) or ["*"], allow_methods=["GET", "POST"],
+        allow_headers=["authorization", "content-type", "x-request-id"], expose_headers=["x-request-id", "retry-after"],
+        max_age=600,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The app for uvicorn (`stepwise.app:create_app`, factory) and for tests."""
     settings = settings or load_settings()
@@ -165,7 +177,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", health, methods=["GET"]),
             Route(INSTRUCTIONS_PATH + "{campaign_id}", instructions_endpoint(settings.files_dir), methods=["GET", "HEAD"]),
         ],
-        middleware=[Middleware(RequestGuards, max_body_bytes=settings.max_request_bytes,
+        middleware=[Middleware(SecurityHeaders), cors(settings),
+                    Middleware(RequestGuards, max_body_bytes=settings.max_request_bytes,
                                max_multipart_bytes=settings.max_multipart_request_bytes)],
         lifespan=lifespan,
     )
