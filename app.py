@@ -40,18 +40,18 @@ HEALTH_TIMEOUT_SECONDS = 2.0
 SIGNED_IN = "stepwise.signed_in"  # ASGI scope key
 
 
-async def viewer_of_connection(params: object):
+async def viewer_of_connection(params: object, settings: Settings):
     """The user named by a websocket's connection_init payload, or None."""
     if not isinstance(params, dict) or not isinstance(params.get("authorization"), str):
         return None
-    return await authenticate(bearer_token(params["authorization"]))
+    return await authenticate(bearer_token(params["authorization"]), settings.session_rules)
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler):
     """graphql-transport-ws: a missing or bad token closes the socket with 4401, as the contract says."""
 
     async def handle_connection_init(self, message) -> None:
-        if await viewer_of_connection(message.get("payload")) is None:
+        if await viewer_of_connection(message.get("payload"), self.view.settings) is None:
             await self.websocket.close(code=4401, reason="Unauthorized")
             return
         await super().handle_connection_init(message)
@@ -111,14 +111,14 @@ class StepwiseGraphQL(GraphQL):
     async def on_ws_connect(self, context: Context):
         """Both protocols: authenticate the connection_init payload; the legacy protocol answers
         a bad token with a connection_error message."""
-        viewer = await viewer_of_connection(context.connection_params)
+        viewer = await viewer_of_connection(context.connection_params, self.settings)
         if viewer is None:
             raise ConnectionRejectionError({"message": "Send {\"authorization\": \"Bearer <token>\"} in connection_init."})
         context.access = Access(viewer)
         return UNSET
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        viewer = await authenticate(bearer_token(request.headers.get("authorization")))
+        viewer = await authenticate(bearer_token(request.headers.get("authorization")), self.settings.session_rules)
         request.scope[SIGNED_IN] = viewer is not None  # read when a multipart body is parsed, just after
         return Context(
             request=request,
@@ -175,7 +175,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/health", health, methods=["GET"]),
-            Route(INSTRUCTIONS_PATH + "{campaign_id}", instructions_endpoint(settings.files_dir), methods=["GET", "HEAD"]),
+            Route(INSTRUCTIONS_PATH + "{campaign_id}", instructions_endpoint(settings.files_dir, settings.session_rules), methods=["GET", "HEAD"]),
         ],
         middleware=[Middleware(SecurityHeaders), cors(settings),
                     Middleware(RequestGuards, max_body_bytes=settings.max_request_bytes,
