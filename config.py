@@ -14,6 +14,7 @@ SQLITE_ENGINES = ("inline", "aiosqlite")
 # Room for a multipart request's other parts (operations, map, part headers) next to its file.
 MULTIPART_MARGIN_BYTES = 1024 * 1024
 MAX_UPLOAD_MB_CEILING = 2047  # Instructions.size is a GraphQL Int (32 bits)
+MAX_NOTIFICATION_INTERVAL_SECONDS = 3600  # DUE_SOON gives 24 h notice: an hour late at most
 
 
 class ConfigError(ValueError):
@@ -35,6 +36,7 @@ class Settings:
     sqlite_loop_budget_ms: float = 0.0  # 0: unchecked (production); tests run with 20
     files_dir: Path = Path(".stepwise/files")
     max_upload_mb: float = 20.0
+    notification_interval_seconds: float = 60.0
 
     @property
     def max_request_bytes(self) -> int:
@@ -96,7 +98,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "STEPWISE_MAX_ALIASES", "STEPWISE_MAX_QUERY_COST", "STEPWISE_LOG_LEVEL",
         "STEPWISE_SQLITE_ENGINE", "STEPWISE_SQLITE_LOOP_BUDGET_MS",
     }
-    known |= {"STEPWISE_FILES_DIR", "STEPWISE_MAX_UPLOAD_MB"}
+    known |= {"STEPWISE_FILES_DIR", "STEPWISE_MAX_UPLOAD_MB", "STEPWISE_NOTIFICATION_INTERVAL_SECONDS"}
     # Test-only variables are read by the test suite, not the server.
     unknown = sorted(
         k for k in env if k.startswith("STEPWISE_") and k not in known
@@ -134,6 +136,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if sqlite_engine not in SQLITE_ENGINES:
         raise ConfigError(f"STEPWISE_SQLITE_ENGINE={sqlite_engine!r} must be one of {', '.join(SQLITE_ENGINES)}")
     sqlite_loop_budget_ms = _milliseconds_or_off(env, "STEPWISE_SQLITE_LOOP_BUDGET_MS")
+    notification_interval = _positive_number(env, "STEPWISE_NOTIFICATION_INTERVAL_SECONDS", 60.0)
+    if notification_interval > MAX_NOTIFICATION_INTERVAL_SECONDS:
+        raise ConfigError(f"STEPWISE_NOTIFICATION_INTERVAL_SECONDS={notification_interval:g} must be at most "
+                          f"{MAX_NOTIFICATION_INTERVAL_SECONDS}")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -148,4 +154,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sqlite_loop_budget_ms=sqlite_loop_budget_ms,
         files_dir=Path(env.get("STEPWISE_FILES_DIR") or data_dir / "files"),
         max_upload_mb=max_upload_mb,
+        notification_interval_seconds=notification_interval,
     )

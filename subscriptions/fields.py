@@ -16,7 +16,6 @@ import strawberry
 
 from stepwise.models.actions.campaigns import find_campaign
 from stepwise.models.db.campaigns import Campaign as CampaignModel
-from stepwise.models.errors import NotAvailableYet
 from stepwise.models.queries.campaigns import campaign_by_id
 from stepwise.models.queries.issues import issue_by_id
 from stepwise.models.queries.tasks import task_by_id
@@ -36,6 +35,7 @@ from stepwise.schema.types.tasks import Task
 from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
 from stepwise.subscriptions import channels
 from stepwise.subscriptions.bus import GAP, Gap, SlowConsumer
+from stepwise.subscriptions.notifications import viewer_notifications
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
 MY_TASK_UPDATES, CAMPAIGN_PROGRESS = operation("Subscription.myTaskUpdates"), operation("Subscription.campaignProgress")
@@ -183,7 +183,6 @@ class Subscription:
                 yield await progress_of(info, await campaign_by_id(campaign.id))
 
     @strawberry.subscription(description="The viewer's new notifications, as they are sent.", permission_classes=guard("Subscription.notifications"))
-    async def notifications(self) -> AsyncGenerator[Notification, None]:
-        if True:
-            raise NotAvailableYet("notifications")
-        yield
+    async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
+        async for notification in viewer_notifications(info):
+            yield notification

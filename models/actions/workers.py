@@ -59,6 +59,9 @@ def _removal_writes(dataset_id: int, user_id: int) -> list[tuple[str, list]]:
          " AND o.position < sa.position) < s.round_robin_next)", [dataset_id, user_id]),
         (f"DELETE FROM step_assignee WHERE id IN (SELECT sa.id{_THEIR_STEPS})", [dataset_id, user_id]),
         ("DELETE FROM dataset_worker WHERE dataset_id = ? AND user_id = ?", [dataset_id, user_id]),
+        # Their notifications about these campaigns go too: they may no longer see them.
+        ("DELETE FROM notification WHERE user_id = ? AND campaign_id IN (SELECT id FROM campaign WHERE dataset_id = ?)",
+         [user_id, dataset_id]),
     ]
 
 

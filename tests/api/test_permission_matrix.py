@@ -67,7 +67,7 @@ WORKERS: dict[tuple[str, str], DatasetRole] = {
     ("otherlab", "theirs"): DatasetRole.LABELER,
 }
 # Operations not served yet: NOT_IMPLEMENTED stands for "allowed" there.
-NOT_SERVED = {"Query.notifications", "Mutation.markNotificationsRead", "Mutation.uploadInstructions"}
+NOT_SERVED = {"Mutation.uploadInstructions"}
 SUBSCRIPTIONS_SKIP_REASON = "subscriptions are not executed over HTTP POST; the websocket tests cover them"
 
 
