@@ -162,3 +162,17 @@ async def test_removing_a_manager_from_the_dataset_removes_their_notifications(a
     assert removed["removeDatasetWorker"]["errors"] == []
     assert (await api.data(LIST, {}, world.member))["notifications"] == []
     assert len((await api.data(LIST, {}, world.manager))["notifications"]) == 1
+
+
+async def test_the_list_costs_one_statement_and_one_campaign_batch(api, world, fake_clock, count_queries):
+    _, (task,) = await due_campaign(api, world, due_in_hours=10)
+    await tick(api, fake_clock, 0)
+    await tick(api, fake_clock, 11)
+    assert (await act(api, SUBMIT, {"taskId": task["id"]}, world.labeler))["errors"] == []
+    await tick(api, fake_clock, 12)
+    with count_queries() as baseline:  # authentication alone
+        await api.data("query { me { id } }", None, world.manager)
+    with count_queries() as listed:
+        data = await api.data("query { notifications { id kind campaign { id status dueDate } } }", None, world.manager)
+    assert len(data["notifications"]) == 3
+    assert len(listed.statements) - len(baseline.statements) == 2, listed.statements

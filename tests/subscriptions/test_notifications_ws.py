@@ -13,7 +13,7 @@ import pytest
 import websockets
 
 from campaign_helpers import LAUNCH, SUBMIT, UPDATE, act, add_assets, all_tasks, campaign_with_steps
-from conftest import Api, build_world, running_server
+from conftest import REDIS_URL, Api, _require, build_world, running_server
 
 NOTIFICATIONS = "subscription { notifications { kind read campaign { id } } }"
 PROGRESS = "subscription($c: ID!) { campaignProgress(campaignId: $c) { totalTasks } }"
@@ -90,3 +90,26 @@ async def test_managers_receive_each_notification_once_over_a_websocket(fast_not
         assert [n["kind"] for n in listed["notifications"]] == ["COMPLETED", "OVERDUE", "DUE_SOON"]
         await manager.close()
         await contributor.close()
+
+
+async def test_two_processes_on_one_database_and_redis_send_each_notification_once(settings_env):
+    """Both processes run the job on the same database; the manager listens on the other one
+    than the mutations go to: each notification arrives once, through Redis."""
+    redis = _require(REDIS_URL, "Redis", "STEPWISE_TEST_REDIS_URL")
+    env = {**settings_env, "STEPWISE_NOTIFICATION_INTERVAL_SECONDS": "0.1", "STEPWISE_BROKER_URL": redis}
+    with running_server(env) as first, running_server(env) as second:
+        async with httpx.AsyncClient(base_url=first, timeout=30) as client:
+            api = Api(client)
+            world = await build_world(api)
+            await add_assets(api, world, ["a.jpg"])
+            campaign, _ = await campaign_with_steps(api, world, [("Annotate", "ANNOTATION", ["labeler1"])])
+            await api.data(LAUNCH, {"c": campaign}, world.manager)
+            (task,) = await all_tasks(api, world, campaign)
+            manager = await subscribed(second.replace("http", "ws") + "/graphql", world.manager, campaign)
+            due = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+            assert (await api.data(UPDATE, {"i": {"campaignId": campaign, "dueDate": due}}, world.manager))["updateCampaign"]["errors"] == []
+            assert (await next_notification(manager))["kind"] == "OVERDUE"
+            assert (await act(api, SUBMIT, {"taskId": task["id"]}, world.labeler))["errors"] == []
+            assert (await next_notification(manager))["kind"] == "COMPLETED"
+            assert await ids_heard_within(manager, 1.0) <= {"p"}  # a second of both jobs ticking: no repeat
+            await manager.close()
