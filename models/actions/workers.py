@@ -58,6 +58,10 @@ def _removal_writes(dataset_id: int, user_id: int) -> list[tuple[str, list]]:
          f"{_THEIR_STEPS} AND (SELECT COUNT(*) FROM step_assignee o WHERE o.step_id = sa.step_id"
          " AND o.position < sa.position) < s.round_robin_next)", [dataset_id, user_id]),
         (f"DELETE FROM step_assignee WHERE id IN (SELECT sa.id{_THEIR_STEPS})", [dataset_id, user_id]),
+        # Their holds go too: a task returning to a step (a rework included) must not go back to a
+        # non-worker; without a hold, the step's policy picks among its assignees.
+        ("DELETE FROM task_step_holder WHERE user_id = ? AND step_id IN (SELECT s.id FROM step s"
+         " JOIN campaign c ON c.id = s.campaign_id WHERE c.dataset_id = ?)", [user_id, dataset_id]),
         ("DELETE FROM dataset_worker WHERE dataset_id = ? AND user_id = ?", [dataset_id, user_id]),
         # Their notifications about these campaigns go too: they may no longer see them.
         ("DELETE FROM notification WHERE user_id = ? AND campaign_id IN (SELECT id FROM campaign WHERE dataset_id = ?)",
@@ -69,7 +73,9 @@ async def remove_dataset_worker(access: Access, dataset_id: int, user_id: int) -
     """Take `user_id` off the dataset and off every step of its campaigns (RULES.md, Transitions).
     Queries, mutations and subscriptions read roles afresh, so it takes effect at once."""
     dataset = await find_dataset(access, dataset_id, REMOVE_WORKER)
-    async with sql.transaction():
+    # Bulk: forgetting the worker's holds grows with the work they did (an index range, on SQLite
+    # on the bulk connection's thread).
+    async with sql.bulk_transaction():
         await _lock_workflows(dataset.id)
         await _check_removable(dataset.id, user_id)
         await sql.execute_all(_removal_writes(dataset.id, user_id))

@@ -5,7 +5,7 @@ step of the dataset's campaigns and takes effect at once."""
 
 from __future__ import annotations
 
-from campaign_helpers import LAUNCH, REASSIGN, START, act, add_assets, all_tasks, campaign_with_steps
+from campaign_helpers import ISSUE, LAUNCH, REASSIGN, REWORK, START, SUBMIT, act, add_assets, all_tasks, campaign_with_steps
 from stepwise.schema.ids import encode_id
 
 REMOVE = """mutation($i: RemoveDatasetWorkerInput!) { removeDatasetWorker(input: $i) {
@@ -103,3 +103,14 @@ async def test_only_a_manager_may_remove_a_worker(api, world):
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     body = await api.post(REMOVE, {"i": {"datasetId": world.ids["dataset"], "userId": world.ids["labeler"]}}, world.outsider)
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_a_rework_after_the_removal_goes_to_a_current_assignee(api, world):
+    """b was submitted at Annotate by the contributor, who is then removed: a rework of b goes to
+    the step's remaining assignee, not back to a non-worker."""
+    _, tasks = await launched(api, world)
+    theirs = next(t for t in tasks if t["assignee"]["username"] == "contributor1")
+    assert (await act(api, SUBMIT, {"taskId": theirs["id"]}, world.contributor))["errors"] == []
+    assert (await remove(api, world, world.ids["contributor"]))["errors"] == []
+    reworked = await act(api, REWORK, {"taskId": theirs["id"], "issue": ISSUE}, world.manager)
+    assert reworked["errors"] == [] and reworked["task"]["assignee"] == {"username": "labeler1"}

@@ -1,4 +1,5 @@
-"""The notification table (models/db/notifications.py): one row per user, campaign and kind."""
+"""The notification table (models/db/notifications.py): one row per user, campaign and kind; and an index
+of who held a task at a step by user, for removeDatasetWorker."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -25,5 +26,9 @@ class Migration(migrations.Migration):
             ],
             options={'table': 'notification', 'app': 'stepwise', 'unique_together': (('user', 'campaign', 'kind'),), 'indexes': [Index(fields=['user_id', 'id'])], 'pk_attr': 'id'},
             bases=['Model'],
+        ),
+        ops.AddIndex(
+            model_name='TaskStepHolder',
+            index=Index(fields=['user_id', 'step_id']),
         ),
     ]
