@@ -31,7 +31,11 @@ async def _lock_workflows(dataset_id: int) -> None:
 async def _check_removable(dataset_id: int, user_id: int) -> None:
     """NOT_A_WORKER, INVALID_STATE (active tasks left) or NO_ASSIGNEES (last assignee of a step of
     a launched campaign), in that order; each one indexed read."""
-    if not await sql.fetch("SELECT 1 FROM dataset_worker WHERE dataset_id = ? AND user_id = ?", [dataset_id, user_id]):
+    # PostgreSQL: the worker row locked first; a reassign to them share-locks it, so its task is
+    # either committed before the active-task check below or refused (NOT_A_WORKER) after us.
+    lock = " FOR UPDATE" if sql.is_postgres(sql.current_connection()) else ""
+    if not await sql.fetch(f"SELECT 1 FROM dataset_worker WHERE dataset_id = ? AND user_id = ?{lock}",
+                           [dataset_id, user_id]):
         raise DomainError(ErrorCode.NOT_A_WORKER, "This user is not a worker of the dataset.", "input.userId")
     active = await sql.fetch(
         f"SELECT 1 FROM task t JOIN campaign c ON c.id = t.campaign_id WHERE t.assignee_id = ?"

@@ -5,6 +5,8 @@ step of the dataset's campaigns and takes effect at once."""
 
 from __future__ import annotations
 
+import pytest
+
 from campaign_helpers import ISSUE, LAUNCH, REASSIGN, REWORK, START, SUBMIT, act, add_assets, all_tasks, campaign_with_steps
 from stepwise.schema.ids import encode_id
 
@@ -114,3 +116,37 @@ async def test_a_rework_after_the_removal_goes_to_a_current_assignee(api, world)
     assert (await remove(api, world, world.ids["contributor"]))["errors"] == []
     reworked = await act(api, REWORK, {"taskId": theirs["id"], "issue": ISSUE}, world.manager)
     assert reworked["errors"] == [] and reworked["task"]["assignee"] == {"username": "labeler1"}
+
+
+async def test_on_postgres_a_reassign_to_the_worker_in_flight_is_seen_by_the_removal(api, world, settings_env):
+    """A reassign to the worker holds a share lock on their worker row until it commits (as
+    models/actions/reassign.py does, played here on a connection of our own); the removal waits
+    for it, then sees the task it gave them: INVALID_STATE, not a task held by a non-worker."""
+    import asyncio
+
+    import asyncpg
+
+    from stepwise.schema.ids import decode_id
+
+    url = settings_env["STEPWISE_DATABASE_URL"]
+    if not url.startswith("postgres"):
+        pytest.skip("row locks are PostgreSQL's; SQLite runs one write transaction at a time")
+    _, tasks = await launched(api, world)
+    theirs = next(t for t in tasks if t["assignee"]["username"] == "contributor1")
+    assert (await act(api, REASSIGN, {"taskId": theirs["id"], "assigneeId": world.ids["labeler"]}, world.manager))["errors"] == []
+    dataset, contributor = decode_id(world.ids["dataset"], "Dataset"), decode_id(world.ids["contributor"], "User")
+    reassign = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        in_flight = reassign.transaction()
+        await in_flight.start()
+        assert await reassign.fetch("SELECT 1 FROM dataset_worker WHERE dataset_id = $1 AND user_id = $2 FOR SHARE",
+                                    dataset, contributor)
+        removal = asyncio.create_task(remove(api, world, world.ids["contributor"]))
+        while not await reassign.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
+            assert not removal.done(), removal.result()  # it must wait for the lock
+            await asyncio.sleep(0.01)
+        await reassign.execute("UPDATE task SET assignee_id = $1 WHERE id = $2", contributor, decode_id(theirs["id"], "Task"))
+        await in_flight.commit()
+        assert [e["code"] for e in (await removal)["errors"]] == ["INVALID_STATE"]
+    finally:
+        await reassign.close()
