@@ -24,6 +24,7 @@ from stepwise.models import stored_files
 from stepwise.models.actions.accounts import authenticate
 from stepwise.models.actions.instructions import kept_names
 from stepwise.models.db.lifecycle import open_database, ping_database
+from stepwise.notifier import run_notifier
 from stepwise.permissions.access import Access
 from stepwise.permissions.auth import bearer_token
 from stepwise.schema.app import build_schema
@@ -163,11 +164,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             removed = stored_files.sweep_leftovers(settings.files_dir, await kept_names())
             if removed:
                 logger.info("removed %d leftover upload file(s) from %s", len(removed), settings.files_dir)
-            app.state.bus = bus  # for in-process listeners (tests, future background jobs)
+            app.state.bus = bus  # for in-process listeners (tests, background jobs)
+            notifier = asyncio.create_task(run_notifier(bus, settings.notification_interval_seconds))
             # Start-up objects (schema, models, modules) never die: keep them out of every
             # collection. Measured: p90 of a task page 81 -> 33 ms (docs/benchmarks.md).
             gc.freeze()
-            yield {"bus": bus}
+            try:
+                yield {"bus": bus}
+            finally:
+                notifier.cancel()  # before the bus and the database close under it
+                await asyncio.gather(notifier, return_exceptions=True)
 
     graphql = StepwiseGraphQL(settings)
     return Starlette(

@@ -16,6 +16,7 @@ SQLITE_ENGINES = ("inline", "aiosqlite")
 # Room for a multipart request's other parts (operations, map, part headers) next to its file.
 MULTIPART_MARGIN_BYTES = 1024 * 1024
 MAX_UPLOAD_MB_CEILING = 2047  # Instructions.size is a GraphQL Int (32 bits)
+MAX_NOTIFICATION_INTERVAL_SECONDS = 3600  # DUE_SOON gives 24 h notice: an hour late at most
 
 
 class ConfigError(ValueError):
@@ -46,6 +47,7 @@ class Settings:
     def session_rules(self) -> SessionRules:
         return SessionRules(self.login_max_failures, self.login_max_failures_per_address,
                             int(self.login_window_minutes * 60), int(self.token_idle_days * 86400))
+    notification_interval_seconds: float = 60.0
 
     @property
     def max_request_bytes(self) -> int:
@@ -110,6 +112,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     known |= {"STEPWISE_FILES_DIR", "STEPWISE_MAX_UPLOAD_MB"}
     known |= {"STEPWISE_LOGIN_MAX_FAILURES", "STEPWISE_LOGIN_MAX_FAILURES_PER_ADDRESS",
               "STEPWISE_LOGIN_WINDOW_MINUTES", "STEPWISE_TOKEN_IDLE_DAYS"}
+    known |= {"STEPWISE_FILES_DIR", "STEPWISE_MAX_UPLOAD_MB", "STEPWISE_NOTIFICATION_INTERVAL_SECONDS"}
     # Test-only variables are read by the test suite, not the server.
     unknown = sorted(
         k for k in env if k.startswith("STEPWISE_") and k not in known
@@ -147,6 +150,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if sqlite_engine not in SQLITE_ENGINES:
         raise ConfigError(f"STEPWISE_SQLITE_ENGINE={sqlite_engine!r} must be one of {', '.join(SQLITE_ENGINES)}")
     sqlite_loop_budget_ms = _milliseconds_or_off(env, "STEPWISE_SQLITE_LOOP_BUDGET_MS")
+    notification_interval = _positive_number(env, "STEPWISE_NOTIFICATION_INTERVAL_SECONDS", 60.0)
+    if notification_interval > MAX_NOTIFICATION_INTERVAL_SECONDS:
+        raise ConfigError(f"STEPWISE_NOTIFICATION_INTERVAL_SECONDS={notification_interval:g} must be at most "
+                          f"{MAX_NOTIFICATION_INTERVAL_SECONDS}")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -165,4 +172,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_max_failures_per_address=_positive_number(env, "STEPWISE_LOGIN_MAX_FAILURES_PER_ADDRESS", 100, int),
         login_window_minutes=_positive_number(env, "STEPWISE_LOGIN_WINDOW_MINUTES", 15.0),
         token_idle_days=_positive_number(env, "STEPWISE_TOKEN_IDLE_DAYS", 30.0),
+        notification_interval_seconds=notification_interval,
     )

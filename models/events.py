@@ -38,3 +38,14 @@ class IssueChanged:
 
     def to_message(self) -> dict:
         return {**vars(self), "at": self.at.isoformat()}
+
+
+@dataclass(frozen=True)
+class NotificationSent:
+    """A notification row just written for `user_id`."""
+
+    notification_id: int
+    user_id: int
+
+    def to_message(self) -> dict:
+        return dict(vars(self))

@@ -52,6 +52,11 @@ class Access:
     async def org_role(self, org_id: int) -> OrgRole | None:
         return (await self.org_roles()).get(org_id)
 
+    async def worker_datasets(self) -> frozenset[int]:
+        """The datasets where the viewer is listed as a worker."""
+        await self._load()
+        return frozenset(self._worker_roles)
+
     async def dataset_role(self, dataset_id: int, org_id: int) -> DatasetRole | None:
         await self._load()
         return effective_dataset_role(self._org_roles.get(org_id), self._worker_roles.get(dataset_id))

@@ -32,6 +32,7 @@ POLICY: dict[str, tuple[Scope, frozenset[OrgRole] | frozenset[DatasetRole]]] = {
     # datasets and what they hold
     "dataset.read": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
     "dataset.addWorker": (Scope.DATASET, frozenset({MANAGER})),
+    "dataset.removeWorker": (Scope.DATASET, frozenset({MANAGER})),
     "dataset.createVersion": (Scope.DATASET, frozenset({MANAGER})),
     "datasetVersion.read": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
     "datasetVersion.addAssets": (Scope.DATASET, frozenset({MANAGER})),
@@ -80,6 +81,7 @@ OPERATIONS: dict[str, str] = {
     "Dataset.workers": "dataset.read",
     "Dataset.versions": "dataset.read",
     "Mutation.addDatasetWorker": "dataset.addWorker",
+    "Mutation.removeDatasetWorker": "dataset.removeWorker",
     "Mutation.createDatasetVersion": "dataset.createVersion",
     "Query.datasetVersion": "datasetVersion.read",
     "DatasetVersion.assets": "datasetVersion.read",

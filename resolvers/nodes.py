@@ -14,6 +14,7 @@ from stepwise.models.db import campaigns as campaigns_db
 from stepwise.models.db import datasets as datasets_db
 from stepwise.models.errors import NotFound
 from stepwise.models.actions.task_access import find_asset, find_issue, find_task
+from stepwise.models.queries.notifications import notification_of_user
 from stepwise.permissions.operations import Operation, node_read, operation
 from stepwise.resolvers.scopes import organization_and_dataset_of
 from stepwise.schema.context import Info
@@ -23,6 +24,7 @@ from stepwise.schema.types.assets import Asset
 from stepwise.schema.types.campaigns import Campaign, Step
 from stepwise.schema.types.datasets import Dataset, DatasetVersion, Label
 from stepwise.schema.types.issues import Issue
+from stepwise.schema.types.notifications import Notification
 from stepwise.schema.types.tasks import Task
 
 READ_CAMPAIGN = operation("Query.campaign")
@@ -77,6 +79,14 @@ async def fetch_issue(info: Info, pk: int) -> Issue:
     return Issue.from_row(row)
 
 
+async def fetch_notification(info: Info, pk: int) -> Notification:
+    """A notification is visible to the user it was sent to alone."""
+    row = await notification_of_user(pk, info.context.access.require_viewer().id)
+    if row is None:
+        raise NotFound("Notification")
+    return Notification.from_row(row, info)
+
+
 def _typed(model, operation: Operation, wrap) -> Callable[[Info, int], Awaitable]:
     async def fetch(info: Info, pk: int):
         return wrap(await fetch_visible(info, model, pk, operation, model.__name__))
@@ -95,6 +105,7 @@ NODE_FETCHERS: dict[str, Callable[[Info, int], Awaitable]] = {
     "Step": fetch_step,
     "Task": fetch_task,
     "Issue": fetch_issue,
+    "Notification": fetch_notification,
 }
 
 

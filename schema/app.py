@@ -11,7 +11,7 @@ from stepwise.resolvers.campaign_queries import CampaignQueries
 from stepwise.resolvers.mutations.campaigns import CampaignMutations
 from stepwise.resolvers.mutations.tasks import TaskMutations
 from stepwise.resolvers.issue_operations import IssueMutations, IssueQueries
-from stepwise.resolvers.pending_operations import NotificationMutations, NotificationQueries
+from stepwise.resolvers.notifications import NotificationMutations, NotificationQueries
 from stepwise.resolvers.mutations.accounts import AccountMutations
 from stepwise.resolvers.mutations.datasets import DatasetMutations
 from stepwise.resolvers.queries import AccountQueries, DatasetQueries, NodeQueries

@@ -52,6 +52,14 @@ class AddDatasetWorkerInput:
     )
 
 
+@strawberry.input(description="A worker to take off a dataset (and off every step of its campaigns).")
+class RemoveDatasetWorkerInput:
+    dataset_id: strawberry.ID = strawberry.field(description="The dataset (you must be its MANAGER).")
+    user_id: strawberry.ID = strawberry.field(
+        description="A worker of the dataset who holds no active task and is not the last assignee of a step of a launched campaign."
+    )
+
+
 @strawberry.input(description="A new version of a dataset, with its labels.")
 class CreateDatasetVersionInput:
     dataset_id: strawberry.ID = strawberry.field(description="The dataset (you must be its MANAGER).")

@@ -49,6 +49,12 @@ class DatasetWorkerPayload:
     errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
+@strawberry.type(description="The result of removeDatasetWorker.")
+class RemoveDatasetWorkerPayload:
+    dataset: Dataset | None = strawberry.field(default=None, description="The dataset, without the worker.")
+    errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS)
+
+
 @strawberry.type(description="The result of createDatasetVersion.")
 class DatasetVersionPayload:
     dataset_version: DatasetVersion | None = strawberry.field(default=None, description="The new version.")

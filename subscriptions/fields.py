@@ -16,7 +16,6 @@ import strawberry
 
 from stepwise.models.actions.campaigns import find_campaign
 from stepwise.models.db.campaigns import Campaign as CampaignModel
-from stepwise.models.errors import NotAvailableYet
 from stepwise.models.queries.campaigns import campaign_by_id
 from stepwise.models.queries.issues import issue_by_id
 from stepwise.models.queries.tasks import task_by_id
@@ -36,6 +35,7 @@ from stepwise.schema.types.tasks import Task
 from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
 from stepwise.subscriptions import channels
 from stepwise.subscriptions.bus import GAP, Gap, SlowConsumer
+from stepwise.subscriptions.notifications import viewer_notifications
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
 MY_TASK_UPDATES, CAMPAIGN_PROGRESS = operation("Subscription.myTaskUpdates"), operation("Subscription.campaignProgress")
@@ -125,10 +125,13 @@ class Subscription:
         org_id = decode_id(organization_id, "Organization")
         await info.context.access.check(MY_TASK_UPDATES, org_id, what="Organization")
         viewer_id = info.context.access.require_viewer().id
+        worker_of = await info.context.access.worker_datasets()
         async with _listening(info, channels.organization_tasks(org_id)) as messages:
             async for message in messages:
                 if await info.context.access.org_role(org_id) is None:
                     return
+                if not worker_of <= await info.context.access.worker_datasets():
+                    return  # taken off a dataset (removeDatasetWorker): the subscription ends
                 if not visibility.was_or_became_theirs(viewer_id, message["assignee_id"], message["previous_assignee_id"]):
                     continue
                 campaign = await info.context.loaders.get(CampaignModel, message["campaign_id"])
@@ -173,14 +176,13 @@ class Subscription:
             # Subscribed first, then the snapshot: a change committed in between is not lost.
             yield await progress_of(info, await campaign_by_id(campaign.id))
             async for message in messages:
-                if message["kind"] in COUNT_NEUTRAL_EVENTS:  # started, saved, reassigned: same counts
-                    continue
                 if not CAMPAIGN_PROGRESS.allows(await _role(info, campaign)):
                     return
+                if message["kind"] in COUNT_NEUTRAL_EVENTS:  # started, saved, reassigned: same counts
+                    continue
                 yield await progress_of(info, await campaign_by_id(campaign.id))
 
     @strawberry.subscription(description="The viewer's new notifications, as they are sent.", permission_classes=guard("Subscription.notifications"))
-    async def notifications(self) -> AsyncGenerator[Notification, None]:
-        if True:
-            raise NotAvailableYet("notifications")
-        yield
+    async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
+        async for notification in viewer_notifications(info):
+            yield notification

@@ -8,6 +8,7 @@ from stepwise.config import load_settings
 from stepwise.models.db.issues import CommentAction, IssueKind, IssueStatus
 from stepwise.models.errors import ErrorCode
 from stepwise.models.history import StepState
+from stepwise.models.notifications import NotificationKind
 from stepwise.models.shapes import ShapeKind
 from stepwise.models.workflow import (
     AttributionPolicy,
@@ -26,9 +27,9 @@ DOMAIN = {
     "CampaignStatus": CampaignStatus, "StepType": StepType, "NewAssetPolicy": NewAssetPolicy,
     "AttributionPolicy": AttributionPolicy, "PreexistingAnnotationStrategy": PreexistingStrategy,
     "TaskStatus": TaskStatus, "TaskEventKind": EventKind, "IssueKind": IssueKind, "IssueStatus": IssueStatus,
-    "IssueCommentAction": CommentAction, "StepState": StepState,
+    "IssueCommentAction": CommentAction, "StepState": StepState, "NotificationKind": NotificationKind,
 }
-API_ONLY = {"Granularity", "NotificationKind", "IssueUpdateKind"}
+API_ONLY = {"Granularity", "IssueUpdateKind"}
 
 
 def test_every_enum_of_the_schema_is_a_domain_enum_or_listed_as_api_only():

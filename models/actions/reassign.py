@@ -9,7 +9,6 @@ from stepwise.models.actions.rollups import completion_rollup_writes, task_count
 from stepwise.models.actions.task_writes import TaskEventRow, planned_columns, task_event_writes, task_update
 from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign, Task
-from stepwise.models.db.datasets import DatasetWorker
 from stepwise.models.errors import DomainError, ErrorCode, NotFound, invalid_input
 from stepwise.models.events import TaskChanged
 from stepwise.models.queries.workflow import load_workflow
@@ -25,7 +24,11 @@ REASSIGN = {False: operation("Mutation.reassignTask"), True: operation("Mutation
 
 
 async def _require_worker(campaign: Campaign, user_id: int) -> None:
-    if not await DatasetWorker.filter(dataset_id=campaign.dataset_id, user_id=user_id).exists():
+    # PostgreSQL: share-lock the worker row, so that a concurrent removeDatasetWorker (which locks
+    # it for update before checking for active tasks) either sees this reassign or refuses it.
+    lock = " FOR SHARE" if sql.is_postgres(sql.current_connection()) else ""
+    if not await sql.fetch(f"SELECT 1 FROM dataset_worker WHERE dataset_id = ? AND user_id = ?{lock}",
+                           [campaign.dataset_id, user_id]):
         raise DomainError(ErrorCode.NOT_A_WORKER, "The new assignee must be a worker of the dataset.", "input.assigneeId")
 
 

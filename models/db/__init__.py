@@ -14,6 +14,7 @@ MODEL_MODULES = [
     "stepwise.models.db.issues",
     "stepwise.models.db.files",
     "stepwise.models.db.rollups",
+    "stepwise.models.db.notifications",
 ]
 MIGRATIONS_MODULE = "stepwise.models.db.migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000

@@ -128,3 +128,5 @@ class TaskStepHolder(Model):
     class Meta:
         table = "task_step_holder"
         unique_together = (("task", "step"),)
+        # removeDatasetWorker forgets a removed worker's holds on the dataset's steps.
+        indexes = (Index(fields=("user_id", "step_id")),)

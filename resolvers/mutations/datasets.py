@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from stepwise.models.actions import assets, datasets
+from stepwise.models.actions import assets, datasets, workers
 from stepwise.permissions.graphql import guard
 from stepwise.resolvers.mutations.results import INPUT, payload_of
 from stepwise.schema.context import Info
@@ -16,8 +16,15 @@ from stepwise.schema.inputs import (
     AddDatasetWorkerInput,
     CreateDatasetInput,
     CreateDatasetVersionInput,
+    RemoveDatasetWorkerInput,
 )
-from stepwise.schema.payloads import AddAssetsPayload, DatasetPayload, DatasetVersionPayload, DatasetWorkerPayload
+from stepwise.schema.payloads import (
+    AddAssetsPayload,
+    DatasetPayload,
+    DatasetVersionPayload,
+    DatasetWorkerPayload,
+    RemoveDatasetWorkerPayload,
+)
 from stepwise.schema.types.assets import Asset
 from stepwise.schema.types.datasets import Dataset, DatasetVersion, DatasetWorker
 
@@ -54,6 +61,23 @@ class DatasetMutations:
             return DatasetWorkerPayload(worker=DatasetWorker(row=row))
 
         return await payload_of(DatasetWorkerPayload, run)
+
+    @strawberry.mutation(
+        description="Takes a worker off the dataset (and off every step of its campaign); MANAGER only. "
+        "Refused while they hold active tasks (INVALID_STATE) or are the last assignee of a step of a launched campaign (NO_ASSIGNEES).",
+        permission_classes=guard("Mutation.removeDatasetWorker"),
+    )
+    async def remove_dataset_worker(
+        self, info: Info, input: Annotated[RemoveDatasetWorkerInput, INPUT]
+    ) -> RemoveDatasetWorkerPayload:
+        dataset_id = decode_id(input.dataset_id, "Dataset")
+        user_id = decode_id(input.user_id, "User")
+
+        async def run() -> RemoveDatasetWorkerPayload:
+            row = await workers.remove_dataset_worker(info.context.access, dataset_id, user_id)
+            return RemoveDatasetWorkerPayload(dataset=Dataset.from_row(row))
+
+        return await payload_of(RemoveDatasetWorkerPayload, run)
 
     @strawberry.mutation(description="Create a version of a dataset with its labels (MANAGER only).", permission_classes=guard("Mutation.createDatasetVersion"))
     async def create_dataset_version(self, info: Info, input: Annotated[CreateDatasetVersionInput, INPUT]) -> DatasetVersionPayload:

@@ -13,6 +13,7 @@ import strawberry
 from stepwise.models.db.issues import CommentAction, IssueKind, IssueStatus
 from stepwise.models.errors import ErrorCode
 from stepwise.models.history import StepState
+from stepwise.models.notifications import NotificationKind
 from stepwise.models.shapes import ShapeKind
 from stepwise.models.workflow import (
     AttributionPolicy,
@@ -30,7 +31,7 @@ v = strawberry.enum_value
 __all__ = [
     "AttributionPolicy", "CampaignStatus", "CommentAction", "DatasetRole", "ErrorCode", "EventKind",
     "GranularityType", "IssueKind", "IssueStatus", "IssueUpdateKindType", "NewAssetPolicy",
-    "NotificationKindType", "OrgRole", "PreexistingStrategy", "ShapeKind", "StepState", "StepType",
+    "NotificationKind", "OrgRole", "PreexistingStrategy", "ShapeKind", "StepState", "StepType",
     "TaskStatus",
 ]
 
@@ -156,6 +157,13 @@ expose(StepState, name="StepState", description="A workflow step as seen from on
 })
 
 
+expose(NotificationKind, name="NotificationKind", description="Why a notification was sent.", values={
+    "DUE_SOON": "The campaign is due within 24 hours.",
+    "OVERDUE": "The campaign is past its due date.",
+    "COMPLETED": "The campaign completed.",
+})
+
+
 # Enums of the API alone (the domain has no such value set).
 
 
@@ -164,13 +172,6 @@ class GranularityType(Enum):
     HOUR = v("HOUR", description="One bucket per hour.")
     DAY = v("DAY", description="One bucket per day.")
     WEEK = v("WEEK", description="One bucket per ISO week (starting Monday).")
-
-
-@strawberry.enum(name="NotificationKind", description="Why a notification was sent.")
-class NotificationKindType(Enum):
-    DUE_SOON = v("DUE_SOON", description="The campaign is due within 24 hours.")
-    OVERDUE = v("OVERDUE", description="The campaign is past its due date.")
-    COMPLETED = v("COMPLETED", description="The campaign completed.")
 
 
 @strawberry.enum(name="IssueUpdateKind", description="What happened to an issue.")

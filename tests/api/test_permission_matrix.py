@@ -67,7 +67,7 @@ WORKERS: dict[tuple[str, str], DatasetRole] = {
     ("otherlab", "theirs"): DatasetRole.LABELER,
 }
 # Operations not served yet: NOT_IMPLEMENTED stands for "allowed" there.
-NOT_SERVED = {"Query.notifications", "Mutation.markNotificationsRead", "Mutation.uploadInstructions"}
+NOT_SERVED = {"Mutation.uploadInstructions"}
 SUBSCRIPTIONS_SKIP_REASON = "subscriptions are not executed over HTTP POST; the websocket tests cover them"
 
 
@@ -315,6 +315,10 @@ def build_probes(W: Objects, users: dict[str, str]) -> list[Probe]:
         datasets,
         lambda o: {"i": {"datasetId": o.gid, "userId": users[o.data.get("unprivileged", "labeler")], "role": "MANAGER"}},
         lambda o: [on("Mutation.addDatasetWorker", o.key)], payload=payload_of("INVALID_INPUT"))
+    add("Mutation.removeDatasetWorker",  # member1 is a worker of no dataset: refused, nothing changes
+        "mutation($i: RemoveDatasetWorkerInput!) { removeDatasetWorker(input: $i) { dataset { id } errors { code } } }",
+        datasets, lambda o: {"i": {"datasetId": o.gid, "userId": users["member"]}},
+        lambda o: [on("Mutation.removeDatasetWorker", o.key)], payload=payload_of("NOT_A_WORKER"))
     add("Mutation.createDatasetVersion",
         "mutation($i: CreateDatasetVersionInput!) { createDatasetVersion(input: $i) { datasetVersion { id } errors { code } } }",
         datasets, lambda o: {"i": {"datasetId": o.gid, "name": o.data.get("version_name", "v1"), "labels": ["car"]}},

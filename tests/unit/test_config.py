@@ -61,3 +61,11 @@ def test_uploads_have_their_own_directory_and_limit():
     for bad in ("-1", "abc", "4096"):
         with pytest.raises(ConfigError, match="STEPWISE_MAX_UPLOAD_MB"):
             load_settings({"STEPWISE_MAX_UPLOAD_MB": bad})
+
+
+def test_the_notification_interval_is_positive_and_at_most_an_hour():
+    assert load_settings({}).notification_interval_seconds == 60.0
+    assert load_settings({"STEPWISE_NOTIFICATION_INTERVAL_SECONDS": "0.5"}).notification_interval_seconds == 0.5
+    for bad in ("0", "-1", "soon", "3601"):
+        with pytest.raises(ConfigError, match="STEPWISE_NOTIFICATION_INTERVAL_SECONDS"):
+            load_settings({"STEPWISE_NOTIFICATION_INTERVAL_SECONDS": bad})

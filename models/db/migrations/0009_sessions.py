@@ -13,7 +13,7 @@ async def tokens_used_now(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('stepwise', '0006_analytics_rollups')]
+    dependencies = [('stepwise', '0008_notifications')]
 
     initial = False
 
