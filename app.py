@@ -23,6 +23,7 @@ from stepwise.models import stored_files
 from stepwise.models.actions.accounts import authenticate
 from stepwise.models.actions.instructions import kept_names
 from stepwise.models.db.lifecycle import open_database, ping_database
+from stepwise.models.errors import INVALID_TOKEN
 from stepwise.permissions.access import Access
 from stepwise.permissions.auth import bearer_token
 from stepwise.schema.app import build_schema
@@ -46,12 +47,28 @@ async def viewer_of_connection(params: object):
     return await authenticate(bearer_token(params["authorization"]))
 
 
+def sent_credentials(params: object) -> bool:
+    """Whether a connection_init payload carried credentials at all (any case of the key), to
+    tell a refused token from none."""
+    return isinstance(params, dict) and any(isinstance(k, str) and k.lower() == "authorization" and v
+                                            for k, v in params.items())
+
+
+def rejection_reason(params: object) -> str:
+    """Why a websocket is refused, for the close reason and the legacy connection_error."""
+    if sent_credentials(params):
+        return INVALID_TOKEN
+    return "Sign in first: send {\"authorization\": \"Bearer <token>\"} in connection_init."
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler):
     """graphql-transport-ws: a missing or bad token closes the socket with 4401, as the contract says."""
 
     async def handle_connection_init(self, message) -> None:
-        if await viewer_of_connection(message.get("payload")) is None:
-            await self.websocket.close(code=4401, reason="Unauthorized")
+        payload = message.get("payload")
+        if await viewer_of_connection(payload) is None:
+            # A close reason is at most 123 bytes: both reasons fit.
+            await self.websocket.close(code=4401, reason=rejection_reason(payload))
             return
         await super().handle_connection_init(message)
 
@@ -112,18 +129,19 @@ class StepwiseGraphQL(GraphQL):
         a bad token with a connection_error message."""
         viewer = await viewer_of_connection(context.connection_params)
         if viewer is None:
-            raise ConnectionRejectionError({"message": "Send {\"authorization\": \"Bearer <token>\"} in connection_init."})
+            raise ConnectionRejectionError({"message": rejection_reason(context.connection_params)})
         context.access = Access(viewer)
         return UNSET
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        viewer = await authenticate(bearer_token(request.headers.get("authorization")))
+        header = request.headers.get("authorization")
+        viewer = await authenticate(bearer_token(header))
         request.scope[SIGNED_IN] = viewer is not None  # read when a multipart body is parsed, just after
         return Context(
             request=request,
             response=response,
             settings=self.settings,
-            access=Access(viewer),
+            access=Access(viewer, token_rejected=bool(header)),
             request_id=request.scope.get("state", {}).get("request_id", "-"),
         )
 
