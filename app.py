@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from stepwise.config import Settings, load_settings
 from stepwise.downloads import INSTRUCTIONS_PATH, instructions_endpoint
+from stepwise.graphiql import graphiql_assets, graphiql_page
 from stepwise.guards import RequestGuards
 from stepwise.models import stored_files
 from stepwise.models.actions.accounts import authenticate
@@ -87,6 +88,12 @@ class StepwiseGraphQL(GraphQL):
             allowed_origins=settings.allowed_origins,
         )
         self.settings = settings
+        self._graphiql_page = graphiql_page()
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """Our GraphiQL page, whose assets this server serves (strawberry's loads them from a CDN)."""
+        return self._graphiql_page
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON that is not UTF-8 or nests absurdly deep is a client error, not a crash."""
@@ -181,6 +188,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/health", health, methods=["GET"]),
+            graphiql_assets(),
             Route(INSTRUCTIONS_PATH + "{campaign_id}", instructions_endpoint(settings.files_dir), methods=["GET", "HEAD"]),
         ],
         middleware=[Middleware(RequestGuards, max_body_bytes=settings.max_request_bytes,
