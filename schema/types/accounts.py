@@ -28,7 +28,6 @@ from stepwise.schema.types.common import Node
 from stepwise.schema.types.enums import OrgRole
 
 if TYPE_CHECKING:
-    from stepwise.schema.types.campaign_list import CampaignConnection
     from stepwise.schema.types.datasets import Dataset
 
 DatasetRef = Annotated["Dataset", strawberry.lazy("stepwise.schema.types.datasets")]
