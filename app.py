@@ -13,13 +13,14 @@ from typing import Any
 from cross_web import HTTPException  # strawberry's own HTTP error type
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from stepwise.config import Settings, load_settings
 from stepwise.downloads import INSTRUCTIONS_PATH, instructions_endpoint
 from stepwise.graphiql import graphiql_assets, graphiql_page
-from stepwise.guards import RequestGuards
+from stepwise.guards import RequestGuards, SecurityHeaders
 from stepwise.models import stored_files
 from stepwise.models.actions.accounts import authenticate
 from stepwise.models.actions.instructions import kept_names
@@ -41,11 +42,11 @@ HEALTH_TIMEOUT_SECONDS = 2.0
 SIGNED_IN = "stepwise.signed_in"  # ASGI scope key
 
 
-async def viewer_of_connection(params: object):
+async def viewer_of_connection(params: object, settings: Settings):
     """The user named by a websocket's connection_init payload, or None."""
     if not isinstance(params, dict) or not isinstance(params.get("authorization"), str):
         return None
-    return await authenticate(bearer_token(params["authorization"]))
+    return await authenticate(bearer_token(params["authorization"]), settings.session_rules)
 
 
 def sent_credentials(params: object) -> bool:
@@ -67,7 +68,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler):
 
     async def handle_connection_init(self, message) -> None:
         payload = message.get("payload")
-        if await viewer_of_connection(payload) is None:
+        if await viewer_of_connection(payload, self.view.settings) is None:
             # A close reason is at most 123 bytes: both reasons fit.
             await self.websocket.close(code=4401, reason=rejection_reason(payload))
             return
@@ -134,7 +135,7 @@ class StepwiseGraphQL(GraphQL):
     async def on_ws_connect(self, context: Context):
         """Both protocols: authenticate the connection_init payload; the legacy protocol answers
         a bad token with a connection_error message."""
-        viewer = await viewer_of_connection(context.connection_params)
+        viewer = await viewer_of_connection(context.connection_params, self.settings)
         if viewer is None:
             raise ConnectionRejectionError({"message": rejection_reason(context.connection_params)})
         context.access = Access(viewer)
@@ -142,7 +143,7 @@ class StepwiseGraphQL(GraphQL):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         header = request.headers.get("authorization")
-        viewer = await authenticate(bearer_token(header))
+        viewer = await authenticate(bearer_token(header), self.settings.session_rules)
         request.scope[SIGNED_IN] = viewer is not None  # read when a multipart body is parsed, just after
         return Context(
             request=request,
@@ -161,6 +162,17 @@ async def health(request: Request) -> JSONResponse:
         logger.warning("health check failed: %s", error)
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})
+
+
+def cors(settings: Settings) -> Middleware:
+    """Browser frontends on other origins: STEPWISE_ALLOWED_ORIGINS, or any origin when it is empty
+    (credentials are bearer tokens, which a browser never sends on its own, so an allowed origin
+    gains nothing the token's holder did not give it). Websockets check the same list."""
+    return Middleware(
+        CORSMiddleware, allow_origins=list(settings.allowed_origins) or ["*"], allow_methods=["GET", "POST"],
+        allow_headers=["authorization", "content-type", "x-request-id"], expose_headers=["x-request-id", "retry-after"],
+        max_age=600,
+    )
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -189,9 +201,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/health", health, methods=["GET"]),
             graphiql_assets(),
-            Route(INSTRUCTIONS_PATH + "{campaign_id}", instructions_endpoint(settings.files_dir), methods=["GET", "HEAD"]),
+            Route(INSTRUCTIONS_PATH + "{campaign_id}", instructions_endpoint(settings.files_dir, settings.session_rules), methods=["GET", "HEAD"]),
         ],
-        middleware=[Middleware(RequestGuards, max_body_bytes=settings.max_request_bytes,
+        middleware=[Middleware(SecurityHeaders), cors(settings),
+                    Middleware(RequestGuards, max_body_bytes=settings.max_request_bytes,
                                max_multipart_bytes=settings.max_multipart_request_bytes)],
         lifespan=lifespan,
     )
