@@ -19,11 +19,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from stepwise.config import Settings, load_settings
 from stepwise.downloads import INSTRUCTIONS_PATH, instructions_endpoint
+from stepwise.graphiql import graphiql_assets, graphiql_page
 from stepwise.guards import RequestGuards, SecurityHeaders
 from stepwise.models import stored_files
 from stepwise.models.actions.accounts import authenticate
 from stepwise.models.actions.instructions import kept_names
 from stepwise.models.db.lifecycle import open_database, ping_database
+from stepwise.models.errors import INVALID_TOKEN
 from stepwise.notifier import run_notifier
 from stepwise.permissions.access import Access
 from stepwise.permissions.auth import bearer_token
@@ -48,12 +50,28 @@ async def viewer_of_connection(params: object, settings: Settings):
     return await authenticate(bearer_token(params["authorization"]), settings.session_rules)
 
 
+def sent_credentials(params: object) -> bool:
+    """Whether a connection_init payload carried credentials at all (any case of the key), to
+    tell a refused token from none."""
+    return isinstance(params, dict) and any(isinstance(k, str) and k.lower() == "authorization" and v
+                                            for k, v in params.items())
+
+
+def rejection_reason(params: object) -> str:
+    """Why a websocket is refused, for the close reason and the legacy connection_error."""
+    if sent_credentials(params):
+        return INVALID_TOKEN
+    return "Sign in first: send {\"authorization\": \"Bearer <token>\"} in connection_init."
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler):
     """graphql-transport-ws: a missing or bad token closes the socket with 4401, as the contract says."""
 
     async def handle_connection_init(self, message) -> None:
-        if await viewer_of_connection(message.get("payload"), self.view.settings) is None:
-            await self.websocket.close(code=4401, reason="Unauthorized")
+        payload = message.get("payload")
+        if await viewer_of_connection(payload, self.view.settings) is None:
+            # A close reason is at most 123 bytes: both reasons fit.
+            await self.websocket.close(code=4401, reason=rejection_reason(payload))
             return
         await super().handle_connection_init(message)
 
@@ -72,6 +90,12 @@ class StepwiseGraphQL(GraphQL):
             allowed_origins=settings.allowed_origins,
         )
         self.settings = settings
+        self._graphiql_page = graphiql_page()
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """Our GraphiQL page, whose assets this server serves (strawberry's loads them from a CDN)."""
+        return self._graphiql_page
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON that is not UTF-8 or nests absurdly deep is a client error, not a crash."""
@@ -114,18 +138,19 @@ class StepwiseGraphQL(GraphQL):
         a bad token with a connection_error message."""
         viewer = await viewer_of_connection(context.connection_params, self.settings)
         if viewer is None:
-            raise ConnectionRejectionError({"message": "Send {\"authorization\": \"Bearer <token>\"} in connection_init."})
+            raise ConnectionRejectionError({"message": rejection_reason(context.connection_params)})
         context.access = Access(viewer)
         return UNSET
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        viewer = await authenticate(bearer_token(request.headers.get("authorization")), self.settings.session_rules)
+        header = request.headers.get("authorization")
+        viewer = await authenticate(bearer_token(header), self.settings.session_rules)
         request.scope[SIGNED_IN] = viewer is not None  # read when a multipart body is parsed, just after
         return Context(
             request=request,
             response=response,
             settings=self.settings,
-            access=Access(viewer),
+            access=Access(viewer, token_rejected=bool(header)),
             request_id=request.scope.get("state", {}).get("request_id", "-"),
         )
 
@@ -181,6 +206,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/health", health, methods=["GET"]),
+            graphiql_assets(),
             Route(INSTRUCTIONS_PATH + "{campaign_id}", instructions_endpoint(settings.files_dir, settings.session_rules), methods=["GET", "HEAD"]),
         ],
         middleware=[Middleware(SecurityHeaders), cors(settings),

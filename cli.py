@@ -22,18 +22,31 @@ def _settings() -> Settings:
     try:
         return load_settings()
     except ConfigError as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {message}", soft_wrap=True)  # one line, however narrow the terminal
     raise typer.Exit(1)
+
+
+def _preflight(check, *args) -> object:
+    """Run one of preflight.py's checks; its refusal is one line and exit code 1."""
+    from stepwise.preflight import PreflightError
+
+    try:
+        return check(*args)
+    except PreflightError as error:
+        _fail(str(error))
 
 
 def _migrate(settings: Settings) -> None:
     from stepwise.models.db.lifecycle import apply_migrations
+    from stepwise.preflight import check_drivers
 
+    _preflight(check_drivers, settings, False)
+    console.print(f"Data directory: {settings.data_dir.resolve()} (set STEPWISE_DATA_DIR to move it)", soft_wrap=True)
     try:
         applied = asyncio.run(
             apply_migrations(settings.database_url, lambda name: console.print(f"  applied [cyan]{name}[/cyan]"))
@@ -63,6 +76,12 @@ def serve(
         # Tortoise's own SQLite client opens deferred transactions: concurrent writers of two
         # processes would get "database is locked".
         _fail("--workers > 1 on SQLite needs STEPWISE_SQLITE_ENGINE=inline (the default).")
+    from stepwise.preflight import check_drivers, check_port, hold_serve_lock
+
+    # Each refusal comes before uvicorn starts: one line, exit code 1, whatever --workers says.
+    _preflight(check_drivers, settings)
+    _preflight(hold_serve_lock, settings)  # held until this process (uvicorn, after exec) exits
+    _preflight(check_port, host, port)
     _migrate(settings)
     console.print(f"Serving GraphQL on http://{host}:{port}/graphql ({workers} worker(s)).")
     # Replace this process with plain uvicorn rather than calling it from inside typer/click:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,21 @@ def _milliseconds_or_off(env: Mapping[str, str], name: str) -> float:
     return value
 
 
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """Where a user's data lives when STEPWISE_DATA_DIR is unset: the same place whatever the
+    current directory (the rules platformdirs follows, written out to spare a dependency):
+    $XDG_DATA_HOME/stepwise or ~/.local/share/stepwise on Linux, ~/Library/Application
+    Support/stepwise on macOS, %LOCALAPPDATA%\\stepwise on Windows."""
+    home = Path(env.get("HOME") or Path.home())
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "stepwise"
+    if sys.platform == "win32" and env.get("LOCALAPPDATA"):
+        return Path(env["LOCALAPPDATA"]) / "stepwise"
+    xdg = env.get("XDG_DATA_HOME", "")
+    # The XDG spec ignores a relative value.
+    return (Path(xdg) if os.path.isabs(xdg) else home / ".local" / "share") / "stepwise"
+
+
 def _scheme(url: str) -> str:
     return url.split("://", 1)[0].lower() if "://" in url else ""
 
@@ -121,7 +137,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if unknown:
         raise ConfigError(f"unknown setting {unknown[0]} (see the configuration table in README.md)")
 
-    data_dir = Path(env.get("STEPWISE_DATA_DIR") or ".stepwise")
+    data_dir = Path(env.get("STEPWISE_DATA_DIR") or default_data_dir(env))
     database_url = env.get("STEPWISE_DATABASE_URL") or f"sqlite://{data_dir / 'stepwise.sqlite3'}"
     if _scheme(database_url) not in DATABASE_SCHEMES:
         raise ConfigError(

@@ -61,10 +61,15 @@ class AccessError(Exception):
         self.extensions = {"code": self.code}
 
 
+SIGN_IN_FIRST = "Sign in first: send 'Authorization: Bearer <token>'."
+# A token was sent but names no session (mistyped, revoked, or from another server's database).
+INVALID_TOKEN = "Invalid or expired token: sign in again (logIn) and send the new token."
+
+
 class Unauthenticated(AccessError):
     code = "UNAUTHENTICATED"
 
-    def __init__(self, message: str = "Sign in first: send 'Authorization: Bearer <token>'.") -> None:
+    def __init__(self, message: str = SIGN_IN_FIRST) -> None:
         super().__init__(message)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from stepwise.models.db.accounts import User
-from stepwise.models.errors import Forbidden, NotFound, Unauthenticated
+from stepwise.models.errors import INVALID_TOKEN, SIGN_IN_FIRST, Forbidden, NotFound, Unauthenticated
 from stepwise.models.queries.accounts import roles_of_user
 from stepwise.permissions.operations import Operation
 from stepwise.permissions.policy import Scope
@@ -15,8 +15,10 @@ from stepwise.permissions.roles import DatasetRole, OrgRole, effective_dataset_r
 class Access:
     """What the current viewer may see and do. One cached query answers every check."""
 
-    def __init__(self, viewer: User | None) -> None:
+    def __init__(self, viewer: User | None, token_rejected: bool = False) -> None:
         self.viewer = viewer
+        # Credentials were sent but named no session: say so rather than "sign in first".
+        self.token_rejected = viewer is None and token_rejected
         self._org_roles: dict[int, OrgRole] | None = None
         self._worker_roles: dict[int, DatasetRole] | None = None
         # Sibling resolvers run concurrently: load each cache once, not once per resolver.
@@ -24,7 +26,7 @@ class Access:
 
     def require_viewer(self) -> User:
         if self.viewer is None:
-            raise Unauthenticated()
+            raise Unauthenticated(INVALID_TOKEN if self.token_rejected else SIGN_IN_FIRST)
         return self.viewer
 
     def forget(self) -> None:

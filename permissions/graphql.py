@@ -6,7 +6,6 @@ from typing import Any
 
 from strawberry.permission import BasePermission
 
-from stepwise.models.errors import Unauthenticated
 from stepwise.permissions.operations import Operation, operation
 from stepwise.permissions.policy import PUBLIC
 
@@ -18,8 +17,7 @@ class IsAuthenticated(BasePermission):
     error_extensions = {"code": "UNAUTHENTICATED"}
 
     def has_permission(self, source: Any, info, **kwargs: Any) -> bool:
-        if info.context.access.viewer is None:
-            raise Unauthenticated()
+        info.context.access.require_viewer()  # UNAUTHENTICATED, saying whether a token was refused
         return True
 
 

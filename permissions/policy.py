@@ -72,6 +72,7 @@ OPERATIONS: dict[str, str] = {
     "Query.myTasks": "organization.read",
     "Query.myIssues": "organization.read",
     "Subscription.myTaskUpdates": "organization.read",
+    "Organization.campaigns": "organization.read",
     "Organization.members": "organization.members",
     "Organization.invitations": "organization.invitations",
     "Mutation.inviteMember": "organization.inviteMember",
@@ -118,7 +119,8 @@ OPERATIONS: dict[str, str] = {
 }
 # Row rules on top of the table: a LABELER reads, works on and discusses only their own active
 # tasks (task.readOwn); everyone sees their own e-mail address; Organization.datasets lists only
-# the datasets Query.dataset would answer.
+# the datasets Query.dataset would answer, Organization.campaigns only the campaigns Query.campaign
+# would answer (permissions/visibility.py campaign_filter).
 
 # Reading an object by global ID (Query.node, Query.nodes) is guarded like the type's root lookup
 # (an Organization like Query.organization, a Step like Query.campaign, ...); these types have no

@@ -2,8 +2,9 @@
 
 MANAGERs and CONTRIBUTORs (organization ADMINs act as MANAGER) see every task, asset and issue of
 their datasets. A LABELER sees only their own active tasks (IN_PROGRESS or TO_REWORK, assigned to
-them), the assets of those tasks, the issues on those assets and the tasks' history. Whatever is
-hidden answers exactly like something missing (NOT_FOUND).
+them), the assets of those tasks, the issues on those assets and the tasks' history; of campaigns,
+those of the datasets they work on (their steps and instructions, not their lists and figures).
+Whatever is hidden answers exactly like something missing (NOT_FOUND).
 
 Each rule comes in two forms built from the same tables (`policy.allows`, `roles.effective_dataset_role`):
 - a predicate for a loaded row: the viewer's effective dataset role, their id and the row's fields;
@@ -27,6 +28,8 @@ ACTIVE_STATUSES = tuple(sorted(status.value for status in ACTIVE))
 # (policy.OPERATIONS, NODE_ONLY_READS); a LABELER's own tasks are the row rule task.readOwn.
 READ_TASK = operation("Query.task").action
 READ_ASSET = node_read("Asset").action
+# A campaign is listed (Organization.campaigns) to whoever Query.campaign would answer.
+READ_CAMPAIGN = operation("Query.campaign").action
 READ_OWN_TASK = "task.readOwn"
 
 
@@ -128,6 +131,16 @@ def task_filter(viewer_id: int, task: str = "task") -> SqlFilter:
     sql = (f"EXISTS (SELECT 1 FROM campaign vc{joins} WHERE vc.id = {task}.campaign_id AND ({read.sql}"
            f" OR ({own.sql} AND {task}.assignee_id = vm.user_id AND {task}.status IN ({statuses}))))")
     return SqlFilter(sql, [*join_params, *read.params, *own.params, *ACTIVE_STATUSES])
+
+
+def campaign_filter(viewer_id: int, campaign: str = "campaign") -> SqlFilter:
+    """The campaigns (table alias `campaign`) the viewer may open: their effective role on the
+    campaign's dataset allows Query.campaign's action (a LABELER worker included)."""
+    read = _role_allows(READ_CAMPAIGN, "vm.role", "vw.role")
+    sql = (f"EXISTS (SELECT 1 FROM membership vm LEFT JOIN dataset_worker vw"
+           f" ON vw.dataset_id = {campaign}.dataset_id AND vw.user_id = vm.user_id"
+           f" WHERE vm.organization_id = {campaign}.organization_id AND vm.user_id = ? AND {read.sql})")
+    return SqlFilter(sql, [viewer_id, *read.params])
 
 
 def asset_filter(viewer_id: int, asset: str = "asset") -> SqlFilter:

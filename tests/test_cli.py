@@ -98,3 +98,88 @@ def test_unreachable_database_is_one_readable_line(env):
     result = stepwise("migrate", env={**env, "STEPWISE_DATABASE_URL": "postgres://postgres@127.0.0.1:1/nowhere"})
     assert result.returncode == 1
     assert "cannot reach the database" in result.stderr and "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- the first hour: refusals before start
+
+
+def hide_modules(tmp_path: Path, *names: str) -> dict[str, str]:
+    """Environment where importing each module fails as if it were not installed."""
+    shadow = tmp_path / "shadow"
+    for name in names:
+        (shadow / name).mkdir(parents=True, exist_ok=True)
+        (shadow / name / "__init__.py").write_text(f"raise ModuleNotFoundError(\"No module named '{name}'\")\n")
+    return {"PYTHONPATH": str(shadow)}
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The output of a refusal: exactly one line on stderr, nothing about starting."""
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "startup complete" not in result.stderr + result.stdout and "Serving" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("Data directory:")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_a_missing_driver_is_one_line_naming_the_install_command(tmp_path, env):
+    for package, pin, settings in (
+        ("redis", "redis==7.4.1", {"STEPWISE_BROKER_URL": "redis://127.0.0.1:6379"}),
+        ("asyncpg", "asyncpg==0.32.*", {"STEPWISE_BROKER_URL": "postgres://postgres@127.0.0.1:5432/x"}),
+        ("asyncpg", "asyncpg==0.32.*", {"STEPWISE_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x",
+                                        "STEPWISE_BROKER_URL": "redis://127.0.0.1:6379"}),
+    ):
+        hidden = {**env, **settings, **hide_modules(tmp_path / package, package), "COLUMNS": "60"}
+        for args in (("serve", "--workers", "2"), ("serve",)):
+            result = stepwise(*args, env=hidden)
+            assert result.returncode == 1, (args, settings, result.stderr)
+            line = one_error_line(result)
+            assert f"-m pip install '{pin}'" in line and package in line, line
+    hidden = {**env, "STEPWISE_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x", **hide_modules(tmp_path / "m", "asyncpg")}
+    result = stepwise("migrate", env=hidden)
+    assert result.returncode == 1 and "pip install 'asyncpg==0.32.*'" in one_error_line(result)
+
+
+def test_the_drivers_are_installed_with_the_package_at_the_pins_the_error_names():
+    import tomllib
+
+    from stepwise.preflight import DRIVER_PINS
+
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert set(DRIVER_PINS.values()) <= set(dependencies)
+
+
+def test_a_second_server_on_the_same_sqlite_file_with_the_memory_broker_is_refused(env):
+    from conftest import free_port, running_server
+
+    with running_server(env):
+        second = stepwise("serve", "--port", str(free_port()), env={**env, "COLUMNS": "60"})
+        assert second.returncode == 1
+        line = one_error_line(second)
+        assert "another stepwise server already serves" in line and "STEPWISE_BROKER_URL" in line
+    # The lock went with the first server: the next one starts.
+    with running_server(env) as base:
+        assert base.startswith("http://127.0.0.1:")
+
+
+def test_a_port_in_use_is_one_line_naming_the_port_option(env):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = stepwise("serve", "--port", str(port), env={**env, "COLUMNS": "60"})
+    assert result.returncode == 1
+    line = one_error_line(result)
+    assert f"port {port}" in line and "--port" in line
+
+
+def test_the_default_data_directory_is_per_user_and_printed(tmp_path):
+    home = tmp_path / "home"
+    result = stepwise("migrate", env={"HOME": str(home), "XDG_DATA_HOME": "", "COLUMNS": "300"})
+    assert result.returncode == 0, result.stderr
+    expected = home / ".local" / "share" / "stepwise"
+    assert f"Data directory: {expected}" in result.stderr
+    assert (expected / "stepwise.sqlite3").exists()
+    xdg = stepwise("migrate", env={"HOME": str(home), "XDG_DATA_HOME": str(tmp_path / "xdg"), "COLUMNS": "300"})
+    assert f"Data directory: {tmp_path / 'xdg' / 'stepwise'}" in xdg.stderr

@@ -43,10 +43,6 @@ NOT_YET_SERVED = {
     "AnnotationFormat was removed.": 12,
     "ImportAnnotationsInput was removed.": 12,
     "ImportAnnotationsPayload was removed.": 12,
-    # issue 13: Organization.campaigns
-    "Organization.campaigns was removed.": 13,
-    "CampaignConnection was removed.": 13,
-    "CampaignEdge was removed.": 13,
     # issue 14: sessions
     "Mutation.logOut was removed.": 14,
     "LogOutPayload was removed.": 14,

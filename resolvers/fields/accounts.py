@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from stepwise.models.queries.campaigns import organization_campaign_count, organization_campaign_page
 from stepwise.permissions.operations import operation
 
 if TYPE_CHECKING:
@@ -46,3 +47,17 @@ async def organization_datasets(info: Info, org_id: int) -> list:
 async def organization_invitations(info: Info, org_id: int) -> list:
     """The organization's pending invitations, oldest first."""
     return await info.context.loaders.invitations_by_organization.load(org_id)
+
+
+
+async def organization_campaigns(info: Info, org_id: int, status, now, first: int, before_id: int) -> tuple[list, bool]:
+    """A page of the organization's campaigns the viewer may open (permissions/visibility.py),
+    newest first, in `status` as displayed at `now`, and whether more follow."""
+    viewer_id = info.context.access.require_viewer().id
+    return await organization_campaign_page(org_id, viewer_id, status, now, first, before_id)
+
+
+async def organization_campaigns_total(info: Info, org_id: int, status, now) -> int:
+    """How many campaigns `organization_campaigns` pages through."""
+    viewer_id = info.context.access.require_viewer().id
+    return await organization_campaign_count(org_id, viewer_id, status, now)

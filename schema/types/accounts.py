@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from stepwise.models import clock
 from stepwise.models.db import accounts as db
 from stepwise.models.db.datasets import Dataset as DatasetModel
 from stepwise.permissions.graphql import guard
+from stepwise.models.workflow import CampaignStatus
 from stepwise.resolvers.fields.accounts import (
+    organization_campaigns,
     organization_datasets,
     organization_invitations,
     organization_members,
@@ -20,6 +23,7 @@ from stepwise.resolvers.fields.accounts import (
 from stepwise.resolvers.fields.common import row_by_id
 from stepwise.schema.context import Info
 from stepwise.schema.ids import encode_id
+from stepwise.schema.pagination import decode_cursor, page_size
 from stepwise.schema.types.common import Node
 from stepwise.schema.types.enums import OrgRole
 
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
     from stepwise.schema.types.datasets import Dataset
 
 DatasetRef = Annotated["Dataset", strawberry.lazy("stepwise.schema.types.datasets")]
+CampaignConnectionRef = Annotated["CampaignConnection", strawberry.lazy("stepwise.schema.types.campaign_list")]
 
 
 @strawberry.type(description="A person with an account.")
@@ -134,3 +139,30 @@ class Organization(Node):
     async def invitations(self, info: Info) -> list[Invitation]:
         rows = await organization_invitations(info, self.row.id)
         return [Invitation(row=row) for row in rows]
+
+    @strawberry.field(
+        description="Campaigns the viewer can open with `campaign`, newest first, a page at a time: all of the "
+        "organization's for ADMINs, those of the datasets they work on for others (LABELER workers included; "
+        "their lists and figures stay FORBIDDEN to them).",
+        permission_classes=guard("Organization.campaigns"),
+    )
+    async def campaigns(
+        self,
+        info: Info,
+        status: Annotated[
+            CampaignStatus | None,
+            strawberry.argument(description="Only campaigns in this status as `Campaign.status` shows it (OVERDUE included)."),
+        ] = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size, 0 to 500 (default 100); more than 500 is BAD_REQUEST.")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="An `endCursor` of a previous page, to continue after it.")
+        ] = None,
+    ) -> CampaignConnectionRef:
+        from stepwise.schema.types.campaign_list import campaign_connection
+
+        now = clock.now()  # one moment for the page and its count
+        size, before_id = page_size(first), decode_cursor(after)
+        rows, has_next = await organization_campaigns(info, self.row.id, status, now, size, before_id)
+        return campaign_connection(self.row.id, status, now, after, rows, has_next)

@@ -58,3 +58,15 @@ async def test_everything_but_sign_up_log_in_and_me_needs_credentials(api):
     body = await api.post('mutation { createOrganization(input: {name: "x"}) { errors { code } } }', token="swt_bogus")
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert body["data"] is None
+
+
+async def test_a_refused_token_is_told_apart_from_no_token(api, world):
+    """No credentials: sign in first; credentials that name no session: invalid or expired."""
+    query = "query($o: ID!) { organization(id: $o) { name } }"
+    missing = await api.post(query, {"o": world.ids["org"]})
+    assert missing["errors"][0]["message"] == "Sign in first: send 'Authorization: Bearer <token>'."
+    for token in ("swt_bogus", "not-even-a-token"):
+        refused = await api.post(query, {"o": world.ids["org"]}, token=token)
+        assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert refused["errors"][0]["message"].startswith("Invalid or expired token"), refused
+        assert refused["data"] == {"organization": None}

@@ -8,7 +8,6 @@ errors, and refuse abusive documents (too deep, too many aliases, too costly).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import select
 import socket
@@ -278,6 +277,29 @@ def test_graphiql_is_served_to_browsers(live_server):
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "graphiql" in response.text.lower()
+
+
+def test_graphiql_loads_every_asset_from_this_server(live_server):
+    """Offline use: the page names no other host, and each script and style it loads is served
+    here, a production build with its licence beside it."""
+    import re
+
+    page = httpx.get(f"{live_server}/graphql", headers={"accept": "text/html"}, timeout=10).text
+    assert "https://" not in page and "http://" not in page
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sorted(a.rsplit("/", 1)[1] for a in assets) == [
+        "graphiql.min.css", "graphiql.min.js", "plugin-explorer.css", "plugin-explorer.umd.js",
+        "react-dom.production.min.js", "react.production.min.js"]
+    for asset in assets:
+        served = httpx.get(f"{live_server}{asset}", timeout=10)
+        assert served.status_code == 200, asset
+        kind = "text/css" if asset.endswith(".css") else "javascript"
+        assert kind in served.headers["content-type"] and "etag" in served.headers, asset
+        assert "sourceMappingURL" not in served.text[-300:], asset  # the maps are not vendored
+    for licence in ("react", "react-dom", "graphiql", "plugin-explorer"):
+        text = httpx.get(f"{live_server}/static/graphiql/vendor/licenses/{licence}.LICENSE", timeout=10).text
+        assert "MIT" in text or "Permission is hereby granted" in text, licence
+    assert httpx.get(f"{live_server}/static/graphiql/vendor/../graphiql.html", timeout=10).status_code == 404
 
 
 @pytest.fixture

@@ -355,8 +355,12 @@ async def test_malformed_multipart_requests_are_400_and_leave_no_file(api, world
 # ------------------------------------------------------------------------------ several processes
 
 def test_every_server_process_serves_the_same_file(settings_env, tmp_path):
-    """Two uvicorn processes on one database and data directory: what one stores, the other serves."""
-    with running_server(settings_env) as first, running_server(settings_env) as second:
+    """Two uvicorn processes on one database and data directory: what one stores, the other serves.
+    Two servers share a broker (on SQLite with memory:// the second one is refused)."""
+    from test_concurrency import redis_url
+
+    shared = {**settings_env, "STEPWISE_BROKER_URL": redis_url()}
+    with running_server(shared) as first, running_server(shared) as second:
         def call(base, query, variables, token=None):
             response = httpx.post(f"{base}/graphql", json={"query": query, "variables": variables},
                                   headers=auth(token), timeout=30)

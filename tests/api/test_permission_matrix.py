@@ -13,7 +13,8 @@ written per case:
 - row rules: a LABELER reads, works on and discusses only their own active tasks (task.readOwn), and
   a task, asset or issue the viewer cannot see is NOT_FOUND (RULES.md: NOT_FOUND is "something the
   viewer may not see", FORBIDDEN only for what they can see); everyone sees their own e-mail address,
-  others' per `user.email`; `Organization.datasets` lists the datasets where `dataset.read` is allowed;
+  others' per `user.email`; `Organization.datasets` lists the datasets where `dataset.read` is allowed,
+  `Organization.campaigns` the campaigns where `campaign.read` is (its `totalCount` agrees);
   a user is visible to themself and to whoever shares an organization with them.
 
 Outcomes: a top-level error's `extensions.code` is a refusal with that code; anything else (a payload,
@@ -182,7 +183,7 @@ class Probe:
     variables: Callable[[Obj | None], dict]
     chain: Callable[[Obj | None], list[tuple[str, str | None]]]
     label: str = ""
-    kind: str = "plain"  # plain | email | datasets | upload
+    kind: str = "plain"  # plain | email | datasets | campaigns | upload
     payload: frozenset | None = None  # the payload error codes a mutation may answer (None: not a mutation)
     allow_empty: bool = False  # email probes: whether an allowed answer may list no user
 
@@ -263,6 +264,10 @@ def build_probes(W: Objects, users: dict[str, str]) -> list[Probe]:
     add("Query.organization", "query($id: ID!) { organization(id: $id) { datasets { id } } }", orgs,
         lambda o: {"id": o.gid}, lambda o: [on("Query.organization", o.key)], kind="datasets",
         label="Organization.datasets row rule")
+    add("Organization.campaigns",
+        "query($id: ID!) { organization(id: $id) { campaigns { totalCount edges { node { id } } } } }", orgs,
+        lambda o: {"id": o.gid}, lambda o: [on("Query.organization", o.key), on("Organization.campaigns", o.key)],
+        kind="campaigns", label="Organization.campaigns row rule")
     add("Query.myTasks", "query($o: ID!) { myTasks(organizationId: $o) { campaign { id } tasks { id } } }", orgs,
         lambda o: {"o": o.gid}, lambda o: [on("Query.myTasks", o.key)])
     add("Query.myIssues", "query($o: ID!) { myIssues(organizationId: $o) { id } }", orgs,
@@ -556,6 +561,8 @@ class Matrix:
                         self.compare_emails(probe, case, persona, body, report)
                     if probe.kind == "datasets":
                         self.compare_datasets(case, obj, persona, body, report)
+                    if probe.kind == "campaigns":
+                        self.compare_campaigns(case, obj, persona, body, report)
             self.compare_hidden(probe, answers, expectations, report)
 
     def compare_emails(self, probe: Probe, case: str, persona: str, body: dict, report: Report) -> None:
@@ -579,6 +586,17 @@ class Matrix:
             names = {self.W[k].gid: k for k in self.W.of_type("Dataset", with_missing=False)}
             report.mismatches.append(f"{case}: datasets listed {sorted(names.get(g, g) for g in listed)}, "
                                      f"expected {sorted(names[g] for g in should)}")
+
+    def compare_campaigns(self, case: str, obj: Obj, persona: str, body: dict, report: Report) -> None:
+        page = body["data"]["organization"]["campaigns"]
+        listed = [edge["node"]["id"] for edge in page["edges"]]
+        report.detail_checks += 1
+        should = {self.W[k].gid for k in self.W.of_type("Campaign", with_missing=False)
+                  if self.W[k].org == obj.org and check(self.policy, self.W, persona, "campaign.read", k) == ALLOWED}
+        if set(listed) != should or len(listed) != page["totalCount"]:
+            names = {self.W[k].gid: k for k in self.W.of_type("Campaign", with_missing=False)}
+            report.mismatches.append(f"{case}: campaigns listed {sorted(names.get(g, g) for g in listed)} "
+                                     f"(totalCount {page['totalCount']}), expected {sorted(names[g] for g in should)}")
 
     def compare_hidden(self, probe: Probe, answers: dict, expectations: dict, report: Report) -> None:
         """Anything expected NOT_FOUND must answer exactly like an ID that names nothing."""

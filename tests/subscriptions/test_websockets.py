@@ -46,11 +46,12 @@ async def next_data(socket, timeout: float = 5) -> dict:
 
 async def test_transport_ws_rejects_a_bad_token_with_4401(live):
     _, _, _, _, url = live
-    for token in (None, "swt_not-a-token"):
+    for token, reason in ((None, "Sign in first"), ("swt_not-a-token", "Invalid or expired token")):
         socket = await open_transport_ws(url, token)
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(socket.recv(), 5)
         assert closed.value.rcvd.code == 4401
+        assert closed.value.rcvd.reason.startswith(reason)
 
 
 async def test_legacy_protocol_answers_a_bad_token_with_an_error_message(live):
@@ -59,6 +60,7 @@ async def test_legacy_protocol_answers_a_bad_token_with_an_error_message(live):
         await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": "Bearer nope"}}))
         message = json.loads(await asyncio.wait_for(socket.recv(), 5))
         assert message["type"] == "connection_error"
+        assert message["payload"]["message"].startswith("Invalid or expired token")
 
 
 async def test_task_updates_arrive_after_commit_for_both_protocols(live):

@@ -1,12 +1,23 @@
+from pathlib import Path
+
 import pytest
 
 from stepwise.config import ConfigError, load_settings
 
 
 def test_defaults_use_embedded_sqlite_and_memory_broker():
-    settings = load_settings({})
-    assert settings.database_url == "sqlite://.stepwise/stepwise.sqlite3"
+    settings = load_settings({"HOME": "/home/ada"})
+    assert settings.database_url == "sqlite:///home/ada/.local/share/stepwise/stepwise.sqlite3"
     assert settings.broker_is_memory and settings.max_request_bytes == 10 * 1024 * 1024
+
+
+def test_the_default_data_directory_follows_the_xdg_rules_whatever_the_current_directory():
+    assert load_settings({"HOME": "/home/ada"}).data_dir == Path("/home/ada/.local/share/stepwise")
+    assert load_settings({"HOME": "/home/ada", "XDG_DATA_HOME": "/data"}).data_dir == Path("/data/stepwise")
+    # A relative XDG_DATA_HOME is ignored, as the specification says.
+    assert load_settings({"HOME": "/home/ada", "XDG_DATA_HOME": "data"}).data_dir == Path("/home/ada/.local/share/stepwise")
+    explicit = load_settings({"HOME": "/home/ada", "STEPWISE_DATA_DIR": "here"})
+    assert explicit.data_dir == Path("here") and explicit.files_dir == Path("here/files")
 
 
 def test_values_are_read():
