@@ -129,13 +129,17 @@ class StepwiseGraphQL(GraphQL):
 
 
 async def health(request: Request) -> JSONResponse:
-    """200 when the database answers within two seconds, 503 otherwise."""
+    """503 when the database does not answer within two seconds. Otherwise 200: "ok", or
+    "degraded" while the broker is lost (reads and writes work; live updates wait for the
+    broker, then catch up), so a load balancer keeps the process."""
+    broker = request.app.state.bus.status()
     try:
         await asyncio.wait_for(ping_database(), HEALTH_TIMEOUT_SECONDS)
     except Exception as error:  # any failure means unhealthy; say which
         logger.warning("health check failed: %s", error)
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+        return JSONResponse({"status": "unavailable", "database": "unreachable", **broker}, status_code=503)
+    status = "ok" if broker["broker"] == "ok" else "degraded"
+    return JSONResponse({"status": status, "database": "ok", **broker})
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -146,7 +150,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
         database = open_database(settings.database_url, settings.sqlite_engine, settings.sqlite_loop_budget_ms)
-        async with database, open_bus(settings.broker_url) as bus:
+        async with database, open_bus(settings.broker_url, settings.broker_timeout_ms / 1000) as bus:
             settings.files_dir.mkdir(parents=True, exist_ok=True)
             removed = stored_files.sweep_leftovers(settings.files_dir, await kept_names())
             if removed:
