@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from cross_web import HTTPException  # strawberry's own HTTP error type
@@ -28,32 +29,15 @@ from stepwise.permissions.auth import bearer_token
 from stepwise.schema.app import build_schema
 from stepwise.schema.context import Context
 from stepwise.subscriptions.bus import open_bus
+from stepwise.subscriptions.sockets import LegacyWSHandler, TransportWSHandler, viewer_of_connection
 from stepwise.uploads import UploadRequestAdapter, discard_files, parse_graphql_multipart, track_files
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
 logger = logging.getLogger("stepwise")
 HEALTH_TIMEOUT_SECONDS = 2.0
 SIGNED_IN = "stepwise.signed_in"  # ASGI scope key
-
-
-async def viewer_of_connection(params: object):
-    """The user named by a websocket's connection_init payload, or None."""
-    if not isinstance(params, dict) or not isinstance(params.get("authorization"), str):
-        return None
-    return await authenticate(bearer_token(params["authorization"]))
-
-
-class TransportWSHandler(BaseGraphQLTransportWSHandler):
-    """graphql-transport-ws: a missing or bad token closes the socket with 4401, as the contract says."""
-
-    async def handle_connection_init(self, message) -> None:
-        if await viewer_of_connection(message.get("payload")) is None:
-            await self.websocket.close(code=4401, reason="Unauthorized")
-            return
-        await super().handle_connection_init(message)
 
 
 class StepwiseGraphQL(GraphQL):
@@ -61,6 +45,7 @@ class StepwiseGraphQL(GraphQL):
     and builds a fresh context for it."""
 
     graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
     request_adapter_class = UploadRequestAdapter
 
     def __init__(self, settings: Settings) -> None:
@@ -68,6 +53,7 @@ class StepwiseGraphQL(GraphQL):
             build_schema(settings),
             multipart_uploads_enabled=True,
             allowed_origins=settings.allowed_origins,
+            connection_init_wait_timeout=timedelta(milliseconds=settings.ws_init_timeout_ms),
         )
         self.settings = settings
 

@@ -26,6 +26,7 @@ class Settings:
     database_url: str = ""
     broker_url: str = "memory://"
     broker_timeout_ms: float = 1000.0  # longest a publish (or a broker ping) may take
+    ws_init_timeout_ms: float = 10_000.0  # a websocket without connection_init by then is closed
     allowed_origins: tuple[str, ...] = ()
     max_request_mb: float = 10.0
     max_query_depth: int = 12
@@ -96,6 +97,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "STEPWISE_ALLOWED_ORIGINS", "STEPWISE_MAX_REQUEST_MB", "STEPWISE_MAX_QUERY_DEPTH",
         "STEPWISE_MAX_ALIASES", "STEPWISE_MAX_QUERY_COST", "STEPWISE_LOG_LEVEL",
         "STEPWISE_SQLITE_ENGINE", "STEPWISE_SQLITE_LOOP_BUDGET_MS", "STEPWISE_BROKER_TIMEOUT_MS",
+        "STEPWISE_WS_INIT_TIMEOUT_MS",
     }
     known |= {"STEPWISE_FILES_DIR", "STEPWISE_MAX_UPLOAD_MB"}
     # Test-only variables are read by the test suite, not the server.
@@ -140,6 +142,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_url=database_url,
         broker_url=broker_url,
         broker_timeout_ms=_positive_number(env, "STEPWISE_BROKER_TIMEOUT_MS", 1000.0),
+        ws_init_timeout_ms=_positive_number(env, "STEPWISE_WS_INIT_TIMEOUT_MS", 10_000.0),
         allowed_origins=origins,
         max_request_mb=_positive_number(env, "STEPWISE_MAX_REQUEST_MB", 10.0),
         max_query_depth=_positive_number(env, "STEPWISE_MAX_QUERY_DEPTH", 12, int),
