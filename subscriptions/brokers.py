@@ -134,7 +134,8 @@ class RedisBroker:
         for closing in (pubsub, session):
             if closing is not None:
                 try:
-                    await asyncio.wait_for(closing.aclose(), self._timeout)
+                    async with asyncio.timeout(self._timeout):
+                        await closing.aclose()
                 except Exception:  # noqa: BLE001 - a lost connection may fail to close: it is dropped anyway
                     pass
 

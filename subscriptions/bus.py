@@ -158,7 +158,7 @@ class Bus:
             self._publish_failed = True
             raise BrokerUnavailable("the broker is lost: reconnecting")
         try:
-            await asyncio.wait_for(self._broker.publish(channel, json.dumps(message)), self.timeout)
+            await self._within(self._broker.publish(channel, json.dumps(message)))
         except Exception as error:
             self._publish_failed = True
             self._lose(error)
@@ -187,6 +187,13 @@ class Bus:
 
     # --- inside -------------------------------------------------------------------------------
 
+    async def _within(self, awaitable):
+        """`awaitable`, or TimeoutError after `timeout`. Not asyncio.wait_for: on Python 3.11 it
+        can swallow a cancellation that arrives as the awaited call finishes, and a loop of pings
+        would then never stop (seen as a hung shutdown)."""
+        async with asyncio.timeout(self.timeout):
+            return await awaitable
+
     def _deliver(self, channel: str, text: str) -> None:
         if channel == CONTROL_CHANNEL:
             if text.startswith("gap ") and text[4:] != self.id:
@@ -211,28 +218,28 @@ class Bus:
                 return
             try:
                 if wanted:
-                    await asyncio.wait_for(self._broker.subscribe(channel), self.timeout)
+                    await self._within(self._broker.subscribe(channel))
                     self._subscribed.add(channel)
                 else:
                     self._subscribed.discard(channel)
-                    await asyncio.wait_for(self._broker.unsubscribe(channel), self.timeout)
+                    await self._within(self._broker.unsubscribe(channel))
             except Exception as error:  # noqa: BLE001 - any failure: reconnect
                 self._lose(error)
 
     async def _open_session(self) -> None:
         self._subscribed = set()
-        await asyncio.wait_for(self._broker.open_session(self._deliver), self.timeout)
+        await self._within(self._broker.open_session(self._deliver))
         # Listening from the start: it is what receives the confirmations of the subscribes below.
         self._listening = asyncio.create_task(self._broker.listen())
-        await asyncio.wait_for(self._broker.ping(), self.timeout)
+        await self._within(self._broker.ping())
         async with self._control:
             for channel in (CONTROL_CHANNEL, *self._inboxes):
-                await asyncio.wait_for(self._broker.subscribe(channel), self.timeout)
+                await self._within(self._broker.subscribe(channel))
                 self._subscribed.add(channel)
             # Subscribers that arrived meanwhile registered here only (the bus was not up).
             while missing := set(self._inboxes) - self._subscribed:
                 for channel in missing:
-                    await asyncio.wait_for(self._broker.subscribe(channel), self.timeout)
+                    await self._within(self._broker.subscribe(channel))
                     self._subscribed.add(channel)
 
     async def _end_session(self) -> None:
@@ -288,7 +295,7 @@ class Bus:
         while True:
             await asyncio.sleep(PING_INTERVAL_SECONDS)
             async with self._control:
-                await asyncio.wait_for(self._broker.ping(), self.timeout)
+                await self._within(self._broker.ping())
 
     async def _reconnect(self) -> None:
         delay = BACKOFF_FIRST_SECONDS
@@ -308,7 +315,7 @@ class Bus:
         self._gap_everyone()
         if self._publish_failed:
             try:
-                await asyncio.wait_for(self._broker.publish(CONTROL_CHANNEL, f"gap {self.id}"), self.timeout)
+                await self._within(self._broker.publish(CONTROL_CHANNEL, f"gap {self.id}"))
                 self._publish_failed = False
             except Exception as error:  # noqa: BLE001 - lost again: the next recovery says it
                 self._lose(error)

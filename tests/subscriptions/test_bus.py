@@ -57,3 +57,17 @@ async def test_a_subscriber_that_falls_behind_gets_one_gap_in_place_of_the_lost_
     assert received[:-1] == [{"n": n} for n in range(MAX_PENDING - 1)]
     assert received[-1] is GAP  # the 51 messages that did not fit
     assert after_gap == {"n": "after"}  # then delivery goes on
+
+
+async def test_closing_never_hangs_whatever_the_bus_was_doing(monkeypatch):
+    """The watchdog pings in a loop; a cancellation landing as a ping finishes must still stop it
+    (asyncio.wait_for on Python 3.11 could swallow it: a lifespan shutdown then hung)."""
+    from stepwise.subscriptions import bus as bus_module
+
+    monkeypatch.setattr(bus_module, "PING_INTERVAL_SECONDS", 0)
+    for round in range(200):
+        bus = bus_module.Bus("memory://")
+        await bus.connect()
+        for _ in range(round % 7):
+            await asyncio.sleep(0)
+        await asyncio.wait_for(bus.disconnect(), 5)
