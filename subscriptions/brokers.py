@@ -178,10 +178,11 @@ class PostgresBroker:
         import asyncpg
 
         self._deliver = deliver
-        self._lost = asyncio.Event()
+        # This session's own event: an older connection closing late must not end a newer session.
+        lost = self._lost = asyncio.Event()
         self._connection = await asyncpg.connect(
             self._url, timeout=self._timeout, server_settings={"application_name": self.session_name})
-        self._connection.add_termination_listener(lambda _connection: self._lost.set())
+        self._connection.add_termination_listener(lambda _connection: lost.set())
 
     def _on_notify(self, _connection, _pid, channel: str, payload: str) -> None:
         self._deliver(channel, payload)
