@@ -14,12 +14,13 @@ from typing import Any
 from cross_web import HTTPException  # strawberry's own HTTP error type
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from stepwise.config import Settings, load_settings
 from stepwise.downloads import INSTRUCTIONS_PATH, instructions_endpoint
-from stepwise.guards import RequestGuards
+from stepwise.guards import RequestGuards, SecurityHeaders
 from stepwise.models import stored_files
 from stepwise.models.actions.accounts import authenticate
 from stepwise.models.actions.instructions import kept_names
@@ -96,14 +97,14 @@ class StepwiseGraphQL(GraphQL):
     async def on_ws_connect(self, context: Context):
         """Both protocols: authenticate the connection_init payload; the legacy protocol answers
         a bad token with a connection_error message."""
-        viewer = await viewer_of_connection(context.connection_params)
+        viewer = await viewer_of_connection(context.connection_params, self.settings.session_rules)
         if viewer is None:
             raise ConnectionRejectionError({"message": "Send {\"authorization\": \"Bearer <token>\"} in connection_init."})
         context.access = Access(viewer)
         return UNSET
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        viewer = await authenticate(bearer_token(request.headers.get("authorization")))
+        viewer = await authenticate(bearer_token(request.headers.get("authorization")), self.settings.session_rules)
         request.scope[SIGNED_IN] = viewer is not None  # read when a multipart body is parsed, just after
         return Context(
             request=request,
@@ -126,6 +127,17 @@ async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "unavailable", "database": "unreachable", **broker}, status_code=503)
     status = "ok" if broker["broker"] == "ok" else "degraded"
     return JSONResponse({"status": status, "database": "ok", **broker})
+
+
+def cors(settings: Settings) -> Middleware:
+    """Browser frontends on other origins: STEPWISE_ALLOWED_ORIGINS, or any origin when it is empty
+    (credentials are bearer tokens, which a browser never sends on its own, so an allowed origin
+    gains nothing the token's holder did not give it). Websockets check the same list."""
+    return Middleware(
+        CORSMiddleware, allow_origins=list(settings.allowed_origins) or ["*"], allow_methods=["GET", "POST"],
+        allow_headers=["authorization", "content-type", "x-request-id"], expose_headers=["x-request-id", "retry-after"],
+        max_age=600,
+    )
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -153,9 +165,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/health", health, methods=["GET"]),
-            Route(INSTRUCTIONS_PATH + "{campaign_id}", instructions_endpoint(settings.files_dir), methods=["GET", "HEAD"]),
+            Route(INSTRUCTIONS_PATH + "{campaign_id}", instructions_endpoint(settings.files_dir, settings.session_rules), methods=["GET", "HEAD"]),
         ],
-        middleware=[Middleware(RequestGuards, max_body_bytes=settings.max_request_bytes,
+        middleware=[Middleware(SecurityHeaders), cors(settings),
+                    Middleware(RequestGuards, max_body_bytes=settings.max_request_bytes,
                                max_multipart_bytes=settings.max_multipart_request_bytes)],
         lifespan=lifespan,
     )

@@ -1,4 +1,4 @@
-"""The `stepwise` command: serve, migrate, demo, schema, token."""
+"""The `stepwise` command: serve, migrate, demo, schema, token, backup."""
 
 from __future__ import annotations
 
@@ -133,6 +133,30 @@ def token_create(
     except DomainError as error:
         _fail(error.message)
     print(token)
+
+
+@app.command()
+def backup(path: Path = typer.Argument(..., help="A new file to write the copy to.")) -> None:
+    """Write a consistent copy of the live SQLite database to PATH while the server goes on.
+
+    Restore by stopping the server and putting the copy in place of the database file. Uploaded
+    files (STEPWISE_FILES_DIR) are not in the copy: copy that folder after the database."""
+    from stepwise.models.db.backup import BackupError, backup_sqlite, sqlite_path
+
+    settings = _settings()
+    if not settings.uses_sqlite:
+        _fail("stepwise backup copies a SQLite database; for PostgreSQL use pg_dump (docs/operations.md, Backups).")
+    source = sqlite_path(settings.database_url)
+    console.print(f"Backing up {source} to {path} ...")
+
+    def progress(copied: int, expected: int) -> None:
+        console.print(f"  {copied / 2**20:,.1f} of about {expected / 2**20:,.1f} MiB copied")
+
+    try:
+        size = backup_sqlite(source, path, progress)
+    except BackupError as error:
+        _fail(str(error))
+    console.print(f"Backup complete: {path} ({size / 2**20:,.1f} MiB), checked.")
 
 
 def main() -> None:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from stepwise.permissions.session_rules import SessionRules
+
 BROKER_SCHEMES = ("memory", "redis", "rediss", "postgres", "postgresql")
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -37,6 +39,15 @@ class Settings:
     sqlite_loop_budget_ms: float = 0.0  # 0: unchecked (production); tests run with 20
     files_dir: Path = Path(".stepwise/files")
     max_upload_mb: float = 20.0
+    login_max_failures: int = 10
+    login_max_failures_per_address: int = 100
+    login_window_minutes: float = 15.0
+    token_idle_days: float = 30.0
+
+    @property
+    def session_rules(self) -> SessionRules:
+        return SessionRules(self.login_max_failures, self.login_max_failures_per_address,
+                            int(self.login_window_minutes * 60), int(self.token_idle_days * 86400))
 
     @property
     def max_request_bytes(self) -> int:
@@ -100,6 +111,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "STEPWISE_WS_INIT_TIMEOUT_MS",
     }
     known |= {"STEPWISE_FILES_DIR", "STEPWISE_MAX_UPLOAD_MB"}
+    known |= {"STEPWISE_LOGIN_MAX_FAILURES", "STEPWISE_LOGIN_MAX_FAILURES_PER_ADDRESS",
+              "STEPWISE_LOGIN_WINDOW_MINUTES", "STEPWISE_TOKEN_IDLE_DAYS"}
     # Test-only variables are read by the test suite, not the server.
     unknown = sorted(
         k for k in env if k.startswith("STEPWISE_") and k not in known
@@ -153,4 +166,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sqlite_loop_budget_ms=sqlite_loop_budget_ms,
         files_dir=Path(env.get("STEPWISE_FILES_DIR") or data_dir / "files"),
         max_upload_mb=max_upload_mb,
+        login_max_failures=_positive_number(env, "STEPWISE_LOGIN_MAX_FAILURES", 10, int),
+        login_max_failures_per_address=_positive_number(env, "STEPWISE_LOGIN_MAX_FAILURES_PER_ADDRESS", 100, int),
+        login_window_minutes=_positive_number(env, "STEPWISE_LOGIN_WINDOW_MINUTES", 15.0),
+        token_idle_days=_positive_number(env, "STEPWISE_TOKEN_IDLE_DAYS", 30.0),
     )

@@ -22,6 +22,7 @@ from stepwise.models.db.files import CampaignInstructions
 from stepwise.models.errors import AccessError
 from stepwise.permissions.access import Access
 from stepwise.permissions.auth import bearer_token
+from stepwise.permissions.session_rules import SessionRules
 from stepwise.schema.ids import decode_id
 
 logger = logging.getLogger("stepwise.files")
@@ -45,7 +46,7 @@ def not_found() -> Response:
     return JSONResponse(NOT_FOUND_BODY, status_code=404)
 
 
-def instructions_endpoint(files_dir: Path):
+def instructions_endpoint(files_dir: Path, session_rules: SessionRules):
     """The endpoint serving instructions kept in `files_dir`."""
 
     async def download_instructions(request: Request) -> Response:
@@ -54,7 +55,7 @@ def instructions_endpoint(files_dir: Path):
             campaign_id = decode_id(request.path_params["campaign_id"], "Campaign")
         except AccessError:
             return not_found()
-        viewer = await authenticate(bearer_token(request.headers.get("authorization")))
+        viewer = await authenticate(bearer_token(request.headers.get("authorization")), session_rules)
         if viewer is None:
             return not_found()
         instructions, stat = await _current_file(Access(viewer), campaign_id, files_dir)

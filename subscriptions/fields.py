@@ -84,7 +84,7 @@ async def _task_update(info: Info, message: dict, role) -> TaskUpdate | None:
     visible = visibility.can_see_task(role, viewer_id, task.assignee_id, task.status)
     return TaskUpdate(
         kind=EventKind(message["kind"]),
-        task=Task.from_row(task, info) if visible else Task.sealed_from_row(task, info),
+        task=Task.as_seen(task, info, visible),
         actor=await load_user(info, message["actor_id"]), at=datetime.fromisoformat(message["at"]),
     )
 

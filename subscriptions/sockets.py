@@ -37,10 +37,10 @@ def token_of_connection(params: object) -> str | None:
     return token or None
 
 
-async def viewer_of_connection(params: object):
+async def viewer_of_connection(params: object, session_rules):
     """The user named by a websocket's connection_init payload, or None."""
     token = token_of_connection(params)
-    return await authenticate(token) if token else None
+    return await authenticate(token, session_rules) if token else None
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler):
@@ -48,7 +48,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler):
     says; a bad document is an `error` message, not a closed socket."""
 
     async def handle_connection_init(self, message) -> None:
-        if await viewer_of_connection(message.get("payload")) is None:
+        if await viewer_of_connection(message.get("payload"), self.view.settings.session_rules) is None:
             await self.websocket.close(code=4401, reason="Unauthorized")
             return
         await super().handle_connection_init(message)

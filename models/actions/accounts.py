@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
+from stepwise.models.actions.sessions import (
+    attempt_keys,
+    count_attempt,
+    is_idle,
+    take_back_attempt,
+    touch_if_due,
+)
 from stepwise.models.db import sql
 from stepwise.models.db.accounts import ApiToken, Invitation, Membership, User
 from stepwise.models.errors import DomainError, ErrorCode
@@ -10,6 +19,7 @@ from stepwise.models.validation import (
     require_strong_password,
     require_username,
 )
+from stepwise.permissions.session_rules import SessionRules
 from stepwise.permissions.auth import (
     hash_password,
     new_token,
@@ -23,7 +33,7 @@ from tortoise.exceptions import IntegrityError
 async def issue_token(user: User, label: str) -> str:
     token = new_token()
     async with sql.transaction():
-        await ApiToken.create(user=user, token_hash=token_digest(token), label=label[:100])
+        await ApiToken.create(user=user, token_hash=token_digest(token), label=label[:100], last_used=int(time.time()))
     return token
 
 
@@ -51,21 +61,35 @@ async def sign_up(username: str, email: str, password: str) -> tuple[User, str]:
     return user, token
 
 
-async def log_in(username: str, password: str) -> tuple[User, str]:
-    """A new token for valid credentials; the same INVALID_CREDENTIALS for any failure."""
+async def log_in(username: str, password: str, address: str | None,
+                 rules: SessionRules = SessionRules()) -> tuple[User, str]:
+    """A new token for valid credentials; the same INVALID_CREDENTIALS for any failure, and past
+    the limits of models/actions/sessions.py for any attempt (TooManyAttempts: how long to wait)."""
+    keys = attempt_keys(username, address)
+    await count_attempt(keys, rules)
     user = await User.get_or_none(username=username) if len(username) <= 40 else None
     if not await verify_password(user.password_hash if user else None, password[:1024]):
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "Unknown username or wrong password.")
+    await take_back_attempt(keys)
     return user, await issue_token(user, "log-in")
 
 
-async def authenticate(token: str | None) -> User | None:
-    """The user behind a bearer token, or None for a missing, malformed or unknown one."""
+async def authenticate(token: str | None, rules: SessionRules) -> User | None:
+    """The user behind a bearer token, or None for a missing, malformed, unknown or idle one
+    (unused for longer than rules.token_idle_seconds)."""
     if not token or not plausible_token(token):
         return None
-    # Plain SQL: this runs on every authenticated request.
-    users = await sql.fetch_models(User, "id = (SELECT user_id FROM api_token WHERE token_hash = ?)", [token_digest(token)])
-    return users[0] if users else None
+    # Plain SQL, one statement: this runs on every authenticated request.
+    columns, select = sql.model_columns(User, "u")
+    rows = await sql.fetch(f"SELECT {select}, t.id, t.last_used FROM api_token t JOIN \"user\" u ON u.id = t.user_id"
+                           " WHERE t.token_hash = ?", [token_digest(token)])
+    if not rows:
+        return None
+    token_id, last_used = rows[0][-2:]
+    if is_idle(last_used, rules):
+        return None
+    await touch_if_due(token_id, last_used)
+    return sql.model_from_row(User, columns, rows[0][:-2])
 
 
 async def create_token_for(username: str, label: str = "cli") -> str:

@@ -12,21 +12,22 @@ _ACTIVE = ", ".join(f"'{status.value}'" for status in ACTIVE)
 
 
 async def active_loads(campaign_id: int, user_ids: list[int], leaving_holder: int | None = None) -> dict[int, int]:
-    """Active tasks per user in the campaign, counted in the database; `leaving_holder` holds the
-    active task that is moving, which does not count (it is about to leave them).
+    """Active tasks per user in the campaign, from the campaign's task counts (models/db/rollups.py
+    TaskCount, kept by every task write in its transaction); `leaving_holder` holds the active task
+    that is moving, which does not count (it is about to leave them).
 
-    The index on (campaign_id, assignee_id, status) answers it alone (a covering range per user,
-    index-only on PostgreSQL): it reads those users' active tasks in this campaign, nothing else.
-    It runs under the write lock, so that loads are exact under concurrency."""
+    It runs under the write lock, so that loads are exact under concurrency; it reads a few counter
+    rows per user (one per active status and step), however many tasks the campaign has, so it stays
+    short on the event loop."""
     if not user_ids:
         return {}
     marks = ",".join("?" * len(user_ids))
     rows = await sql.fetch(
-        f"SELECT assignee_id, COUNT(*) FROM task WHERE campaign_id = ? AND assignee_id IN ({marks})"
-        f" AND status IN ({_ACTIVE}) GROUP BY assignee_id",
+        f"SELECT assignee_id, SUM(n) FROM task_count WHERE campaign_id = ? AND status IN ({_ACTIVE})"
+        f" AND assignee_id IN ({marks}) GROUP BY assignee_id",
         [campaign_id, *user_ids],
     )
-    loads = {user_id: count for user_id, count in rows}
+    loads = {user_id: int(count) for user_id, count in rows}  # PostgreSQL sums as NUMERIC
     if leaving_holder in loads:
         loads[leaving_holder] -= 1
     return loads

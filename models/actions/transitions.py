@@ -22,6 +22,7 @@ from stepwise.models.actions.rollups import (
 from stepwise.models.actions.task_access import find_task
 from stepwise.models.actions.task_writes import TaskEventRow, planned_columns, task_event_writes, task_update
 from stepwise.models.db import sql
+from stepwise.models.db.campaigns import Campaign
 from stepwise.models.db.datasets import Asset
 from stepwise.models.errors import DomainError, ErrorCode, invalid_input
 from stepwise.models.events import IssueChanged, TaskChanged
@@ -56,6 +57,7 @@ OPERATION_OF_ACTION = {
 @dataclass
 class Outcome:
     task: TaskRow
+    campaign: Campaign | None = None  # the task's campaign, for who may see the result
     events: list[TaskChanged] = field(default_factory=list)
     issue_events: list[IssueChanged] = field(default_factory=list)
 
@@ -169,7 +171,7 @@ async def _move(task: TaskRow, campaign, action: TaskAction, request: Request, v
         raise DomainError(ErrorCode.CONFLICT, "The task changed meanwhile; reload it.")
     index = next(i for i, s in enumerate(steps) if s.id == task.step_id)
     change = plan_change(task.status, action, [s.type for s in steps], index)
-    outcome = Outcome(task)
+    outcome = Outcome(task, campaign)
     await _check_issue_rules(task, campaign, change, request, viewer_id, outcome)
     new_assignee, placement_writes = await _placement(task, campaign, steps, change)
     new_step = None if change.move.step_index is None else steps[change.move.step_index].id

@@ -26,9 +26,23 @@ class ApiToken(Model):
     token_hash = fields.CharField(max_length=64, unique=True)
     label = fields.CharField(max_length=100)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # When it was last seen on a request (Unix seconds, kept to the minute): idle tokens expire.
+    last_used = fields.BigIntField(default=0)
 
     class Meta:
         table = "api_token"
+
+
+class LoginFailures(Model):
+    # Failed logIn attempts in the current window of one key: "user:<name>" or "address:<ip>".
+
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=200, unique=True)
+    failures = fields.IntField()
+    window_started = fields.BigIntField()  # Unix seconds
+
+    class Meta:
+        table = "login_failures"
 
 
 class Organization(Model):

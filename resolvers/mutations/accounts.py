@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 
 from stepwise.models.actions import accounts, organizations
+from stepwise.models.actions.sessions import TooManyAttempts
 from stepwise.permissions.graphql import guard
 from stepwise.resolvers.mutations.results import INPUT, payload_of
 from stepwise.schema.context import Info
@@ -31,7 +32,16 @@ class AccountMutations:
     @strawberry.mutation(description="Exchange a username and password for a new token.", permission_classes=guard("Mutation.logIn"))
     async def log_in(self, info: Info, input: Annotated[LogInInput, INPUT]) -> AuthPayload:
         async def run() -> AuthPayload:
-            user, token = await accounts.log_in(input.username, input.password)
+            client = getattr(info.context.request, "client", None)
+            address = client.host if client else None
+            try:
+                user, token = await accounts.log_in(input.username, input.password, address,
+                                                    info.context.settings.session_rules)
+            except TooManyAttempts as refused:  # the payload says INVALID_CREDENTIALS; HTTP says wait
+                if info.context.response is not None:  # None over a websocket
+                    info.context.response.status_code = 429
+                    info.context.response.headers["Retry-After"] = str(refused.retry_after)
+                raise
             info.context.access.viewer = user
             return AuthPayload(token=token, user=User.from_row(user))
 

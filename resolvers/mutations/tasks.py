@@ -8,6 +8,7 @@ import strawberry
 
 from stepwise.models.actions import reassign, transitions
 from stepwise.models.actions.issues import NewIssue
+from stepwise.models.actions.task_access import can_see_task
 from stepwise.models.workflow import TaskAction
 from stepwise.permissions.graphql import guard
 from stepwise.resolvers.mutations.results import INPUT, payload_of
@@ -42,7 +43,10 @@ async def act(info: Info, task_gid: strawberry.ID, action: TaskAction, request: 
     async def run() -> TaskPayload:
         outcome = await transitions.perform(info.context.access, task_id, action, request)
         await publish_committed(info.context.bus, [*outcome.issue_events, *outcome.events])
-        return TaskPayload(task=Task.from_row(outcome.task, info))
+        # A LABELER whose submit or skip moved the task away from them sees it sealed, as
+        # task(id) and their updates would show it from now on (docs/permissions.md).
+        visible = await can_see_task(info.context.access, outcome.task, outcome.campaign)
+        return TaskPayload(task=Task.as_seen(outcome.task, info, visible))
 
     return await payload_of(TaskPayload, run)
 

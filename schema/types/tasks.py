@@ -121,8 +121,13 @@ class Task(Node):
         )
 
     @classmethod
+    def as_seen(cls, row: db.Task, info: Info, visible: bool) -> Task:
+        """The task whole if the viewer may see it (permissions/visibility.py), else sealed."""
+        return cls.from_row(row, info) if visible else cls.sealed_from_row(row, info)
+
+    @classmethod
     def sealed_from_row(cls, row: db.Task, info: Info) -> Task:
-        """The task as an update tells a viewer who may no longer see it (it left them): where it
+        """The task as an update or a payload tells a viewer who may no longer see it (it left them): where it
         went, and none of its content: annotation null, issues, history and events empty, no open
         issue counted, and its asset sealed the same way (docs/permissions.md)."""
         task = cls.from_row(row, info)

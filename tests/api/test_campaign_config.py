@@ -13,6 +13,7 @@ from campaign_helpers import (
     CREATE,
     LAUNCH,
     PROGRESS,
+    REASSIGN,
     REMOVE_STEP,
     SUBMIT,
     UPDATE,
@@ -530,6 +531,14 @@ async def test_least_loaded_counts_active_tasks_across_the_whole_campaign(api, w
     moved = await act(api, SUBMIT, {"taskId": tasks[0]["id"]}, world.labeler)
     assert moved["task"]["assignee"] == {"username": "contributor1"}
     moved = await act(api, SUBMIT, {"taskId": tasks[2]["id"]}, world.labeler)
+    assert moved["task"]["assignee"] == {"username": "manager1"}
+
+    # The loads follow every task write, a manager's reassign too: e moves from manager1 to
+    # contributor1 (contributor1: b, d, a, e; manager1: f, c), so d, leaving contributor1 at
+    # Annotate, enters Review to manager1 (2 against contributor1's 3 without d).
+    moved = await act(api, REASSIGN, {"taskId": tasks[4]["id"], "assigneeId": world.ids["contributor"]}, world.manager)
+    assert moved["errors"] == [] and moved["task"]["assignee"] == {"username": "contributor1"}
+    moved = await act(api, SUBMIT, {"taskId": tasks[3]["id"]}, world.contributor)
     assert moved["task"]["assignee"] == {"username": "manager1"}
 
 

@@ -361,8 +361,8 @@ async def test_submit_with_shapes_saves_them_first(api, world):
     before = (await api.data(SNAPSHOT, {"t": a}, world.manager))["task"]
     submitted = await ok(api, SUBMIT, {"taskId": a, "shapes": [POINT, POLYGON], "activeSeconds": 0}, world.labeler)
     assert submitted["task"]["version"] == before["version"] + 1
-    assert [s["kind"] for s in submitted["task"]["annotation"]["shapes"]] == ["POINT", "POLYGON"]
     after = (await api.data(SNAPSHOT, {"t": a}, world.manager))["task"]
+    assert [s["kind"] for s in after["annotation"]["shapes"]] == ["POINT", "POLYGON"]
     assert [e["kind"] for e in after["events"]][len(before["events"]):] == ["SUBMITTED"]
     final = await ok(api, SUBMIT, {"taskId": a, "shapes": [BOX]}, world.manager)
     assert final["task"]["status"] == "DONE"
@@ -567,6 +567,29 @@ async def test_a_labeler_sees_only_their_own_tasks(api, world):
     # Nor may they act on it: for them it does not exist.
     body = await api.post(START, {"i": {"taskId": colleagues}}, world.labeler)
     assert top_level_code(body) == "NOT_FOUND"
+
+
+PAYLOAD_SNAPSHOT = SNAPSHOT.replace("query($t: ID!) { task(id: $t) {", "").rsplit("}", 2)[0]
+SUBMIT_SEEN = f"mutation($i: SubmitTaskInput!) {{ submitTask(input: $i) {{ task {{ {PAYLOAD_SNAPSHOT} }} errors {{ code }} }} }}"
+
+
+async def test_a_labeler_whose_submit_moves_the_task_away_gets_it_sealed(api, world):
+    """Once submitted, the task is the reviewer's: task(id) refuses it to the LABELER, so the
+    payload tells where it went and nothing of its content (as their updates do)."""
+    _, tasks, _ = await launched(api, world)
+    a = tasks["a.jpg"]
+    payload = (await api.data(SUBMIT_SEEN, {"i": {"taskId": a, "shapes": [BOX]}}, world.labeler))["submitTask"]
+    assert payload["errors"] == []
+    seen = payload["task"]
+    assert (seen["status"], seen["step"], seen["assignee"]) == ("IN_PROGRESS", {"name": "Review"}, {"username": "manager1"})
+    assert (seen["annotation"], seen["history"], seen["events"], seen["openIssueCount"]) == (None, [], [], 0)
+    assert seen["asset"] == {"annotation": None, "issues": []}
+    body = await api.post(SNAPSHOT, {"t": a}, world.labeler)
+    assert body["data"] == {"task": None} and top_level_code(body) == "NOT_FOUND"
+    # Whoever may still see the task gets it whole: contributor1 submits b (also to Review).
+    whole = (await api.data(SUBMIT_SEEN, {"i": {"taskId": tasks["b.jpg"], "shapes": [BOX]}}, world.contributor))["submitTask"]
+    assert whole["task"]["annotation"]["shapes"][0]["kind"] == "RECTANGLE"
+    assert [e["kind"] for e in whole["task"]["events"]] == ["CREATED", "SUBMITTED"]
 
 
 # ---------------------------------------------------------------- cost

@@ -8,7 +8,8 @@ submits, skips, reworks, reassignments and issues. For every user and every task
 `task(id)`, `node(id)` and `issue(id)` answer it exactly when the predicate allows it (NOT_FOUND
 otherwise), what a visible task or asset shows of its asset, task and issues is visible too,
 `myTasks`/`myIssues` are exactly the viewer's own active ones the predicate allows, `createIssue`
-is refused exactly on the assets whose task is hidden, and the SQL filters select the same rows.
+is refused exactly on the assets whose task is hidden, a transition's payload shows the task's content
+exactly when its actor may still see it, and the SQL filters select the same rows.
 
 Examples per run: STEPWISE_TEST_PROPERTY_EXAMPLES (default 25; docs/development.md).
 """
@@ -129,8 +130,16 @@ async def play(api, pool, token: str, asset_id: str, op: str, user: int) -> None
         "issue": ("createIssue", "CreateIssueInput", {"assetId": asset_id, **ISSUE}, token),
     }
     name, input_type, variables, actor = documents[op]
-    if actor is not None:
-        await api.data(f"mutation($i: {input_type}!) {{ {name}(input: $i) {{ errors {{ code }} }} }}", {"i": variables}, actor)
+    if actor is None:
+        return
+    moved = "task { id events { kind } }" if name != "createIssue" else ""
+    payload = (await api.data(f"mutation($i: {input_type}!) {{ {name}(input: $i) {{ {moved} errors {{ code }} }} }}",
+                              {"i": variables}, actor))[name]
+    if moved and not payload["errors"] and payload.get("task"):
+        # The payload shows the task's content (a task always has its CREATED event) exactly when
+        # the actor may still see the task through task(id).
+        still_seen = (await api.post("query($t: ID!) { task(id: $t) { id } }", {"t": task["id"]}, actor))["data"]["task"]
+        assert bool(payload["task"]["events"]) == (still_seen is not None), (name, payload, still_seen)
 
 
 TRUTH = """query($o: ID!) { organization(id: $o) { members { user { id } role } datasets { id workers { user { id } role }

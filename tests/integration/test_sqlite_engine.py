@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from contextlib import asynccontextmanager
 
 import pytest
@@ -114,6 +115,40 @@ async def test_a_failed_commit_is_rolled_back_and_leaves_the_connection_usable(s
         other = sqlite3.connect(sqlite_file.removeprefix("sqlite://"))
         assert [row[0] for row in other.execute("SELECT name FROM organization")] == ["next"]
         other.close()
+
+
+async def test_a_caller_cancelled_during_a_threaded_commit_that_goes_through_is_told_it_committed(
+        sqlite_file, monkeypatch):
+    """A COMMIT sent to the bulk connection's thread runs to its end even when the caller is
+    cancelled meanwhile (a client that disconnects during a launch). The work is committed, so
+    the caller must hear "done" (and go on to publish its events), not a cancellation."""
+    import aiosqlite
+
+    loop = asyncio.get_running_loop()
+    commit_started = asyncio.Event()
+
+    async def slow_commit(connection):
+        def commit_slowly():
+            loop.call_soon_threadsafe(commit_started.set)
+            time.sleep(0.3)
+            connection._conn.commit()
+        await connection._execute(commit_slowly)
+
+    async def bulk_write() -> str:
+        async with sql.bulk_transaction():
+            await Organization.create(name="bulk")
+        return "committed"
+
+    async with database(sqlite_file):
+        monkeypatch.setattr(aiosqlite.Connection, "commit", slow_commit)
+        writing = asyncio.create_task(bulk_write())
+        await commit_started.wait()
+        writing.cancel()
+        assert await writing == "committed"
+        assert not writing.cancelled()
+        assert await names() == ["bulk"]
+        await create_organization("next")  # both locks were let go
+        assert await names() == ["bulk", "next"]
 
 
 async def test_a_write_outside_a_transaction_fails_at_once_rather_than_wait_on_the_loop(sqlite_file):
