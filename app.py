@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from cross_web import HTTPException  # strawberry's own HTTP error type
@@ -25,55 +26,21 @@ from stepwise.models import stored_files
 from stepwise.models.actions.accounts import authenticate
 from stepwise.models.actions.instructions import kept_names
 from stepwise.models.db.lifecycle import open_database, ping_database
-from stepwise.models.errors import INVALID_TOKEN
 from stepwise.notifier import run_notifier
 from stepwise.permissions.access import Access
 from stepwise.permissions.auth import bearer_token
 from stepwise.schema.app import build_schema
 from stepwise.schema.context import Context
 from stepwise.subscriptions.bus import open_bus
+from stepwise.subscriptions.sockets import LegacyWSHandler, TransportWSHandler, rejection_reason, viewer_of_connection
 from stepwise.uploads import UploadRequestAdapter, discard_files, parse_graphql_multipart, track_files
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
 logger = logging.getLogger("stepwise")
 HEALTH_TIMEOUT_SECONDS = 2.0
 SIGNED_IN = "stepwise.signed_in"  # ASGI scope key
-
-
-async def viewer_of_connection(params: object, settings: Settings):
-    """The user named by a websocket's connection_init payload, or None."""
-    if not isinstance(params, dict) or not isinstance(params.get("authorization"), str):
-        return None
-    return await authenticate(bearer_token(params["authorization"]), settings.session_rules)
-
-
-def sent_credentials(params: object) -> bool:
-    """Whether a connection_init payload carried credentials at all (any case of the key), to
-    tell a refused token from none."""
-    return isinstance(params, dict) and any(isinstance(k, str) and k.lower() == "authorization" and v
-                                            for k, v in params.items())
-
-
-def rejection_reason(params: object) -> str:
-    """Why a websocket is refused, for the close reason and the legacy connection_error."""
-    if sent_credentials(params):
-        return INVALID_TOKEN
-    return "Sign in first: send {\"authorization\": \"Bearer <token>\"} in connection_init."
-
-
-class TransportWSHandler(BaseGraphQLTransportWSHandler):
-    """graphql-transport-ws: a missing or bad token closes the socket with 4401, as the contract says."""
-
-    async def handle_connection_init(self, message) -> None:
-        payload = message.get("payload")
-        if await viewer_of_connection(payload, self.view.settings) is None:
-            # A close reason is at most 123 bytes: both reasons fit.
-            await self.websocket.close(code=4401, reason=rejection_reason(payload))
-            return
-        await super().handle_connection_init(message)
 
 
 class StepwiseGraphQL(GraphQL):
@@ -81,6 +48,7 @@ class StepwiseGraphQL(GraphQL):
     and builds a fresh context for it."""
 
     graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
     request_adapter_class = UploadRequestAdapter
 
     def __init__(self, settings: Settings) -> None:
@@ -88,6 +56,7 @@ class StepwiseGraphQL(GraphQL):
             build_schema(settings),
             multipart_uploads_enabled=True,
             allowed_origins=settings.allowed_origins,
+            connection_init_wait_timeout=timedelta(milliseconds=settings.ws_init_timeout_ms),
         )
         self.settings = settings
         self._graphiql_page = graphiql_page()
@@ -136,7 +105,7 @@ class StepwiseGraphQL(GraphQL):
     async def on_ws_connect(self, context: Context):
         """Both protocols: authenticate the connection_init payload; the legacy protocol answers
         a bad token with a connection_error message."""
-        viewer = await viewer_of_connection(context.connection_params, self.settings)
+        viewer = await viewer_of_connection(context.connection_params, self.settings.session_rules)
         if viewer is None:
             raise ConnectionRejectionError({"message": rejection_reason(context.connection_params)})
         context.access = Access(viewer)
@@ -156,13 +125,17 @@ class StepwiseGraphQL(GraphQL):
 
 
 async def health(request: Request) -> JSONResponse:
-    """200 when the database answers within two seconds, 503 otherwise."""
+    """503 when the database does not answer within two seconds. Otherwise 200: "ok", or
+    "degraded" while the broker is lost (reads and writes work; live updates wait for the
+    broker, then catch up), so a load balancer keeps the process."""
+    broker = request.app.state.bus.status()
     try:
         await asyncio.wait_for(ping_database(), HEALTH_TIMEOUT_SECONDS)
     except Exception as error:  # any failure means unhealthy; say which
         logger.warning("health check failed: %s", error)
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+        return JSONResponse({"status": "unavailable", "database": "unreachable", **broker}, status_code=503)
+    status = "ok" if broker["broker"] == "ok" else "degraded"
+    return JSONResponse({"status": status, "database": "ok", **broker})
 
 
 def cors(settings: Settings) -> Middleware:
@@ -184,7 +157,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
         database = open_database(settings.database_url, settings.sqlite_engine, settings.sqlite_loop_budget_ms)
-        async with database, open_bus(settings.broker_url) as bus:
+        async with database, open_bus(settings.broker_url, settings.broker_timeout_ms / 1000) as bus:
             settings.files_dir.mkdir(parents=True, exist_ok=True)
             removed = stored_files.sweep_leftovers(settings.files_dir, await kept_names())
             if removed:

@@ -29,6 +29,8 @@ class Settings:
     data_dir: Path = Path(".stepwise")
     database_url: str = ""
     broker_url: str = "memory://"
+    broker_timeout_ms: float = 1000.0  # longest a publish (or a broker ping) may take
+    ws_init_timeout_ms: float = 10_000.0  # a websocket without connection_init by then is closed
     allowed_origins: tuple[str, ...] = ()
     max_request_mb: float = 10.0
     max_query_depth: int = 12
@@ -123,7 +125,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "STEPWISE_DATA_DIR", "STEPWISE_DATABASE_URL", "STEPWISE_BROKER_URL",
         "STEPWISE_ALLOWED_ORIGINS", "STEPWISE_MAX_REQUEST_MB", "STEPWISE_MAX_QUERY_DEPTH",
         "STEPWISE_MAX_ALIASES", "STEPWISE_MAX_QUERY_COST", "STEPWISE_LOG_LEVEL",
-        "STEPWISE_SQLITE_ENGINE", "STEPWISE_SQLITE_LOOP_BUDGET_MS",
+        "STEPWISE_SQLITE_ENGINE", "STEPWISE_SQLITE_LOOP_BUDGET_MS", "STEPWISE_BROKER_TIMEOUT_MS",
+        "STEPWISE_WS_INIT_TIMEOUT_MS",
     }
     known |= {"STEPWISE_FILES_DIR", "STEPWISE_MAX_UPLOAD_MB"}
     known |= {"STEPWISE_LOGIN_MAX_FAILURES", "STEPWISE_LOGIN_MAX_FAILURES_PER_ADDRESS",
@@ -174,6 +177,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         database_url=database_url,
         broker_url=broker_url,
+        broker_timeout_ms=_positive_number(env, "STEPWISE_BROKER_TIMEOUT_MS", 1000.0),
+        ws_init_timeout_ms=_positive_number(env, "STEPWISE_WS_INIT_TIMEOUT_MS", 10_000.0),
         allowed_origins=origins,
         max_request_mb=_positive_number(env, "STEPWISE_MAX_REQUEST_MB", 10.0),
         max_query_depth=_positive_number(env, "STEPWISE_MAX_QUERY_DEPTH", 12, int),

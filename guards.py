@@ -1,4 +1,5 @@
-"""HTTP guards in front of the app: a request id on every response, and a body size limit.
+"""HTTP guards in front of the app: a request id on every response, and a body size limit; on
+websockets, a message size limit.
 
 Neither uvicorn nor Starlette limits request bodies: an oversized one is answered 413 without
 being read (by Content-Length), or as soon as the streamed bytes pass the limit. Multipart
@@ -17,6 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("stepwise.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Largest websocket message. `stepwise serve` gives it to uvicorn (--ws-max-size), which refuses a
+# bigger frame from its header, before reading it (close 1009); the check here covers a server
+# started some other way, once the message has been read.
+WS_MAX_MESSAGE_BYTES = 64 * 1024
 
 
 async def _send_json(send: Send, status: int, body: dict, request_id: str) -> None:
@@ -40,6 +45,23 @@ class _BodyTooLarge(Exception):
     pass
 
 
+def _bounded_websocket(receive: Receive, send: Send) -> Receive:
+    """A receive that closes the socket (1009, "message too big") on an oversized message and
+    tells the app the client is gone."""
+
+    async def bounded_receive() -> Message:
+        message = await receive()
+        if message["type"] == "websocket.receive":
+            text, data = message.get("text"), message.get("bytes")
+            size = len(data) if data is not None else len(text.encode()) if text is not None else 0
+            if size > WS_MAX_MESSAGE_BYTES:
+                await send({"type": "websocket.close", "code": 1009, "reason": "Message too big"})
+                return {"type": "websocket.disconnect", "code": 1009}
+        return message
+
+    return bounded_receive
+
+
 class RequestGuards:
     def __init__(self, app: ASGIApp, max_body_bytes: int, max_multipart_bytes: int | None = None) -> None:
         self.app = app
@@ -61,7 +83,7 @@ class RequestGuards:
         request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex[:16]
         scope.setdefault("state", {})["request_id"] = request_id
         if scope["type"] == "websocket":
-            await self.app(scope, receive, send)
+            await self.app(scope, _bounded_websocket(receive, send), send)
             return
 
         limit = self.limit_for(headers)

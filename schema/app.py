@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import aclosing
+
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types.execution import PreExecutionError
 
 from stepwise.config import Settings
 from stepwise.resolvers.campaign_queries import CampaignQueries
@@ -15,7 +19,7 @@ from stepwise.resolvers.notifications import NotificationMutations, Notification
 from stepwise.resolvers.mutations.accounts import AccountMutations
 from stepwise.resolvers.mutations.datasets import DatasetMutations
 from stepwise.resolvers.queries import AccountQueries, DatasetQueries, NodeQueries
-from stepwise.schema.errors import ErrorPolicy
+from stepwise.schema.errors import ErrorPolicy, with_code
 from stepwise.schema.execution import PlainLeafExecutionContext
 from stepwise.schema.limits import query_limits_rule
 from stepwise.subscriptions.fields import Subscription
@@ -39,9 +43,24 @@ NODE_TYPES = [accounts.User, accounts.Organization, datasets.Dataset, datasets.D
 
 
 class StepwiseSchema(strawberry.Schema):
+    async def stream(self, *args, **kwargs):
+        """Websockets run documents through here. A syntax error escapes strawberry's parse hook
+        as an exception (the handlers then end the operation with a bare `complete`, or nothing):
+        it becomes the coded error result an HTTP client would get."""
+        return errors_as_results(await super().stream(*args, **kwargs))
+
     def process_errors(self, errors, execution_context=None) -> None:
         """Expected errors (NOT_FOUND, FORBIDDEN, ...) are answers, not incidents: log nothing here.
         Unexpected ones are logged, with their request id, by ErrorPolicy when it masks them."""
+
+
+async def errors_as_results(results):
+    try:
+        async with aclosing(results):
+            async for result in results:
+                yield result
+    except GraphQLError as error:
+        yield PreExecutionError(data=None, errors=[with_code(error)])
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:

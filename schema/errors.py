@@ -7,6 +7,7 @@ import re
 
 from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from stepwise.models.errors import AccessError, DomainError
 
@@ -14,13 +15,32 @@ logger = logging.getLogger("stepwise.errors")
 SUGGESTION = re.compile(r" Did you mean .*\?$")
 
 
+# A document that names no runnable operation, or one the transport cannot carry (a query or a
+# mutation over the legacy graphql-ws protocol, which runs subscriptions only).
+OPERATION_MISTAKES = (CannotGetOperationTypeError, InvalidOperationTypeError)
+LEGACY_PROTOCOL_ONLY = ("{kind} cannot be sent over the legacy graphql-ws protocol, which carries subscriptions only: "
+                        "send them over HTTP, or use graphql-transport-ws.")
+
+
 def is_unexpected(error: GraphQLError) -> bool:
     """Mask everything but GraphQL's own errors and our typed ones."""
     original = error.original_error
-    return original is not None and not isinstance(original, (AccessError, DomainError, GraphQLError))
+    return original is not None and not isinstance(original, (AccessError, DomainError, GraphQLError, *OPERATION_MISTAKES))
+
+
+def with_code(error: GraphQLError) -> GraphQLError:
+    """The error with its `extensions.code` (and a clear message for an operation mistake)."""
+    if isinstance(error.original_error, InvalidOperationTypeError):
+        kind = error.original_error.operation_type.value
+        error.message = LEGACY_PROTOCOL_ONLY.format(kind="Queries" if kind == "query" else f"{kind.capitalize()}s")
+    if not error.extensions or "code" not in error.extensions:
+        error.extensions = {**(error.extensions or {}), "code": _default_code(error)}
+    return error
 
 
 def _default_code(error: GraphQLError) -> str:
+    if isinstance(error.original_error, OPERATION_MISTAKES):
+        return "BAD_REQUEST"
     if isinstance(error, GraphQLSyntaxError) or error.message.startswith("Syntax Error"):
         return "BAD_REQUEST" if "tokens" in error.message else "GRAPHQL_PARSE_FAILED"
     return "GRAPHQL_VALIDATION_FAILED" if not error.path else "BAD_USER_INPUT"
@@ -50,8 +70,7 @@ class ErrorPolicy(MaskErrors):
         anonymous = getattr(getattr(context, "access", None), "viewer", None) is None
         processed = super()._process_errors(errors)
         for error in processed:
-            if not error.extensions or "code" not in error.extensions:
-                error.extensions = {**(error.extensions or {}), "code": _default_code(error)}
+            with_code(error)
             if anonymous and error.original_error is None:
                 error.message = SUGGESTION.sub("", error.message)
         return processed

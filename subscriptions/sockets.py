@@ -1,0 +1,91 @@
+"""The websocket side of /graphql, both protocols (graphql-transport-ws and the legacy graphql-ws).
+
+- Authentication once per connection, from the connection_init payload: the key `authorization`
+  in any case, its value with or without the `Bearer ` prefix.
+- A socket that sends no connection_init in time is closed 4408 on either protocol (strawberry
+  does it for the new protocol only).
+- A document that fails (syntax, validation, limits, an operation the protocol cannot carry)
+  gets an `error` message with a code: strawberry closes a graphql-transport-ws socket on a
+  syntax error, which would end the client's other subscriptions too.
+
+Message size is bounded below this, where frames are read (guards.py, `stepwise serve`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+
+from stepwise.models.actions.accounts import authenticate
+from stepwise.models.errors import INVALID_TOKEN
+
+INIT_TIMEOUT_CODE = 4408
+INIT_TIMEOUT_REASON = "Connection initialisation timeout"
+
+
+def token_of_connection(params: object) -> str | None:
+    """The token of a connection_init payload: {"authorization": "Bearer <token>"}, the key in any
+    case, the `Bearer ` prefix optional."""
+    if not isinstance(params, dict):
+        return None
+    value = next((v for k, v in params.items() if isinstance(k, str) and k.lower() == "authorization"), None)
+    if not isinstance(value, str):
+        return None
+    scheme, _, rest = value.strip().partition(" ")
+    token = rest.strip() if scheme.lower() == "bearer" else value.strip()
+    return token or None
+
+
+def rejection_reason(params: object) -> str:
+    """Why a websocket is refused, for the close reason and the legacy connection_error: a token
+    that was sent but refused, or none at all (both fit a close reason's 123 bytes)."""
+    if token_of_connection(params) is not None:
+        return INVALID_TOKEN
+    return "Sign in first: send {\"authorization\": \"Bearer <token>\"} in connection_init."
+
+
+async def viewer_of_connection(params: object, session_rules):
+    """The user named by a websocket's connection_init payload, or None."""
+    token = token_of_connection(params)
+    return await authenticate(token, session_rules) if token else None
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler):
+    """graphql-transport-ws: a missing or bad token closes the socket with 4401, as the contract
+    says; a bad document is an `error` message, not a closed socket."""
+
+    async def handle_connection_init(self, message) -> None:
+        payload = message.get("payload")
+        if await viewer_of_connection(payload, self.view.settings.session_rules) is None:
+            await self.websocket.close(code=4401, reason=rejection_reason(payload))
+            return
+        await super().handle_connection_init(message)
+
+    @staticmethod
+    def _get_pre_execution_close_reason(error) -> None:
+        return None
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler):
+    """graphql-ws: the same connection_init deadline as the new protocol."""
+
+    async def handle(self) -> None:
+        deadline = asyncio.create_task(self._close_unless_initialised())
+        try:
+            await super().handle()
+        finally:
+            deadline.cancel()
+
+    async def handle_connection_init(self, message) -> None:
+        self.connection_init_received = True
+        await super().handle_connection_init(message)
+
+    async def _close_unless_initialised(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if not getattr(self, "connection_init_received", False):
+            try:
+                await self.websocket.close(code=INIT_TIMEOUT_CODE, reason=INIT_TIMEOUT_REASON)
+            except Exception:  # noqa: BLE001 - the client went away first: nothing left to close
+                pass
