@@ -13,31 +13,19 @@ from contextlib import asynccontextmanager
 
 from broadcaster import Broadcast
 
-from stepwise.models.errors import AccessError
-
-
 MAX_PENDING = 1_000
 
 
 class Gap:
     """Yielded by a subscription in place of messages that were lost (the subscriber fell more than
     MAX_PENDING messages behind, or the broker connection was lost): the subscriber must catch up
-    from the database, not from the bus."""
+    from the event log (subscriptions/stream.py), not from the bus."""
 
     def __repr__(self) -> str:
         return "GAP"
 
 
 GAP = Gap()
-
-
-class SlowConsumer(AccessError):
-    """The client did not read its events fast enough; it should refetch and resubscribe."""
-
-    code = "SLOW_CONSUMER"
-
-    def __init__(self) -> None:
-        super().__init__(f"More than {MAX_PENDING} events waited for this subscription: refetch, then subscribe again.")
 
 
 class Bus:

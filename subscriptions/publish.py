@@ -5,16 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from stepwise.models.events import IssueChanged, TaskChanged
+from stepwise.models.events import IssueChanged, TaskChanged, TasksCreated
 from stepwise.subscriptions.bus import Bus
 from stepwise.subscriptions.channels import channels_for
 
 logger = logging.getLogger("stepwise.events")
 
 
-async def publish_committed(bus: Bus | None, events: Iterable[TaskChanged | IssueChanged]) -> None:
+async def publish_committed(bus: Bus | None, events: Iterable[TaskChanged | IssueChanged | TasksCreated]) -> None:
     """Send each event to its channels. The change is already committed: a broker failure is
-    logged, never turned into a failed mutation (clients refetch after reconnecting)."""
+    logged, never turned into a failed mutation (subscribers catch up from the event log)."""
     if bus is None:
         return
     for event in events:

@@ -12,7 +12,7 @@ async def test_migrations_apply_to_an_empty_database_and_match_the_models(databa
     forget_compiled_sql()  # an INSERT compiled for the other backend by an earlier test
     assert await apply_migrations(database_url) == ["0001_initial", "0002_campaigns_and_issues",
                                                     "0003_campaign_instructions", "0004_task_least_loaded_index",
-                                                    "0005_analytics_indexes", "0006_analytics_rollups"]
+                                                    "0005_analytics_indexes", "0006_analytics_rollups", "0007_event_log"]
     assert await apply_migrations(database_url) == []  # idempotent
     config = tortoise_config(database_url)
     async with open_database(database_url):
