@@ -21,7 +21,6 @@ from stepwise.models.errors import BadRequest, NotAvailableYet
 from stepwise.models.queries.campaigns import campaign_by_id
 from stepwise.models.queries.event_log import log_position, organization_positions
 from stepwise.models.queries.issues import issue_by_id
-from stepwise.models.workflow import COUNT_NEUTRAL_EVENTS
 from stepwise.permissions import visibility
 from stepwise.permissions.graphql import guard
 from stepwise.permissions.operations import operation
@@ -35,14 +34,14 @@ from stepwise.schema.event_cursors import (
 )
 from stepwise.schema.ids import decode_id
 from stepwise.schema.types.accounts import load_user
-from stepwise.schema.types.campaigns import CampaignProgress, progress_of
+from stepwise.schema.types.campaigns import CampaignProgress, progress_from, progress_of
 from stepwise.schema.types.enums import EventKind, IssueUpdateKindType
 from stepwise.schema.types.issues import Issue
 from stepwise.schema.types.notifications import Notification
 from stepwise.schema.types.tasks import Task
 from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
 from stepwise.subscriptions import channels
-from stepwise.subscriptions.bus import Gap
+from stepwise.subscriptions.progress import progress_feed
 from stepwise.subscriptions.stream import Batch, LogPosition
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
@@ -225,28 +224,19 @@ class Subscription:
         self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")]
     ) -> AsyncGenerator[CampaignProgress, None]:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), CAMPAIGN_PROGRESS)
-        async with info.context.bus.subscribe(channels.campaign_events(campaign.id)) as messages:
-            # Subscribed first, then the snapshot: a change committed in between is not lost.
+        async with progress_feed(info.context.bus, campaign.id) as feed:
+            # Listening first, then the snapshot: a change committed in between is pushed after it.
+            version = feed.version
             yield await progress_of(info, await campaign_by_id(campaign.id))
-            async for message in messages:
-                if not _moves_progress(message):
-                    continue
+            while True:
+                version, (steps, counts) = await feed.next_after(version)
                 info.context.access.forget()
-                info.context.loaders = Loaders()
                 if not CAMPAIGN_PROGRESS.allows(await _role(info, campaign)):
                     return
-                yield await progress_of(info, await campaign_by_id(campaign.id))
+                yield progress_from(steps, counts)  # computed once for every subscriber of the campaign
 
     @strawberry.subscription(description="The viewer's new notifications, as they are sent.", permission_classes=guard("Subscription.notifications"))
     async def notifications(self) -> AsyncGenerator[Notification, None]:
         if True:
             raise NotAvailableYet("notifications")
         yield
-
-
-def _moves_progress(message: dict | Gap) -> bool:
-    """Whether progress may have changed: a range of new tasks, lost messages (GAP), or a task
-    event that changes counts (not started, saved, reassigned)."""
-    if isinstance(message, Gap) or message["type"] == "range":
-        return True
-    return message["type"] == "task" and message["kind"] not in COUNT_NEUTRAL_EVENTS

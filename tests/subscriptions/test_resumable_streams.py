@@ -173,3 +173,15 @@ async def test_a_slow_subscriber_reads_a_20000_task_launch_in_full_and_in_order(
 def decode_cursor_seq(cursor: str) -> int:
     """The seq a campaign cursor names (its format is this server's own: log:c<campaign>:<seq>)."""
     return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().rsplit(":", 1)[1])
+
+
+async def test_campaign_progress_is_pushed_after_a_launch_and_after_new_assets(live):
+    api, world, campaign, url = live
+    query = "subscription($c: ID!) { campaignProgress(campaignId: $c) { totalTasks inProgress } }"
+    socket = await subscribed(url, world.manager, query, {"c": campaign})
+    assert await updates(socket, 1) == [{"totalTasks": 0, "inProgress": 0}]  # the current value, at once
+    assert (await api.data(LAUNCH, {"c": campaign}, world.manager))["launchCampaign"]["errors"] == []
+    assert await updates(socket, 1) == [{"totalTasks": 4, "inProgress": 4}]
+    await add_assets(api, world, ["e.jpg"])
+    assert await updates(socket, 1) == [{"totalTasks": 5, "inProgress": 5}]
+    await socket.close()
