@@ -8,6 +8,7 @@ import asyncio
 from campaign_helpers import LAUNCH, START, act, add_assets, all_tasks, campaign_with_steps
 
 from stepwise.models.queries.event_log import log_page, log_position
+from stepwise.schema.event_cursors import campaign_cursor, organization_cursor
 from stepwise.schema.ids import decode_id
 from stepwise.subscriptions.bus import GAP
 from stepwise.subscriptions.stream import LogPosition
@@ -101,3 +102,17 @@ async def test_a_subscriber_in_step_reads_nothing_and_one_behind_catches_up_from
     assert await next_batch({"type": "range", "campaign_id": campaign_pk, "organization_id": org_pk,
                              "first_seq": 9, "last_seq": 9}) == ([9], 1)
     assert position.positions == {campaign_pk: 9}
+
+
+async def test_a_snapshot_reads_its_event_cursor_before_its_data(api, world, count_queries):
+    campaign, campaign_pk, org_pk = await launched(api, world, 3)
+    query = ("query($c: ID!, $o: ID!) { campaign(id: $c) { tasks(first: 5) { totalCount edges { node { status } } }"
+             " eventCursor } organization(id: $o) { name eventCursor } }")
+    with count_queries() as counter:
+        data = await api.data(query, {"c": campaign, "o": world.ids["org"]}, world.manager)
+    position_reads = [i for i, s in enumerate(counter.statements) if "MAX(seq)" in s]
+    task_reads = [i for i, s in enumerate(counter.statements) if "FROM task" in s]
+    assert len(position_reads) == 2 and position_reads[0] < min(task_reads), counter.statements
+    tasks_position = data["campaign"]["eventCursor"]
+    assert tasks_position == campaign_cursor(campaign_pk, 3)
+    assert data["organization"]["eventCursor"] == organization_cursor(org_pk, {campaign_pk: 3})
