@@ -66,10 +66,17 @@ async def append_events(campaign_id: int, events: Sequence[TaskChanged | IssueCh
     return with_seqs(events, rows)
 
 
+# CREATED for each selected task in id order; with DONE_TOO, then DONE for those already DONE.
+PER_TASK_INSERT = "INSERT INTO campaign_event (campaign_id, seq, kind, task_id, asset_id, actor_id, assignee_id, at)"
 CREATED_PER_TASK = (
-    "INSERT INTO campaign_event (campaign_id, seq, kind, task_id, asset_id, actor_id, assignee_id, at)"
-    " SELECT campaign_id, ? + ROW_NUMBER() OVER (ORDER BY {order}), {kind}, id, asset_id, ?, assignee_id, ?"
-    " FROM task WHERE {where}"
+    PER_TASK_INSERT + " SELECT campaign_id, ? + ROW_NUMBER() OVER (ORDER BY id), 'CREATED', id, asset_id, ?,"
+    " assignee_id, ? FROM task WHERE {where}"
+)
+CREATED_THEN_DONE = (
+    PER_TASK_INSERT + " SELECT campaign_id, ? + ROW_NUMBER() OVER (ORDER BY phase, id), kind, id, asset_id, ?,"
+    " assignee_id, ? FROM (SELECT 0 AS phase, 'CREATED' AS kind, id, asset_id, assignee_id, campaign_id FROM task"
+    " WHERE {where} UNION ALL SELECT 1, 'DONE', id, asset_id, assignee_id, campaign_id FROM task"
+    " WHERE {where} AND status = 'DONE') AS created"
 )
 
 
@@ -84,15 +91,10 @@ async def append_per_task(campaign_id: int, where: str, params: Sequence, actor_
     else:
         base = (await sql.fetch("SELECT COALESCE(MAX(seq), 0) FROM campaign_event WHERE campaign_id = ?",
                                 [campaign_id]))[0][0]
-    if done_too:  # both in one statement: CREATED of every task first, then DONE of those done at once
-        selection = (f"SELECT 0 AS phase, id, asset_id, assignee_id, campaign_id, 'CREATED' AS kind FROM task WHERE {where}"
-                     f" UNION ALL SELECT 1, id, asset_id, assignee_id, campaign_id, 'DONE' FROM task WHERE {where} AND status = 'DONE'")
-        statement = CREATED_PER_TASK.format(order="phase, id", kind="kind", where="1 = 1").replace(
-            "FROM task WHERE 1 = 1", f"FROM ({selection}) AS t")
-        values = [base, actor_id, at, *params, *params]
+    if done_too:
+        statement, values = CREATED_THEN_DONE.format(where=where), [base, actor_id, at, *params, *params]
     else:
-        statement = CREATED_PER_TASK.format(order="id", kind="'CREATED'", where=where)
-        values = [base, actor_id, at, *params]
+        statement, values = CREATED_PER_TASK.format(where=where), [base, actor_id, at, *params]
     await sql.execute(statement, values)
     if postgres:
         last = (await sql.fetch("WITH moved AS (UPDATE campaign SET last_event_seq = (SELECT COALESCE(MAX(seq), 0)"

@@ -116,3 +116,19 @@ async def test_a_snapshot_reads_its_event_cursor_before_its_data(api, world, cou
     tasks_position = data["campaign"]["eventCursor"]
     assert tasks_position == campaign_cursor(campaign_pk, 3)
     assert data["organization"]["eventCursor"] == organization_cursor(org_pk, {campaign_pk: 3})
+
+
+async def test_a_launch_logs_created_for_every_task_then_done_for_those_done_at_once(api, world):
+    await add_assets(api, world, ["a.jpg", "b.jpg", "c.jpg"], annotated=["b.jpg"])
+    campaign, _ = await campaign_with_steps(api, world, ONE_STEP, preexistingAnnotationStrategy="DONE")
+    assert (await api.data(LAUNCH, {"c": campaign}, world.manager))["launchCampaign"]["errors"] == []
+    campaign_pk, org_pk = decode_id(campaign, "Campaign"), decode_id(world.ids["org"], "Organization")
+    by_id = {decode_id(t["id"], "Task"): t["asset"]["filename"] for t in await all_tasks(api, world, campaign)}
+    log = await log_page(org_pk, campaign_pk, 0)
+    # In task order (the task done at once was inserted first), then the DONE.
+    assert [(m["seq"], m["kind"], by_id[m["task_id"]]) for m in log] == [
+        (1, "CREATED", "b.jpg"), (2, "CREATED", "a.jpg"), (3, "CREATED", "c.jpg"), (4, "DONE", "b.jpg")]
+    # New assets continue the same log.
+    await add_assets(api, world, ["d.jpg"])
+    [created] = await log_page(org_pk, campaign_pk, 4)
+    assert (created["seq"], created["kind"], created["actor_id"]) == (5, "CREATED", None)
