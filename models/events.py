@@ -1,4 +1,9 @@
-"""Domain events, pure: what actions return so that they are published after commit."""
+"""Domain events, pure: what actions return so that they are published after commit.
+
+Each event has its place in its campaign's event log (`seq`, 1, 2, ... in commit order), given
+when the action appends it to the log (models/actions/event_log.py); bus messages carry it so a
+subscriber can tell whether it is in step with the log.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +25,11 @@ class TaskChanged:
     assignee_id: int | None
     previous_assignee_id: int | None
     at: datetime
+    seq: int = 0
 
     def to_message(self) -> dict:
         # Flat fields: a shallow copy is enough (dataclasses.asdict deep-copies, 10x slower).
-        return {**vars(self), "kind": self.kind.value, "at": self.at.isoformat()}
+        return {**vars(self), "type": "task", "kind": self.kind.value, "at": self.at.isoformat()}
 
 
 @dataclass(frozen=True)
@@ -35,9 +41,10 @@ class IssueChanged:
     asset_id: int
     actor_id: int | None
     at: datetime
+    seq: int = 0
 
     def to_message(self) -> dict:
-        return {**vars(self), "at": self.at.isoformat()}
+        return {**vars(self), "type": "issue", "at": self.at.isoformat()}
 
 
 @dataclass(frozen=True)
@@ -49,3 +56,17 @@ class NotificationSent:
 
     def to_message(self) -> dict:
         return dict(vars(self))
+
+
+@dataclass(frozen=True)
+class TasksCreated:
+    """Many tasks created at once (a launch, new assets): their CREATED (and DONE) events are the
+    log's seqs first_seq..last_seq; the message names the range, subscribers read the log."""
+
+    organization_id: int
+    campaign_id: int
+    first_seq: int
+    last_seq: int
+
+    def to_message(self) -> dict:
+        return {**vars(self), "type": "range"}

@@ -12,6 +12,7 @@ from stepwise.models.db.datasets import DatasetVersion as DatasetVersionModel
 from stepwise.models.queries.tasks import my_active_tasks
 from stepwise.permissions.graphql import guard
 from stepwise.permissions.operations import operation
+from stepwise.resolvers.fields.event_log import read_position_first
 from stepwise.schema.context import Info
 from stepwise.schema.ids import decode_id
 from stepwise.schema.types.campaigns import Campaign
@@ -25,7 +26,9 @@ CAMPAIGN, MY_TASKS = operation("Query.campaign"), operation("Query.myTasks")
 class CampaignQueries:
     @strawberry.field(description="A campaign by ID; null with NOT_FOUND when the viewer cannot see it.", permission_classes=guard(CAMPAIGN))
     async def campaign(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The campaign's ID.")]) -> Campaign | None:
-        return Campaign.from_row(await find_campaign(info.context.access, decode_id(id, "Campaign"), CAMPAIGN))
+        pk = decode_id(id, "Campaign")
+        await read_position_first(info, "Campaign", pk)  # before any data: see Campaign.eventCursor
+        return Campaign.from_row(await find_campaign(info.context.access, pk, CAMPAIGN))
 
     @strawberry.field(
         description="A task by ID; null with NOT_FOUND when the viewer cannot see it (LABELERs see only their own active tasks).",

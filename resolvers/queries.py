@@ -13,6 +13,7 @@ from stepwise.models.errors import BadRequest
 from stepwise.models.queries.accounts import organizations_by_name
 from stepwise.permissions.graphql import guard
 from stepwise.permissions.operations import operation
+from stepwise.resolvers.fields.event_log import read_position_first
 from stepwise.resolvers.nodes import fetch_visible, resolve_node
 from stepwise.schema.context import Info
 from stepwise.schema.ids import decode_id
@@ -42,6 +43,7 @@ class AccountQueries:
     @strawberry.field(description="An organization the viewer belongs to.", permission_classes=guard(ORGANIZATION))
     async def organization(self, info: Info, id: Annotated[strawberry.ID, ID_ARG]) -> Organization | None:
         pk = decode_id(id, "Organization")
+        await read_position_first(info, "Organization", pk)  # before any data: see Organization.eventCursor
         return Organization.from_row(
             await fetch_visible(info, accounts_db.Organization, pk, ORGANIZATION, "Organization")
         )

@@ -22,6 +22,8 @@ class Context:
     loaders: Loaders = field(default_factory=Loaders)
     # Websockets: the connection_init payload (strawberry sets it); credentials travel there.
     connection_params: dict | None = None
+    # Event log positions a root field read before its data, for its eventCursor field.
+    event_positions: dict = field(default_factory=dict)
 
     @property
     def viewer(self):

@@ -44,7 +44,7 @@ CONTROL_CHANNEL = "stepwise:bus"  # "gap <bus id>": that process could not publi
 class Gap:
     """Yielded by a subscription in place of messages that were lost (the subscriber fell more than
     MAX_PENDING messages behind, or the broker connection was lost): the subscriber must catch up
-    from the database, not from the bus."""
+    from the event log (subscriptions/stream.py), not from the bus."""
 
     def __repr__(self) -> str:
         return "GAP"

@@ -1,31 +1,26 @@
-"""Channel names on the bus. One channel per campaign for task and issue events, one per organization
-for the viewer-centred subscriptions, one per user for their notifications; subscribers filter
-what each viewer may see."""
+"""Channel names on the bus. Every event of a campaign's log (task and issue events, ranges of
+CREATED) goes to the campaign's channel and to its organization's (for myTaskUpdates): a
+subscriber sees every seq of the logs it follows, so a missing one means it is behind. Each
+user has a channel for their notifications."""
 
 from __future__ import annotations
 
-from stepwise.models.events import IssueChanged, NotificationSent, TaskChanged
+from stepwise.models.events import IssueChanged, NotificationSent, TaskChanged, TasksCreated
 
 
-def campaign_tasks(campaign_id: int) -> str:
-    return f"campaign.{campaign_id}.tasks"
+def campaign_events(campaign_id: int) -> str:
+    return f"campaign.{campaign_id}.events"
 
 
-def campaign_issues(campaign_id: int) -> str:
-    return f"campaign.{campaign_id}.issues"
-
-
-def organization_tasks(organization_id: int) -> str:
-    return f"organization.{organization_id}.tasks"
+def organization_events(organization_id: int) -> str:
+    return f"organization.{organization_id}.events"
 
 
 def user_notifications(user_id: int) -> str:
     return f"user.{user_id}.notifications"
 
 
-def channels_for(event: TaskChanged | IssueChanged | NotificationSent) -> list[str]:
+def channels_for(event: TaskChanged | IssueChanged | TasksCreated | NotificationSent) -> list[str]:
     if isinstance(event, NotificationSent):
         return [user_notifications(event.user_id)]
-    if isinstance(event, TaskChanged):
-        return [campaign_tasks(event.campaign_id), organization_tasks(event.organization_id)]
-    return [campaign_issues(event.campaign_id)]
+    return [campaign_events(event.campaign_id), organization_events(event.organization_id)]

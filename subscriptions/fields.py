@@ -1,65 +1,75 @@
 """The Subscription type: subscribe (authorized), then for every event re-check that this viewer
 may see it, load what the selection needs with fresh loaders, and yield.
 
-The subscription is registered on the bus before any snapshot is read, so nothing committed in
-between is missed. Nothing is replayed after a disconnect: clients refetch, then resubscribe.
+The update streams follow the campaigns' event logs (subscriptions/stream.py): registered on the
+bus first, then the position is read (or taken from `after:`), so nothing committed in between is
+missed; each update carries its `cursor` to resume from after a disconnect.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import datetime
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
 
 from stepwise.models.actions.campaigns import find_campaign
 from stepwise.models.db.campaigns import Campaign as CampaignModel
+from stepwise.models.db.campaigns import Task as TaskModel
+from stepwise.models.errors import BadRequest
 from stepwise.models.queries.campaigns import campaign_by_id
+from stepwise.models.queries.event_log import log_position, organization_positions
 from stepwise.models.queries.issues import issue_by_id
-from stepwise.models.queries.tasks import task_by_id
-from stepwise.models.workflow import COUNT_NEUTRAL_EVENTS
 from stepwise.permissions import visibility
 from stepwise.permissions.graphql import guard
 from stepwise.permissions.operations import operation
 from stepwise.resolvers.loaders import Loaders
 from stepwise.schema.context import Info
+from stepwise.schema.event_cursors import (
+    campaign_cursor,
+    decode_campaign_cursor,
+    decode_organization_cursor,
+    organization_cursor,
+)
 from stepwise.schema.ids import decode_id
 from stepwise.schema.types.accounts import load_user
-from stepwise.schema.types.campaigns import CampaignProgress, progress_of
+from stepwise.schema.types.campaigns import CampaignProgress, progress_from, progress_of
 from stepwise.schema.types.enums import EventKind, IssueUpdateKindType
 from stepwise.schema.types.issues import Issue
 from stepwise.schema.types.notifications import Notification
 from stepwise.schema.types.tasks import Task
 from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
 from stepwise.subscriptions import channels
-from stepwise.subscriptions.bus import GAP, Gap, SlowConsumer
 from stepwise.subscriptions.notifications import viewer_notifications
+from stepwise.subscriptions.progress import progress_feed
+from stepwise.subscriptions.stream import Batch, LogPosition
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
 MY_TASK_UPDATES, CAMPAIGN_PROGRESS = operation("Subscription.myTaskUpdates"), operation("Subscription.campaignProgress")
+AFTER = ("A `cursor` from an earlier update of this stream (or the matching `eventCursor`): first every later update "
+         "that the viewer may see, in commit order, then live updates, with none missed or repeated. "
+         "A cursor of another stream is BAD_REQUEST.")
 
 
 def arg(description: str):
     return strawberry.argument(description=description)
 
 
-@asynccontextmanager
-async def _listening(info: Info, channel: str) -> AsyncIterator[AsyncIterator[dict]]:
-    """Registered on the channel on entry. Before each message the viewer's roles are reloaded
-    (authorization is checked per event) and the operation gets fresh loaders."""
-    async with info.context.bus.subscribe(channel) as messages:
-        yield _refreshed(info, messages)
+async def _refreshed(info: Info, batch: Batch) -> None:
+    """Before a batch of events (one live event, or a page of the log): the viewer's roles are
+    reloaded (authorization is checked per event against them) and the operation gets fresh
+    loaders, with the batch's tasks loaded in one query."""
+    info.context.access.forget()
+    info.context.loaders = Loaders()
+    task_ids = [m["task_id"] for m in batch if m["type"] == "task"]
+    if len(task_ids) > 1:
+        await info.context.loaders.by_id(TaskModel).load_many(task_ids)
 
 
-async def _refreshed(info: Info, messages: AsyncIterator[dict | Gap]) -> AsyncIterator[dict]:
-    async for message in messages:
-        if message is GAP:  # events were lost on the way: the client must refetch
-            raise SlowConsumer()
-        info.context.access.forget()
-        info.context.loaders = Loaders()
-        yield message
+def _at(message: dict) -> datetime:
+    at = datetime.fromisoformat(message["at"])
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # SQLite keeps naive UTC text
 
 
 async def _role(info: Info, campaign: CampaignModel):
@@ -75,9 +85,9 @@ async def _sees_issue(info: Info, role, message: dict) -> bool:
     return task is not None and visibility.can_see_issue(role, viewer_id, task.assignee_id, task.status)
 
 
-async def _task_update(info: Info, message: dict, role) -> TaskUpdate | None:
+async def _task_update(info: Info, message: dict, role, cursor: str) -> TaskUpdate | None:
     """The update as this viewer may see it: a task they may no longer see comes sealed."""
-    task = await task_by_id(message["task_id"])
+    task = await info.context.loaders.get(TaskModel, message["task_id"])
     if task is None:
         return None
     viewer_id = info.context.access.require_viewer().id
@@ -85,8 +95,31 @@ async def _task_update(info: Info, message: dict, role) -> TaskUpdate | None:
     return TaskUpdate(
         kind=EventKind(message["kind"]),
         task=Task.as_seen(task, info, visible),
-        actor=await load_user(info, message["actor_id"]), at=datetime.fromisoformat(message["at"]),
+        actor=await load_user(info, message["actor_id"]), at=_at(message), cursor=cursor,
     )
+
+
+async def _campaign_position(campaign: CampaignModel, after: str | None) -> LogPosition:
+    """Where a campaign stream starts: after `after`, or at the log's end (read once subscribed)."""
+    wanted = None if after is None else decode_campaign_cursor(after, campaign.id)
+    current = await log_position(campaign.id)
+    if wanted is not None and wanted > current:
+        raise BadRequest("`after` is ahead of this campaign's updates: pass a cursor you received.")
+    start = current if wanted is None else wanted
+    return LogPosition(campaign.organization_id, {campaign.id: start}, behind=wanted is not None)
+
+
+async def _organization_position(organization_id: int, after: str | None) -> LogPosition:
+    current = await organization_positions(organization_id)
+    if after is None:
+        positions, behind = current, False
+    else:
+        wanted = decode_organization_cursor(after, organization_id)
+        if any(c not in current or s > current[c] for c, s in wanted.items()):
+            raise BadRequest("`after` is not a position of this organization's updates: pass a cursor you received.")
+        positions, behind = {c: wanted.get(c, 0) for c in current}, True
+    return LogPosition(organization_id, positions, behind=behind,
+                       known_campaigns=lambda: organization_positions(organization_id))
 
 
 @strawberry.type(
@@ -100,19 +133,26 @@ class Subscription:
         permission_classes=guard(TASK_UPDATES),
     )
     async def task_updates(
-        self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")]
+        self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")],
+        after: Annotated[str | None, arg(AFTER)] = None,
     ) -> AsyncGenerator[TaskUpdate, None]:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), TASK_UPDATES)
         viewer_id = info.context.access.require_viewer().id
-        async with _listening(info, channels.campaign_tasks(campaign.id)) as messages:
-            async for message in messages:
-                role = await _role(info, campaign)
-                if role is None:
-                    return  # no longer a worker: the subscription ends
-                if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
-                    update = await _task_update(info, message, role)
-                    if update is not None:
-                        yield update
+        async with info.context.bus.subscribe(channels.campaign_events(campaign.id)) as messages:
+            position = await _campaign_position(campaign, after)
+            async for batch in position.follow(messages):
+                await _refreshed(info, batch)
+                for message in batch:
+                    position.delivered(message)
+                    if message["type"] != "task":
+                        continue
+                    role = await _role(info, campaign)
+                    if role is None:
+                        return  # no longer a worker: the subscription ends
+                    if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
+                        update = await _task_update(info, message, role, campaign_cursor(campaign.id, message["seq"]))
+                        if update is not None:
+                            yield update
 
     @strawberry.subscription(
         description="Changes to tasks that were or became the viewer's, across the organization.",
@@ -121,25 +161,33 @@ class Subscription:
     async def my_task_updates(
         self, info: Info,
         organization_id: Annotated[strawberry.ID, arg("The organization's ID; NOT_FOUND unless the viewer is a member.")],
+        after: Annotated[str | None, arg(AFTER.replace("`eventCursor`", "`Organization.eventCursor`"))] = None,
     ) -> AsyncGenerator[TaskUpdate, None]:
         org_id = decode_id(organization_id, "Organization")
         await info.context.access.check(MY_TASK_UPDATES, org_id, what="Organization")
         viewer_id = info.context.access.require_viewer().id
         worker_of = await info.context.access.worker_datasets()
-        async with _listening(info, channels.organization_tasks(org_id)) as messages:
-            async for message in messages:
-                if await info.context.access.org_role(org_id) is None:
-                    return
-                if not worker_of <= await info.context.access.worker_datasets():
-                    return  # taken off a dataset (removeDatasetWorker): the subscription ends
-                if not visibility.was_or_became_theirs(viewer_id, message["assignee_id"], message["previous_assignee_id"]):
-                    continue
-                campaign = await info.context.loaders.get(CampaignModel, message["campaign_id"])
-                role = await _role(info, campaign) if campaign is not None else None
-                if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
-                    update = await _task_update(info, message, role)
-                    if update is not None:
-                        yield update
+        async with info.context.bus.subscribe(channels.organization_events(org_id)) as messages:
+            position = await _organization_position(org_id, after)
+            async for batch in position.follow(messages):
+                await _refreshed(info, batch)
+                for message in batch:
+                    position.delivered(message)
+                    if message["type"] != "task":
+                        continue
+                    if await info.context.access.org_role(org_id) is None:
+                        return
+                    if not worker_of <= await info.context.access.worker_datasets():
+                        return  # taken off a dataset (removeDatasetWorker): the subscription ends
+                    if not visibility.was_or_became_theirs(viewer_id, message["assignee_id"], message["previous_assignee_id"]):
+                        continue
+                    campaign = await info.context.loaders.get(CampaignModel, message["campaign_id"])
+                    role = await _role(info, campaign) if campaign is not None else None
+                    if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
+                        cursor = organization_cursor(org_id, position.positions)
+                        update = await _task_update(info, message, role, cursor)
+                        if update is not None:
+                            yield update
 
     @strawberry.subscription(
         description="Issue activity in the campaign. "
@@ -147,22 +195,30 @@ class Subscription:
         permission_classes=guard(ISSUE_UPDATES),
     )
     async def issue_updates(
-        self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")]
+        self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")],
+        after: Annotated[str | None, arg(AFTER)] = None,
     ) -> AsyncGenerator[IssueUpdate, None]:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), ISSUE_UPDATES)
-        async with _listening(info, channels.campaign_issues(campaign.id)) as messages:
-            async for message in messages:
-                role = await _role(info, campaign)
-                if role is None:
-                    return
-                if not await _sees_issue(info, role, message):
-                    continue
-                issue = await issue_by_id(message["issue_id"])
-                if issue is not None:
-                    yield IssueUpdate(
-                        kind=IssueUpdateKindType(message["kind"]), issue=Issue.from_row(issue),
-                        actor=await load_user(info, message["actor_id"]), at=datetime.fromisoformat(message["at"]),
-                    )
+        async with info.context.bus.subscribe(channels.campaign_events(campaign.id)) as messages:
+            position = await _campaign_position(campaign, after)
+            async for batch in position.follow(messages):
+                await _refreshed(info, batch)
+                for message in batch:
+                    position.delivered(message)
+                    if message["type"] != "issue":
+                        continue
+                    role = await _role(info, campaign)
+                    if role is None:
+                        return
+                    if not await _sees_issue(info, role, message):
+                        continue
+                    issue = await issue_by_id(message["issue_id"])
+                    if issue is not None:
+                        yield IssueUpdate(
+                            kind=IssueUpdateKindType(message["kind"]), issue=Issue.from_row(issue),
+                            actor=await load_user(info, message["actor_id"]), at=_at(message),
+                            cursor=campaign_cursor(campaign.id, message["seq"]),
+                        )
 
     @strawberry.subscription(
         description="The current progress at once, then again after every change to it. Not for LABELER workers.",
@@ -172,15 +228,16 @@ class Subscription:
         self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")]
     ) -> AsyncGenerator[CampaignProgress, None]:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), CAMPAIGN_PROGRESS)
-        async with _listening(info, channels.campaign_tasks(campaign.id)) as messages:
-            # Subscribed first, then the snapshot: a change committed in between is not lost.
+        async with progress_feed(info.context.bus, campaign.id) as feed:
+            # Listening first, then the snapshot: a change committed in between is pushed after it.
+            version = feed.version
             yield await progress_of(info, await campaign_by_id(campaign.id))
-            async for message in messages:
+            while True:
+                version, (steps, counts) = await feed.next_after(version)
+                info.context.access.forget()
                 if not CAMPAIGN_PROGRESS.allows(await _role(info, campaign)):
                     return
-                if message["kind"] in COUNT_NEUTRAL_EVENTS:  # started, saved, reassigned: same counts
-                    continue
-                yield await progress_of(info, await campaign_by_id(campaign.id))
+                yield progress_from(steps, counts)  # computed once for every subscriber of the campaign
 
     @strawberry.subscription(description="The viewer's new notifications, as they are sent.", permission_classes=guard("Subscription.notifications"))
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:

@@ -14,6 +14,7 @@ from stepwise.models.actions.rollups import quality_counts_write
 from stepwise.models.db import sql
 from stepwise.models.db.datasets import Asset, Label
 from stepwise.models.errors import DomainError, ErrorCode, invalid_input
+from stepwise.models.events import TasksCreated
 from stepwise.models.queries.rows import AssetRow, asset_rows
 from stepwise.models.shapes import ShapeDraft, validate_shapes
 from stepwise.models.validation import require_dimension, require_filename, require_url
@@ -73,8 +74,9 @@ async def _existing_filenames(version_id: int, filenames: list[str]) -> set[str]
     return found
 
 
-async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraft]) -> list[AssetRow]:
-    """Insert every asset or none; a filename already in the version is INVALID_INPUT."""
+async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraft]) -> tuple[list[AssetRow], TasksCreated | None]:
+    """Insert every asset or none; a filename already in the version is INVALID_INPUT. With the
+    range of the new tasks' events (if the campaign gave them tasks), to publish after commit."""
     version, _ = await find_version(access, version_id, ADD_ASSETS)
     if not drafts:
         raise invalid_input("input.assets", "Give at least one asset.")
@@ -89,7 +91,7 @@ async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraf
             await Asset.bulk_create(rows, batch_size=BATCH)
             added = await _read_back(version.id, first_id, filenames)
             await _count_quality(added)
-            await add_tasks_for_new_assets(version.id, [(a.id, a.annotation is not None) for a in added])
+            created = await add_tasks_for_new_assets(version.id, [(a.id, a.annotation is not None) for a in added])
     except IntegrityError:
         # The unique (version, filename) index refused a row: name the first clash for the client.
         clash = await _existing_filenames(version.id, filenames)
@@ -97,7 +99,7 @@ async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraf
             index = next(i for i, name in enumerate(filenames) if name in clash)
             raise invalid_input(f"input.assets.{index}.filename", f"{filenames[index]!r} is already in this version.") from None
         raise DomainError(ErrorCode.INVALID_INPUT, "A filename was added concurrently; retry.", "input.assets") from None
-    return added
+    return added, created
 
 
 async def _count_quality(added: list[AssetRow]) -> None:

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 from stepwise.models import clock
+from stepwise.models.actions.event_log import append_events
 from stepwise.models.actions.task_access import find_issue, find_task_of_asset
 from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign
@@ -82,7 +83,9 @@ async def create_issue(access: Access, asset_id: int, issue: NewIssue) -> tuple[
     await access.check(CREATE_ISSUE, campaign.organization_id, campaign.dataset_id, what="Asset")
     async with sql.transaction():
         asset = await Asset.get(id=asset_id)
-        return await raise_issue(campaign, asset, viewer.id, issue, task.step_id, "input")
+        row, event = await raise_issue(campaign, asset, viewer.id, issue, task.step_id, "input")
+        [event] = await append_events(campaign.id, [event])  # a rework or skip logs its own
+        return row, event
 
 
 # What each comment action needs and does: (required status, new status, event kind).
@@ -124,4 +127,6 @@ async def comment_issue(access: Access, issue_id: int, action: CommentAction, bo
             )
         await IssueComment.create(issue_id=issue.id, author_id=viewer.id, body=text, action=action, created_at=now)
         issue = await Issue.get(id=issue.id)
-    return issue, IssueChanged(kind, campaign.organization_id, campaign.id, issue.id, issue.asset_id, viewer.id, now)
+        [event] = await append_events(campaign.id, [
+            IssueChanged(kind, campaign.organization_id, campaign.id, issue.id, issue.asset_id, viewer.id, now)])
+    return issue, event

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from stepwise.models import clock
 from stepwise.models.actions.campaigns import find_campaign, locked
+from stepwise.models.actions.event_log import append_per_task
 from stepwise.models.actions.rollups import task_count_insert
 from stepwise.models.actions.task_writes import EventPerTask, task_event_writes
 from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign
+from stepwise.models.events import TasksCreated
 from stepwise.models.queries.workflow import WorkflowStep, load_workflow, save_round_robin
 from stepwise.models.workflow import (
     AttributionPolicy,
@@ -104,9 +106,9 @@ async def _insert_group(campaign: Campaign, step: WorkflowStep | None, group: st
 
 
 async def write_creation_events(campaign: Campaign, first_task_id: int, actor_id: int | None, now,
-                                *, copy_annotations: bool, any_done: bool = True) -> None:
-    """CREATED for every new task (and DONE for those done at once), their annotations, and their
-    progress counts."""
+                                *, copy_annotations: bool, any_done: bool = True) -> TasksCreated | None:
+    """CREATED for every new task (and DONE for those done at once), their annotations, their
+    progress counts, and the same events in the campaign's log: the range to publish."""
     if copy_annotations:
         await sql.execute(COPY_ANNOTATIONS, [now, campaign.id, first_task_id, campaign.version_id])
     new_tasks = "campaign_id = ? AND id >= ?"
@@ -116,6 +118,8 @@ async def write_creation_events(campaign: Campaign, first_task_id: int, actor_id
     if any_done:
         await sql.execute(*task_event_writes(EventPerTask(EventKind.DONE, actor_id, now, f"{new_tasks} AND status = ?",
                                                           [campaign.id, first_task_id, TaskStatus.DONE.value])))
+    logged = await append_per_task(campaign.id, new_tasks, [campaign.id, first_task_id], actor_id, now, any_done)
+    return None if logged is None else TasksCreated(campaign.organization_id, campaign.id, *logged)
 
 
 async def _entry_groups(campaign: Campaign, step_types: list) -> tuple[dict[int | None, tuple[str, int]], bool]:
@@ -137,8 +141,9 @@ async def _entry_groups(campaign: Campaign, step_types: list) -> tuple[dict[int 
     return groups, any(entries[has].copies_annotation for has in counts)
 
 
-async def launch_campaign(access: Access, campaign_id: int) -> Campaign:
-    """DRAFT → ONGOING with every asset's task, or COMPLETED when nothing is left to do."""
+async def launch_campaign(access: Access, campaign_id: int) -> tuple[Campaign, TasksCreated | None]:
+    """DRAFT → ONGOING with every asset's task, or COMPLETED when nothing is left to do; with the
+    range of the tasks' events in the campaign's log, to publish after commit."""
     viewer = access.require_viewer()
     campaign = await find_campaign(access, campaign_id, LAUNCH_CAMPAIGN)
     async with sql.bulk_transaction():
@@ -154,10 +159,10 @@ async def launch_campaign(access: Access, campaign_id: int) -> Campaign:
             step = None if index is None else steps[index]
             await _insert_group(campaign, step, *groups[index], loads, now)
         active = sum(count for index, (_, count) in groups.items() if index is not None)
-        await write_creation_events(campaign, first_task_id, viewer.id, now, copy_annotations=copies,
-                                    any_done=None in groups)
+        created = await write_creation_events(campaign, first_task_id, viewer.id, now, copy_annotations=copies,
+                                              any_done=None in groups)
         campaign.launched_at = now
         campaign.status = CampaignStatus.ONGOING if active else CampaignStatus.COMPLETED
         campaign.completed_at = None if active else now
         await campaign.save(update_fields=["status", "launched_at", "completed_at"])
-    return campaign
+    return campaign, created

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from stepwise.models import clock
 from stepwise.models.actions.campaigns import find_campaign
+from stepwise.models.actions.event_log import append_events
 from stepwise.models.actions.task_access import can_see_task
 from stepwise.models.actions.rollups import completion_rollup_writes, task_count_key, task_count_write, task_moves
 from stepwise.models.actions.task_writes import TaskEventRow, planned_columns, task_event_writes, task_update
@@ -73,6 +74,7 @@ async def _reassign_rows(campaign: Campaign, tasks: list[Task], changes: list[Ch
     await sql.execute(*task_event_writes(rows))
     for rollup in completion_rollup_writes(rows):  # none: a reassignment completes no step visit
         await sql.execute(*rollup)
+    events = await append_events(campaign.id, events)  # last: the log's seq is a lock on PostgreSQL
     for task in tasks:  # the rows as written (the conditional UPDATE proved nobody changed them since)
         for name, value in columns.items():
             setattr(task, name, value)

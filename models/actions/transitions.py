@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from stepwise.models import clock
 from stepwise.models.actions.completion import completion_write
 from stepwise.models.actions.entering import choose_assignee, holder_write
+from stepwise.models.actions.event_log import log_append, with_seqs
 from stepwise.models.actions.issues import NewIssue, has_open_issue, raise_issue
 from stepwise.models.actions.rollups import (
     completion_rollup_writes,
@@ -192,9 +193,14 @@ async def _move(task: TaskRow, campaign, action: TaskAction, request: Request, v
         writes += _accept_annotation(task.asset_id, changes.get("annotation", task.annotation), viewer_id, now)
     if change.may_complete_campaign:
         writes.append(completion_write(campaign.id, now))
-    changed = await sql.execute_all(writes)
-    if changed[0] != 1:
+    # Last: the campaign's event log (on PostgreSQL its seq's row lock, held until commit).
+    logged = [*outcome.issue_events, *outcome.events]
+    writes.append(log_append(sql.is_postgres(sql.current_connection()), campaign.id, logged))
+    results = await sql.execute_all_returning(writes)
+    if results[0][0] != 1:
         raise DomainError(ErrorCode.CONFLICT, "The task changed meanwhile; reload it.")
+    logged = with_seqs(logged, results[-1][1])
+    outcome.issue_events, outcome.events = logged[:len(outcome.issue_events)], logged[len(outcome.issue_events):]
     outcome.task = _as_written(task, changes)
     return outcome
 

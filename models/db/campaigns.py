@@ -32,6 +32,10 @@ class Campaign(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     launched_at = fields.DatetimeField(null=True)
     completed_at = fields.DatetimeField(null=True)
+    # The seq of the campaign's latest event (campaign_event). PostgreSQL writers take it with
+    # UPDATE ... RETURNING, a row lock held to commit, so seqs commit in order; SQLite has one
+    # writer at a time and reads MAX(seq) instead (models/actions/event_log.py).
+    last_event_seq = fields.BigIntField(default=0, db_default=0)
 
     class Meta:
         table = "campaign"
@@ -130,3 +134,23 @@ class TaskStepHolder(Model):
         unique_together = (("task", "step"),)
         # removeDatasetWorker forgets a removed worker's holds on the dataset's steps.
         indexes = (Index(fields=("user_id", "step_id")),)
+
+
+class CampaignEvent(Model):
+    # The campaign's event log: every task and issue event in commit order (seq 1, 2, ...);
+    # what subscribers resume from and catch up with (models/actions/event_log.py).
+    id = fields.BigIntField(primary_key=True)
+    campaign = fields.ForeignKeyField("stepwise.Campaign", related_name=False, on_delete=fields.CASCADE)
+    seq = fields.BigIntField()
+    kind = fields.CharField(max_length=20)
+    task_id = fields.IntField(null=True)  # task events
+    issue_id = fields.IntField(null=True)  # issue events
+    asset_id = fields.IntField(null=True)
+    actor_id = fields.IntField(null=True)
+    assignee_id = fields.IntField(null=True)
+    previous_assignee_id = fields.IntField(null=True)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "campaign_event"
+        unique_together = (("campaign", "seq"),)

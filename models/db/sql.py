@@ -96,21 +96,33 @@ async def fetch_models(model, where: str, params: Sequence[Any] = (), suffix: st
     return [model_from_row(model, columns, row) for row in rows]
 
 
-def _run_in_order(connection, statements: list) -> list[int]:
-    """On the SQLite connection's own thread: each statement in turn; the rows each changed."""
-    return [connection.execute(statement, params).rowcount for statement, params in statements]
+def _run_in_order(connection, statements: list) -> list[tuple[int, list]]:
+    """On the SQLite connection's own thread: each statement in turn; the rows each changed, and
+    the rows it returned (RETURNING: its count is known only once they are read)."""
+    results = []
+    for statement, params in statements:
+        cursor = connection.execute(statement, params)
+        rows = cursor.fetchall()
+        results.append((cursor.rowcount, rows))
+    return results
 
 
 async def execute_all(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
     """Several writes of the enclosing transaction, in order; the rows each changed. On SQLite one
     call runs them all (one trip when the transaction runs on the connection thread);
     PostgreSQL runs them one after the other."""
+    return [changed for changed, _ in await execute_all_returning(statements)]
+
+
+async def execute_all_returning(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[tuple[int, list]]:
+    """execute_all(), with the rows each statement returned (PostgreSQL returns rows only for a
+    statement that starts with SELECT or WITH, as Tortoise's client fetches only for those)."""
     conn = current_connection()
     if not isinstance(conn, TransactionalDBClient):
         raise RuntimeError("execute_all() runs inside sql.transaction(): its writes commit together")
     statements = [(to_dialect(conn, statement), list(params)) for statement, params in statements]
     if is_postgres(conn):
-        return [(await conn.execute_query(statement, params))[0] for statement, params in statements]
+        return [tuple(await conn.execute_query(statement, params)) for statement, params in statements]
     async with conn.acquire_connection() as connection:
         for statement, params in statements:
             conn.log.debug("%s: %s", statement, params)  # as Tortoise logs each statement

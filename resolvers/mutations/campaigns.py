@@ -8,6 +8,7 @@ import strawberry
 
 from stepwise.models.actions import campaigns, instructions, launch
 from stepwise.permissions.graphql import guard
+from stepwise.subscriptions.publish import publish_committed
 from stepwise.resolvers.mutations.results import INPUT, payload_of
 from stepwise.schema.campaign_inputs import (
     AddStepInput,
@@ -115,6 +116,8 @@ class CampaignMutations:
         campaign_id = decode_id(input.campaign_id, "Campaign")
 
         async def run() -> CampaignPayload:
-            return CampaignPayload(campaign=Campaign.from_row(await launch.launch_campaign(info.context.access, campaign_id)))
+            row, created = await launch.launch_campaign(info.context.access, campaign_id)
+            await publish_committed(info.context.bus, [created] if created else [])
+            return CampaignPayload(campaign=Campaign.from_row(row))
 
         return await payload_of(CampaignPayload, run)

@@ -8,6 +8,7 @@ import strawberry
 
 from stepwise.models.actions import assets, datasets, workers
 from stepwise.permissions.graphql import guard
+from stepwise.subscriptions.publish import publish_committed
 from stepwise.resolvers.mutations.results import INPUT, payload_of
 from stepwise.schema.context import Info
 from stepwise.schema.ids import decode_id
@@ -96,7 +97,8 @@ class DatasetMutations:
         version_id = decode_id(input.dataset_version_id, "DatasetVersion")
 
         async def run() -> AddAssetsPayload:
-            rows = await assets.add_assets(info.context.access, version_id, [_asset_draft(a) for a in input.assets])
+            rows, created = await assets.add_assets(info.context.access, version_id, [_asset_draft(a) for a in input.assets])
+            await publish_committed(info.context.bus, [created] if created else [])
             return AddAssetsPayload(assets=[Asset.from_row(row) for row in rows])
 
         return await payload_of(AddAssetsPayload, run)

@@ -21,7 +21,9 @@ from stepwise.resolvers.fields.accounts import (
     viewer_org_role,
 )
 from stepwise.resolvers.fields.common import row_by_id
+from stepwise.resolvers.fields.event_log import organization_event_positions
 from stepwise.schema.context import Info
+from stepwise.schema.event_cursors import organization_cursor
 from stepwise.schema.ids import encode_id
 from stepwise.schema.pagination import decode_cursor, page_size
 from stepwise.schema.types.common import Node
@@ -166,3 +168,12 @@ class Organization(Node):
         size, before_id = page_size(first), decode_cursor(after)
         rows, has_next = await organization_campaigns(info, self.row.id, status, now, size, before_id)
         return campaign_connection(self.row.id, status, now, after, rows, has_next)
+
+    @strawberry.field(
+        description="The position of the organization's latest task events (one per campaign), read before the "
+        "rest of this query's data (under `organization(id:)`): subscribe to myTaskUpdates with "
+        "`after: eventCursor` to receive every later change, none missed; see `Campaign.eventCursor`.",
+        permission_classes=guard("Organization.eventCursor"),
+    )
+    async def event_cursor(self, info: Info) -> str:
+        return organization_cursor(self.row.id, await organization_event_positions(info, self.row.id))

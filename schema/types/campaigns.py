@@ -23,9 +23,11 @@ from stepwise.resolvers.fields.campaigns import (
     step_assignees,
 )
 from stepwise.resolvers.fields.common import row_by_id
+from stepwise.resolvers.fields.event_log import campaign_event_position
 from stepwise.resolvers.fields.issues import campaign_issue_page
 from stepwise.resolvers.fields.tasks import campaign_task_page
 from stepwise.schema.campaign_inputs import DateRangeInput, IssueFilter, TaskFilter
+from stepwise.schema.event_cursors import campaign_cursor
 from stepwise.schema.context import Info
 from stepwise.schema.ids import decode_id, encode_id
 from stepwise.schema.pagination import decode_cursor, page_size
@@ -258,6 +260,16 @@ class Campaign(Node):
         criteria = _issue_criteria(filter)
         rows, has_next = await campaign_issue_page(self.row.id, criteria, page_size(first), decode_cursor(after))
         return issue_connection(self.row.id, criteria, after, rows, has_next)
+
+    @strawberry.field(
+        description="The position of the campaign's latest event, read before the rest of this query's data "
+        "(under `campaign(id:)`): subscribe to taskUpdates or issueUpdates with `after: eventCursor` to receive "
+        "every later change, none missed (a change that the query's data already shows may come again; "
+        "compare `version`).",
+        permission_classes=guard("Campaign.eventCursor"),
+    )
+    async def event_cursor(self, info: Info) -> str:
+        return campaign_cursor(self.row.id, await campaign_event_position(info, self.row.id))
 
     @strawberry.field(
         description="Task counters and overall completion. Not for LABELER workers (FORBIDDEN).",

@@ -18,6 +18,9 @@ class TaskUpdate:
     task: Task = strawberry.field(description="The task as it is after the change.")
     actor: User | None = strawberry.field(description="Who made the change; null when the server did.")
     at: datetime = strawberry.field(description="When it happened.")
+    cursor: str = strawberry.field(description="This update's position in the campaign's event log (in the "
+                                   "organization's logs for myTaskUpdates). Pass it as `after` to resume the stream "
+                                   "after it, with no update missed or repeated.")
 
 
 @strawberry.type(description="An issue was raised, answered, resolved or re-opened.")
@@ -26,3 +29,5 @@ class IssueUpdate:
     issue: Issue = strawberry.field(description="The issue as it is after the change.")
     actor: User | None = strawberry.field(description="Who made the change.")
     at: datetime = strawberry.field(description="When it happened.")
+    cursor: str = strawberry.field(description="This update's position in the campaign's event log. Pass it as "
+                                   "`after` to resume the stream after it, with no update missed or repeated.")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import asynccontextmanager
+
 CREATE = "mutation($v: ID!) { createCampaign(input: {datasetVersionId: $v}) { campaign { id status } errors { code field } } }"
 ADD_STEP = """mutation($i: AddStepInput!) { addStep(input: $i) {
   step { id name type position assignees { username } } campaign { steps { name position } } errors { code field } } }"""
@@ -68,3 +71,24 @@ async def act(api, query, variables, token) -> dict:
     """The payload of a task mutation (its single root field)."""
     data = await api.data(query, {"i": variables}, token)
     return next(iter(data.values()))
+
+
+@asynccontextmanager
+async def streams_by_type(bus, channel: str):
+    """One bus channel's messages split by their `type` (task, issue, range): one stream each."""
+    queues = {kind: asyncio.Queue() for kind in ("task", "issue", "range")}
+
+    async def stream(queue):
+        while True:
+            yield await queue.get()
+
+    async with bus.subscribe(channel) as messages:
+        async def pump():
+            async for message in messages:
+                queues[message["type"]].put_nowait(message)
+
+        pumping = asyncio.create_task(pump())
+        try:
+            yield {kind: stream(queue) for kind, queue in queues.items()}
+        finally:
+            pumping.cancel()

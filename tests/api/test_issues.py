@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from campaign_helpers import (
+    streams_by_type,
     LAUNCH, REWORK, SKIP, SUBMIT, TASK, act, add_assets, all_tasks, campaign_with_steps,
 )
 from tortoise.backends.base.client import TransactionalDBClient
@@ -24,7 +25,7 @@ from stepwise.models import clock as server_clock
 from stepwise.models.db.issues import Issue as IssueRow
 from stepwise.models.db.issues import IssueComment as IssueCommentRow
 from stepwise.schema.ids import encode_id, parse_id
-from stepwise.subscriptions.channels import campaign_issues, campaign_tasks
+from stepwise.subscriptions.channels import campaign_events
 
 ANNOTATE_REVIEW = [("Annotate", "ANNOTATION", ["labeler1", "contributor1"]), ("Review", "REVIEW", ["manager1"])]
 NAMES = ("a.jpg", "b.jpg", "c.jpg", "d.jpg")  # round robin: a, c -> labeler1; b, d -> contributor1
@@ -137,8 +138,8 @@ class Watch:
 @asynccontextmanager
 async def watching(api, campaign: Campaign):
     bus = api.app.state.bus
-    async with bus.subscribe(campaign_issues(campaign.pk)) as issues, bus.subscribe(campaign_tasks(campaign.pk)) as tasks:
-        yield Watch(issues, tasks)
+    async with streams_by_type(bus, campaign_events(campaign.pk)) as streams:
+        yield Watch(streams["issue"], streams["task"])
 
 
 async def changed(api, world, campaign: Campaign, query, variables, token, kind: str, actor: str) -> dict:
@@ -395,8 +396,9 @@ async def test_reply_resolve_reopen_thread(api, world, frozen_clock, publication
     assert parse_time(thread["createdAt"]) == opened_at
 
     # Six successes, six messages, each on the campaign's issues channel and outside any transaction.
-    channel = campaign_issues(campaign.pk)
-    assert publications == [(channel, kind, False) for kind in
+    channel = campaign_events(campaign.pk)
+    issue_messages = [p for p in publications if p[0] == channel and p[1] is not None]  # not the launch's range
+    assert issue_messages == [(channel, kind, False) for kind in
                             ("CREATED", "REPLIED", "RESOLVED", "REPLIED", "REOPENED", "RESOLVED")]
 
 

@@ -274,6 +274,8 @@ def build_probes(W: Objects, users: dict[str, str]) -> list[Probe]:
         lambda o: {"o": o.gid}, lambda o: [on("Query.myIssues", o.key)])
     add("Organization.members", "query($id: ID!) { organization(id: $id) { members { role user { username } } } }",
         orgs, lambda o: {"id": o.gid}, lambda o: [on("Query.organization", o.key), on("Organization.members", o.key)])
+    add("Organization.eventCursor", "query($id: ID!) { organization(id: $id) { eventCursor } }",
+        orgs, lambda o: {"id": o.gid}, lambda o: [on("Query.organization", o.key), on("Organization.eventCursor", o.key)])
     add("Organization.invitations", "query($id: ID!) { organization(id: $id) { invitations { email role } } }",
         orgs, lambda o: {"id": o.gid},
         lambda o: [on("Query.organization", o.key), on("Organization.invitations", o.key)])
@@ -400,6 +402,7 @@ def build_probes(W: Objects, users: dict[str, str]) -> list[Probe]:
         ("Campaign.progress", "progress { percent }"),
         ("Campaign.issues", "issues(first: 5) { totalCount }"),
         ("Campaign.analytics", "analytics { efficiency { issuesOpened } }"),
+        ("Campaign.eventCursor", "eventCursor"),
     ):
         add(op, f"query($id: ID!) {{ campaign(id: $id) {{ {selection} }} }}", campaigns, lambda o: {"id": o.gid},
             lambda o, op=op: [on("Query.campaign", o.key), on(op, o.key)], label="campaign(id)")

@@ -9,7 +9,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('stepwise', '0006_analytics_rollups')]
+    dependencies = [('stepwise', '0007_event_log')]
 
     initial = False
 

@@ -1,0 +1,105 @@
+"""Appending to a campaign's event log (campaign_event), in the transaction of the change.
+
+Order is commit order. SQLite has one writer at a time, so the next seq is MAX(seq) + 1 read
+in the statement that inserts. On PostgreSQL concurrent transactions could both read the same
+MAX, and serial ids commit out of order, so the seq comes from `campaign.last_event_seq` taken
+with UPDATE ... RETURNING: the row lock it takes is held until commit, so a later seq cannot
+commit before an earlier one. Callers append last in their transaction, to hold that lock for
+as short a time as possible.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from stepwise.models.db import sql
+from stepwise.models.events import IssueChanged, TaskChanged
+
+LOG_COLUMNS = ("kind", "task_id", "issue_id", "asset_id", "actor_id", "assignee_id", "previous_assignee_id", "at")
+# PostgreSQL types the VALUES list from its first row: a NULL there would read as text.
+PG_TYPES = ("INTEGER", "VARCHAR(20)", "INTEGER", "INTEGER", "INTEGER", "INTEGER", "INTEGER", "INTEGER", "TIMESTAMPTZ")
+
+
+def _log_values(event: TaskChanged | IssueChanged) -> tuple:
+    if isinstance(event, TaskChanged):
+        return (event.kind.value, event.task_id, None, None, event.actor_id, event.assignee_id,
+                event.previous_assignee_id, event.at)
+    return (event.kind, None, event.issue_id, event.asset_id, event.actor_id, None, None, event.at)
+
+
+def log_append(postgres: bool, campaign_id: int, events: Sequence[TaskChanged | IssueChanged]) -> tuple[str, list]:
+    """One statement appending `events` (in order) to the campaign's log; it RETURNs their seqs."""
+    if not events:
+        raise ValueError("log_append() needs at least one event")
+    count = len(events)
+    if postgres:
+        base = "base AS (UPDATE campaign SET last_event_seq = last_event_seq + ? WHERE id = ? RETURNING last_event_seq - ? AS s)"
+        params: list = [count, campaign_id, count]
+        marks = "(" + ", ".join(f"CAST(? AS {t})" for t in PG_TYPES) + ")"
+    else:
+        base = "base AS (SELECT COALESCE(MAX(seq), 0) AS s FROM campaign_event WHERE campaign_id = ?)"
+        params = [campaign_id]
+        marks = "(" + ", ".join("?" * len(PG_TYPES)) + ")"
+    for k, event in enumerate(events, 1):
+        params += [k, *_log_values(event)]
+    columns = ", ".join(LOG_COLUMNS)
+    picked = ", ".join(f"e.{c}" for c in LOG_COLUMNS)
+    params.append(campaign_id)
+    return (f"WITH {base}, e(k, {columns}) AS (VALUES {', '.join([marks] * count)})"
+            f" INSERT INTO campaign_event (campaign_id, seq, {columns}) SELECT ?, base.s + e.k, {picked}"
+            f" FROM base, e ORDER BY e.k RETURNING seq", params)
+
+
+def with_seqs(events: Sequence, returned_rows: Sequence) -> list:
+    """The events with the seqs their log_append statement returned (in the events' order)."""
+    first = min(row[0] for row in returned_rows)
+    return [dataclasses.replace(event, seq=first + k) for k, event in enumerate(events)]
+
+
+async def append_events(campaign_id: int, events: Sequence[TaskChanged | IssueChanged]) -> list:
+    """Append to the log in the caller's transaction; the events with their seqs."""
+    if not events:
+        return []
+    conn = sql.current_connection()
+    rows = await sql.fetch(*log_append(sql.is_postgres(conn), campaign_id, events))
+    return with_seqs(events, rows)
+
+
+# CREATED for each selected task in id order; with DONE_TOO, then DONE for those already DONE.
+PER_TASK_INSERT = "INSERT INTO campaign_event (campaign_id, seq, kind, task_id, asset_id, actor_id, assignee_id, at)"
+CREATED_PER_TASK = (
+    PER_TASK_INSERT + " SELECT campaign_id, ? + ROW_NUMBER() OVER (ORDER BY id), 'CREATED', id, asset_id, ?,"
+    " assignee_id, ? FROM task WHERE {where}"
+)
+CREATED_THEN_DONE = (
+    PER_TASK_INSERT + " SELECT campaign_id, ? + ROW_NUMBER() OVER (ORDER BY phase, id), kind, id, asset_id, ?,"
+    " assignee_id, ? FROM (SELECT 0 AS phase, 'CREATED' AS kind, id, asset_id, assignee_id, campaign_id FROM task"
+    " WHERE {where} UNION ALL SELECT 1, 'DONE', id, asset_id, assignee_id, campaign_id FROM task"
+    " WHERE {where} AND status = 'DONE') AS created"
+)
+
+
+async def append_per_task(campaign_id: int, where: str, params: Sequence, actor_id: int | None, at,
+                          done_too: bool) -> tuple[int, int] | None:
+    """Set-based, for a launch or new assets (the caller holds the campaign's row lock): CREATED
+    for every task matching `where` in id order, then DONE for those of them already DONE. The
+    range of seqs written, or None if no task matched."""
+    postgres = sql.is_postgres(sql.current_connection())
+    if postgres:
+        base = (await sql.fetch("SELECT last_event_seq FROM campaign WHERE id = ? FOR UPDATE", [campaign_id]))[0][0]
+    else:
+        base = (await sql.fetch("SELECT COALESCE(MAX(seq), 0) FROM campaign_event WHERE campaign_id = ?",
+                                [campaign_id]))[0][0]
+    if done_too:
+        statement, values = CREATED_THEN_DONE.format(where=where), [base, actor_id, at, *params, *params]
+    else:
+        statement, values = CREATED_PER_TASK.format(where=where), [base, actor_id, at, *params]
+    await sql.execute(statement, values)
+    if postgres:
+        last = (await sql.fetch("WITH moved AS (UPDATE campaign SET last_event_seq = (SELECT COALESCE(MAX(seq), 0)"
+                                " FROM campaign_event WHERE campaign_id = ?) WHERE id = ? RETURNING last_event_seq)"
+                                " SELECT last_event_seq FROM moved", [campaign_id, campaign_id]))[0][0]
+    else:
+        last = (await sql.fetch("SELECT COALESCE(MAX(seq), 0) FROM campaign_event WHERE campaign_id = ?", [campaign_id]))[0][0]
+    return (base + 1, last) if last > base else None

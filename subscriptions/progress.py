@@ -1,0 +1,116 @@
+"""Campaign progress for its subscribers: computed once per campaign per burst of changes and
+shared by every `campaignProgress` subscriber of the campaign in this process.
+
+One feed per campaign while it has subscribers: it listens to the campaign's channel and, when a
+change may move a count, computes the progress, publishes it to its subscribers, then waits
+COALESCE_SECONDS before computing again. So the first change of a burst is pushed at once, a
+burst gives at most one push per COALESCE_SECONDS, and the last push is computed after the last
+change: it ends on the latest value. A slow subscriber skips to the latest value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from stepwise.models.queries.campaigns import campaign_by_id
+from stepwise.models.queries.tasks import campaign_progress
+from stepwise.models.workflow import COUNT_NEUTRAL_EVENTS
+from stepwise.resolvers.loaders import Loaders
+from stepwise.subscriptions import channels
+from stepwise.subscriptions.bus import Bus, Gap
+
+COALESCE_SECONDS = 0.1
+logger = logging.getLogger("stepwise.events")
+_FEEDS: weakref.WeakKeyDictionary[Bus, dict[int, ProgressFeed]] = weakref.WeakKeyDictionary()
+
+
+def moves_progress(message: dict | Gap) -> bool:
+    """Whether progress may have changed: a range of new tasks, lost messages (GAP), or a task
+    event that changes counts (not started, saved, reassigned)."""
+    if isinstance(message, Gap) or message["type"] == "range":
+        return True
+    return message["type"] == "task" and message["kind"] not in COUNT_NEUTRAL_EVENTS
+
+
+class ProgressFeed:
+    """The shared progress of one campaign: `version` grows with each computed value."""
+
+    def __init__(self, bus: Bus, campaign_id: int) -> None:
+        self.campaign_id = campaign_id
+        self.version = 0
+        self.value: tuple[list, object] | None = None  # (steps, Progress)
+        self.subscribers = 0
+        self._published = asyncio.Condition()
+        self._listening = asyncio.Event()
+        self._task = asyncio.create_task(self._run(bus))
+
+    async def next_after(self, version: int) -> tuple[int, tuple[list, object]]:
+        """The latest value once it is newer than `version`."""
+        async with self._published:
+            await self._published.wait_for(lambda: self.version > version)
+            return self.version, self.value
+
+    async def listening(self) -> None:
+        await asyncio.wait([asyncio.ensure_future(self._listening.wait()), self._task],
+                           return_when=asyncio.FIRST_COMPLETED)
+        if self._task.done():
+            self._task.result()  # the feed failed to subscribe: say why
+
+    async def _run(self, bus: Bus) -> None:
+        changed = asyncio.Event()
+        async with bus.subscribe(channels.campaign_events(self.campaign_id)) as messages:
+            self._listening.set()
+
+            async def watch() -> None:
+                async for message in messages:
+                    if moves_progress(message):
+                        changed.set()
+
+            watching = asyncio.create_task(watch())
+            try:
+                while True:
+                    await changed.wait()
+                    changed.clear()
+                    await self._compute()
+                    await asyncio.sleep(COALESCE_SECONDS)
+            finally:
+                watching.cancel()
+
+    async def _compute(self) -> None:
+        try:
+            campaign = await campaign_by_id(self.campaign_id)
+            steps = await Loaders().steps_by_campaign.load(self.campaign_id)
+            value = (steps, await campaign_progress(campaign, steps))
+        except Exception:  # e.g. the campaign was deleted: keep the feed, log, try on the next change
+            logger.exception("could not compute the progress of campaign %s", self.campaign_id)
+            return
+        async with self._published:
+            self.version += 1
+            self.value = value
+            self._published.notify_all()
+
+    def close(self) -> None:
+        self._task.cancel()
+
+
+@asynccontextmanager
+async def progress_feed(bus: Bus, campaign_id: int) -> AsyncIterator[ProgressFeed]:
+    """The campaign's shared feed, listening on the bus on entry (so a change committed after
+    entry is pushed); closed when its last subscriber leaves."""
+    feeds = _FEEDS.setdefault(bus, {})
+    feed = feeds.get(campaign_id)
+    if feed is None:
+        feed = feeds[campaign_id] = ProgressFeed(bus, campaign_id)
+    feed.subscribers += 1
+    try:
+        await feed.listening()
+        yield feed
+    finally:
+        feed.subscribers -= 1
+        if feed.subscribers == 0 and feeds.get(campaign_id) is feed:
+            del feeds[campaign_id]
+            feed.close()

@@ -1,0 +1,68 @@
+"""A subscriber's position in the event logs it follows, and how it moves.
+
+In step with a log (the bus message's seq is the next one), the event comes from the bus
+message: no query. Behind (a resume with `after:`, a seq it did not receive, a GAP from the
+bus, a range of CREATED from a launch), it pages through the log from its position with keyset
+reads, as fast as its client reads, then goes back to the bus. Bus messages at or before the
+position are ones it has already delivered from the log: skipped. So nothing is lost or sent
+twice, and what waits for a slow client is at most the bus's bounded queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from stepwise.models.queries.event_log import PAGE, log_page
+from stepwise.subscriptions.bus import Gap
+
+Batch = list[dict]
+
+
+class LogPosition:
+    """Where a subscriber is in each campaign log it follows (seq delivered up to)."""
+
+    def __init__(self, organization_id: int, positions: dict[int, int], *, behind: bool,
+                 known_campaigns: Callable[[], Awaitable[dict[int, int]]] | None = None) -> None:
+        self.organization_id = organization_id
+        self.positions = dict(positions)
+        self._behind = set(positions) if behind else set()
+        # The organization's stream: campaigns created since it started join at their start.
+        self._known_campaigns = known_campaigns
+
+    async def follow(self, messages: AsyncIterator[dict | Gap]) -> AsyncIterator[Batch]:
+        """Batches of events in log order, each to be authorized after the viewer's roles are
+        reloaded: one bus message, or one page of a log."""
+        while True:
+            while self._behind:
+                campaign_id = min(self._behind)
+                self.positions.setdefault(campaign_id, 0)
+                page = await log_page(self.organization_id, campaign_id, self.positions.get(campaign_id, 0))
+                if len(page) < PAGE:
+                    self._behind.discard(campaign_id)
+                if page:
+                    yield page
+                    self.positions[campaign_id] = max(self.positions[campaign_id], page[-1]["seq"])
+            message = await anext(messages)
+            if isinstance(message, Gap):  # messages were lost: every log may have moved
+                await self._all_behind()
+                continue
+            campaign_id = message["campaign_id"]
+            position = self.positions.setdefault(campaign_id, 0)
+            if message["type"] == "range":
+                if message["last_seq"] > position:  # read from the log, at this subscriber's pace
+                    self._behind.add(campaign_id)
+            elif message["seq"] == position + 1:
+                yield [message]
+                self.positions[campaign_id] = max(self.positions[campaign_id], message["seq"])
+            elif message["seq"] > position:  # a seq was missed: it is in the log
+                self._behind.add(campaign_id)
+
+    def delivered(self, message: dict) -> None:
+        """The consumer is done with this event (yielded or not for its viewer)."""
+        self.positions[message["campaign_id"]] = message["seq"]
+
+    async def _all_behind(self) -> None:
+        if self._known_campaigns is not None:
+            for campaign_id in await self._known_campaigns():
+                self.positions.setdefault(campaign_id, 0)
+        self._behind = set(self.positions)
