@@ -230,14 +230,16 @@ class Subscription:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), CAMPAIGN_PROGRESS)
         async with progress_feed(info.context.bus, campaign.id) as feed:
             # Listening first, then the snapshot: a change committed in between is pushed after it.
-            version = feed.version
+            version, events = feed.version, feed.events
             yield await progress_of(info, await campaign_by_id(campaign.id))
             while True:
-                version, (steps, counts) = await feed.next_after(version)
-                info.context.access.forget()
+                latest, events = await feed.next_event_after(version, events)
+                info.context.access.forget()  # checked at every event, count-neutral ones too
                 if not CAMPAIGN_PROGRESS.allows(await _role(info, campaign)):
                     return
-                yield progress_from(steps, counts)  # computed once for every subscriber of the campaign
+                if latest > version:
+                    version, (steps, counts) = feed.version, feed.value
+                    yield progress_from(steps, counts)  # computed once for every subscriber of the campaign
 
     @strawberry.subscription(description="The viewer's new notifications, as they are sent.", permission_classes=guard("Subscription.notifications"))
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:

@@ -42,6 +42,7 @@ class ProgressFeed:
     def __init__(self, bus: Bus, campaign_id: int) -> None:
         self.campaign_id = campaign_id
         self.version = 0
+        self.events = 0  # every event heard, count-neutral ones too: subscribers re-check access on each
         self.value: tuple[list, object] | None = None  # (steps, Progress)
         self.subscribers = 0
         self._published = asyncio.Condition()
@@ -53,6 +54,18 @@ class ProgressFeed:
         async with self._published:
             await self._published.wait_for(lambda: self.version > version)
             return self.version, self.value
+
+    async def next_event_after(self, version: int, events: int) -> tuple[int, int]:
+        """(version, events) once either passed the given ones: a new value, or any event at all
+        (after which a subscriber checks it may still see the progress)."""
+        async with self._published:
+            await self._published.wait_for(lambda: self.version > version or self.events > events)
+            return self.version, self.events
+
+    async def _heard(self) -> None:
+        async with self._published:
+            self.events += 1
+            self._published.notify_all()
 
     async def listening(self) -> None:
         await asyncio.wait([asyncio.ensure_future(self._listening.wait()), self._task],
@@ -69,6 +82,8 @@ class ProgressFeed:
                 async for message in messages:
                     if moves_progress(message):
                         changed.set()
+                    else:
+                        await self._heard()
 
             watching = asyncio.create_task(watch())
             try:

@@ -80,6 +80,13 @@ async def next_message(messages):
     return await asyncio.wait_for(messages.__anext__(), WITHIN)
 
 
+async def next_after_gaps(messages):
+    message = await next_message(messages)
+    while message is GAP:
+        message = await next_message(messages)
+    return message
+
+
 async def test_after_a_redis_restart_events_flow_again_and_subscribers_got_gap(private_redis, caplog):
     async with open_bus(private_redis.url, TIMEOUT) as a, open_bus(private_redis.url, TIMEOUT) as b:
         async with b.subscribe("campaign:1") as on_b, a.subscribe("campaign:1") as on_a:
@@ -98,8 +105,9 @@ async def test_after_a_redis_restart_events_flow_again_and_subscribers_got_gap(p
             assert await next_message(on_b) is GAP
             assert await next_message(on_a) is GAP
             await a.publish("campaign:1", {"n": 2})
-            assert await next_message(on_b) == {"n": 2}
-            assert await next_message(on_a) == {"n": 2}
+            # Another GAP may come first: a's failed publish, announced once a is back (harmless).
+            assert await next_after_gaps(on_b) == {"n": 2}
+            assert await next_after_gaps(on_a) == {"n": 2}
         # A new subscriber after the restart is served too.
         async with b.subscribe("campaign:2") as fresh:
             await a.publish("campaign:2", {"n": 3})
