@@ -32,7 +32,14 @@ from stepwise.permissions.auth import bearer_token
 from stepwise.schema.app import build_schema
 from stepwise.schema.context import Context
 from stepwise.subscriptions.bus import open_bus
-from stepwise.subscriptions.sockets import LegacyWSHandler, TransportWSHandler, rejection_reason, viewer_of_connection
+from stepwise.subscriptions.revocations import OpenSockets, follow_revocations
+from stepwise.subscriptions.sockets import (
+    LegacyWSHandler,
+    TransportWSHandler,
+    rejection_reason,
+    token_of_connection,
+    viewer_of_connection,
+)
 from stepwise.uploads import UploadRequestAdapter, discard_files, parse_graphql_multipart, track_files
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
@@ -59,6 +66,7 @@ class StepwiseGraphQL(GraphQL):
             connection_init_wait_timeout=timedelta(milliseconds=settings.ws_init_timeout_ms),
         )
         self.settings = settings
+        self.open_sockets = OpenSockets()  # closed by logOut (subscriptions/revocations.py)
         self._graphiql_page = graphiql_page()
 
     @property
@@ -109,11 +117,13 @@ class StepwiseGraphQL(GraphQL):
         if viewer is None:
             raise ConnectionRejectionError({"message": rejection_reason(context.connection_params)})
         context.access = Access(viewer)
+        context.token = token_of_connection(context.connection_params)
         return UNSET
 
     async def get_context(self, request: Any, response: Any) -> Context:
         header = request.headers.get("authorization")
-        viewer = await authenticate(bearer_token(header), self.settings.session_rules)
+        token = bearer_token(header)
+        viewer = await authenticate(token, self.settings.session_rules)
         request.scope[SIGNED_IN] = viewer is not None  # read when a multipart body is parsed, just after
         return Context(
             request=request,
@@ -121,6 +131,7 @@ class StepwiseGraphQL(GraphQL):
             settings=self.settings,
             access=Access(viewer, token_rejected=bool(header)),
             request_id=request.scope.get("state", {}).get("request_id", "-"),
+            token=token if viewer is not None else None,
         )
 
 
@@ -164,14 +175,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 logger.info("removed %d leftover upload file(s) from %s", len(removed), settings.files_dir)
             app.state.bus = bus  # for in-process listeners (tests, background jobs)
             notifier = asyncio.create_task(run_notifier(bus, settings.notification_interval_seconds))
+            revocations = asyncio.create_task(follow_revocations(bus, graphql.open_sockets))
             # Start-up objects (schema, models, modules) never die: keep them out of every
             # collection. Measured: p90 of a task page 81 -> 33 ms (docs/benchmarks.md).
             gc.freeze()
             try:
                 yield {"bus": bus}
             finally:
-                notifier.cancel()  # before the bus and the database close under it
-                await asyncio.gather(notifier, return_exceptions=True)
+                for job in (notifier, revocations):  # before the bus and the database close under them
+                    job.cancel()
+                await asyncio.gather(notifier, revocations, return_exceptions=True)
 
     graphql = StepwiseGraphQL(settings)
     return Starlette(

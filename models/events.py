@@ -59,6 +59,16 @@ class NotificationSent:
 
 
 @dataclass(frozen=True)
+class TokenRevoked:
+    """A token was revoked (logOut): every process closes the websockets opened with it."""
+
+    token_digest: str
+
+    def to_message(self) -> dict:
+        return dict(vars(self))
+
+
+@dataclass(frozen=True)
 class TasksCreated:
     """Many tasks created at once (a launch, new assets): their CREATED (and DONE) events are the
     log's seqs first_seq..last_seq; the message names the range, subscribers read the log."""

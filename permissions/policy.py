@@ -61,6 +61,7 @@ OPERATIONS: dict[str, str] = {
     "Query.me": PUBLIC,
     "Mutation.signUp": PUBLIC,
     "Mutation.logIn": PUBLIC,
+    "Mutation.logOut": SIGNED_IN,
     "Query.organizations": SIGNED_IN,
     "Query.node": SIGNED_IN,
     "Query.nodes": SIGNED_IN,

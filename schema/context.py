@@ -22,6 +22,8 @@ class Context:
     loaders: Loaders = field(default_factory=Loaders)
     # Websockets: the connection_init payload (strawberry sets it); credentials travel there.
     connection_params: dict | None = None
+    # The bearer token this request (or websocket) was authenticated with, for logOut.
+    token: str | None = None
     # Event log positions a root field read before its data, for its eventCursor field.
     event_positions: dict = field(default_factory=dict)
 

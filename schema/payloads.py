@@ -12,6 +12,12 @@ from stepwise.schema.types.datasets import Dataset, DatasetVersion, DatasetWorke
 ERRORS = "Why nothing was changed; empty on success."
 
 
+@strawberry.type(description="The result of logOut.")
+class LogOutPayload:
+    revoked: bool = strawberry.field(default=False, description="True when the token of this request was revoked.")
+    errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS)
+
+
 @strawberry.type(description="The result of signUp or logIn.")
 class AuthPayload:
     token: str | None = strawberry.field(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from stepwise.models.events import IssueChanged, NotificationSent, TaskChanged, TasksCreated
+from stepwise.models.events import IssueChanged, NotificationSent, TaskChanged, TasksCreated, TokenRevoked
 from stepwise.subscriptions.bus import BrokerUnavailable, Bus
 from stepwise.subscriptions.channels import channels_for
 
 logger = logging.getLogger("stepwise.events")
 
 
-async def publish_committed(bus: Bus | None, events: Iterable[TaskChanged | IssueChanged | TasksCreated | NotificationSent]) -> None:
+async def publish_committed(bus: Bus | None, events: Iterable[TaskChanged | IssueChanged | TasksCreated | NotificationSent | TokenRevoked]) -> None:
     """Send each event to its channels. The change is already committed: a broker failure is
     logged, never turned into a failed mutation: subscribers catch up from the database once the
     bus reports the gap (bus.py). A lost broker is logged once by the bus, not per event."""

@@ -20,6 +20,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 
 from stepwise.models.actions.accounts import authenticate
 from stepwise.models.errors import INVALID_TOKEN
+from stepwise.subscriptions.revocations import REVOKED_CODE, REVOKED_REASON
 
 INIT_TIMEOUT_CODE = 4408
 INIT_TIMEOUT_REASON = "Connection initialisation timeout"
@@ -52,9 +53,38 @@ async def viewer_of_connection(params: object, session_rules):
     return await authenticate(token, session_rules) if token else None
 
 
-class TransportWSHandler(BaseGraphQLTransportWSHandler):
+class Revocable:
+    """Both protocols: an authenticated socket is known to the process's OpenSockets under its
+    token until it ends, so that logOut closes it (subscriptions/revocations.py)."""
+
+    registered_token: str | None = None
+
+    def register_if_signed_in(self) -> None:
+        access, token = getattr(self.context, "access", None), getattr(self.context, "token", None)
+        if access is not None and access.viewer is not None and token:
+            self.registered_token = token
+            self.view.open_sockets.add(token, self)
+
+    def unregister(self) -> None:
+        if self.registered_token is not None:
+            self.view.open_sockets.discard(self.registered_token, self)
+
+    async def close_revoked(self) -> None:
+        try:
+            await self.websocket.close(code=REVOKED_CODE, reason=REVOKED_REASON)
+        except Exception:  # noqa: BLE001 - the client went away first: nothing left to close
+            pass
+
+
+class TransportWSHandler(Revocable, BaseGraphQLTransportWSHandler):
     """graphql-transport-ws: a missing or bad token closes the socket with 4401, as the contract
     says; a bad document is an `error` message, not a closed socket."""
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        finally:
+            self.unregister()
 
     async def handle_connection_init(self, message) -> None:
         payload = message.get("payload")
@@ -62,13 +92,14 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler):
             await self.websocket.close(code=4401, reason=rejection_reason(payload))
             return
         await super().handle_connection_init(message)
+        self.register_if_signed_in()
 
     @staticmethod
     def _get_pre_execution_close_reason(error) -> None:
         return None
 
 
-class LegacyWSHandler(BaseGraphQLWSHandler):
+class LegacyWSHandler(Revocable, BaseGraphQLWSHandler):
     """graphql-ws: the same connection_init deadline as the new protocol."""
 
     async def handle(self) -> None:
@@ -77,10 +108,12 @@ class LegacyWSHandler(BaseGraphQLWSHandler):
             await super().handle()
         finally:
             deadline.cancel()
+            self.unregister()
 
     async def handle_connection_init(self, message) -> None:
         self.connection_init_received = True
         await super().handle_connection_init(message)
+        self.register_if_signed_in()
 
     async def _close_unless_initialised(self) -> None:
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())

@@ -35,9 +35,6 @@ NOT_YET_SERVED = {
     "AnnotationFormat was removed.": 12,
     "ImportAnnotationsInput was removed.": 12,
     "ImportAnnotationsPayload was removed.": 12,
-    # issue 14: sessions
-    "Mutation.logOut was removed.": 14,
-    "LogOutPayload was removed.": 14,
 }
 
 

@@ -92,6 +92,23 @@ async def authenticate(token: str | None, rules: SessionRules) -> User | None:
     return sql.model_from_row(User, columns, rows[0][:-2])
 
 
+async def revoke_token(token: str | None) -> bool:
+    """Revoke a bearer token at once (logOut): False when it was not a valid one."""
+    if not token or not plausible_token(token):
+        return False
+    async with sql.transaction():
+        return await sql.execute("DELETE FROM api_token WHERE token_hash = ?", [token_digest(token)]) > 0
+
+
+async def revoked_among(digests: list[str]) -> list[str]:
+    """The token digests of the list that name no token any more."""
+    if not digests:
+        return []
+    marks = ",".join("?" * len(digests))
+    kept = {row[0] for row in await sql.fetch(f"SELECT token_hash FROM api_token WHERE token_hash IN ({marks})", digests)}
+    return [digest for digest in digests if digest not in kept]
+
+
 async def create_token_for(username: str, label: str = "cli") -> str:
     """An API token for scripts (the `stepwise token create` command)."""
     user = await User.get_or_none(username=username)

@@ -8,13 +8,16 @@ import strawberry
 
 from stepwise.models.actions import accounts, organizations
 from stepwise.models.actions.sessions import TooManyAttempts
+from stepwise.models.events import TokenRevoked
+from stepwise.permissions.auth import token_digest
 from stepwise.permissions.graphql import guard
 from stepwise.resolvers.mutations.results import INPUT, payload_of
 from stepwise.schema.context import Info
 from stepwise.schema.ids import decode_id
 from stepwise.schema.inputs import CreateOrganizationInput, InviteMemberInput, LogInInput, SignUpInput
-from stepwise.schema.payloads import AuthPayload, InviteMemberPayload, OrganizationPayload
+from stepwise.schema.payloads import AuthPayload, InviteMemberPayload, LogOutPayload, OrganizationPayload
 from stepwise.schema.types.accounts import Invitation, Membership, Organization, User
+from stepwise.subscriptions.publish import publish_committed
 
 
 @strawberry.type
@@ -46,6 +49,17 @@ class AccountMutations:
             return AuthPayload(token=token, user=User.from_row(user))
 
         return await payload_of(AuthPayload, run)
+
+    @strawberry.mutation(
+        description="Revokes the bearer token of this request, at once, for HTTP and open websockets "
+        "(those opened with it are closed with 4401 within a second, in every server process).",
+        permission_classes=guard("Mutation.logOut"),
+    )
+    async def log_out(self, info: Info) -> LogOutPayload:
+        revoked = await accounts.revoke_token(info.context.token)
+        if revoked:  # after commit: every process closes the websockets opened with the token
+            await publish_committed(info.context.bus, [TokenRevoked(token_digest(info.context.token))])
+        return LogOutPayload(revoked=revoked)
 
     @strawberry.mutation(description="Create an organization; you become its ADMIN.", permission_classes=guard("Mutation.createOrganization"))
     async def create_organization(self, info: Info, input: Annotated[CreateOrganizationInput, INPUT]) -> OrganizationPayload:

@@ -47,6 +47,8 @@ MISSING_PK = 987_654_321
 SIGNED_IN_PERSONAS = ("admin", "member", "labeler", "manager", "contributor", "outsider")
 ANONYMOUS_PERSONAS = ("anonymous", "badtoken")
 PERSONAS = SIGNED_IN_PERSONAS + ANONYMOUS_PERSONAS
+LOG_IN = "mutation($i: LogInInput!) { logIn(input: $i) { token } }"
+PASSWORD = "correct horse battery"  # every persona's (conftest.Api.sign_up)
 USERNAMES = {"admin": "admin1", "member": "member1", "labeler": "labeler1", "manager": "manager1",
              "contributor": "contributor1", "outsider": "outsider1", "otherlab": "otherlab1"}
 ORG_ROLES: dict[tuple[str, str], OrgRole] = {
@@ -183,7 +185,7 @@ class Probe:
     variables: Callable[[Obj | None], dict]
     chain: Callable[[Obj | None], list[tuple[str, str | None]]]
     label: str = ""
-    kind: str = "plain"  # plain | email | datasets | campaigns | upload
+    kind: str = "plain"  # plain | email | datasets | campaigns | upload | logout
     payload: frozenset | None = None  # the payload error codes a mutation may answer (None: not a mutation)
     allow_empty: bool = False  # email probes: whether an allowed answer may list no user
 
@@ -240,6 +242,8 @@ def build_probes(W: Objects, users: dict[str, str]) -> list[Probe]:
         lambda o: [on("Mutation.logIn", None)], payload=payload_of("INVALID_CREDENTIALS"))
 
     # -- SIGNED_IN
+    add("Mutation.logOut", "mutation { logOut { revoked errors { code } } }", [None], lambda o: {},
+        lambda o: [on("Mutation.logOut", None)], kind="logout", payload=payload_of(None))
     add("Query.organizations", "query { organizations { id name viewerRole } }", [None], lambda o: {},
         lambda o: [on("Query.organizations", None)])
     add("Query.notifications", "query { notifications(unreadOnly: true) { id } }", [None], lambda o: {},
@@ -516,6 +520,9 @@ class Matrix:
 
     async def send(self, probe: Probe, variables: dict, persona: str) -> dict:
         token = self.tokens[persona]
+        if probe.kind == "logout" and persona in USERNAMES:  # revoke a token of its own, not the persona's
+            logged_in = await self.api.data(LOG_IN, {"i": {"username": USERNAMES[persona], "password": PASSWORD}})
+            token = logged_in["logIn"]["token"]
         if probe.kind != "upload":
             return await self.api.post(probe.query, variables, token)
         operations = json.dumps({"query": probe.query, "variables": variables})
