@@ -28,7 +28,6 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from stepwise.models.errors import AccessError
 from stepwise.subscriptions.brokers import broker_for
 
 logger = logging.getLogger("stepwise.bus")
@@ -51,15 +50,6 @@ class Gap:
 
 
 GAP = Gap()
-
-
-class SlowConsumer(AccessError):
-    """The client did not read its events fast enough; it should refetch and resubscribe."""
-
-    code = "SLOW_CONSUMER"
-
-    def __init__(self) -> None:
-        super().__init__(f"More than {MAX_PENDING} events waited for this subscription: refetch, then subscribe again.")
 
 
 class BrokerUnavailable(Exception):

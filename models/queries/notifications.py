@@ -21,3 +21,13 @@ async def notification_of_user(notification_id: int, user_id: int) -> Notificati
     """The notification if it is this user's (anyone else's reads like a missing one)."""
     rows = await sql.fetch_models(Notification, "id = ? AND user_id = ?", [notification_id, user_id])
     return rows[0] if rows else None
+
+
+async def notifications_after(user_id: int, after_id: int) -> list[Notification]:
+    """The user's notifications with an id above `after_id`, oldest first (a subscription's catch-up)."""
+    return await sql.fetch_models(Notification, "user_id = ? AND id > ?", [user_id, after_id], "ORDER BY id")
+
+
+async def latest_notification_id(user_id: int) -> int:
+    rows = await sql.fetch("SELECT COALESCE(MAX(id), 0) FROM notification WHERE user_id = ?", [user_id])
+    return rows[0][0]
