@@ -182,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             try:
                 yield {"bus": bus}
             finally:
+                gc.unfreeze()  # this app's objects may die with it (an app in a longer process: tests)
                 for job in (notifier, revocations):  # before the bus and the database close under them
                     job.cancel()
                 await asyncio.gather(notifier, revocations, return_exceptions=True)
