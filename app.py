@@ -28,7 +28,7 @@ from stepwise.models.actions.instructions import kept_names
 from stepwise.models.db.lifecycle import open_database, ping_database
 from stepwise.notifier import run_notifier
 from stepwise.permissions.access import Access
-from stepwise.permissions.auth import bearer_token
+from stepwise.permissions.auth import bearer_token, use_password_hashing
 from stepwise.schema.app import build_schema
 from stepwise.schema.context import Context
 from stepwise.subscriptions.bus import open_bus
@@ -163,6 +163,7 @@ def cors(settings: Settings) -> Middleware:
 def create_app(settings: Settings | None = None) -> Starlette:
     """The app for uvicorn (`stepwise.app:create_app`, factory) and for tests."""
     settings = settings or load_settings()
+    use_password_hashing(settings.password_hashing)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     @asynccontextmanager

@@ -14,6 +14,7 @@ BROKER_SCHEMES = ("memory", "redis", "rediss", "postgres", "postgresql")
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SQLITE_ENGINES = ("inline", "aiosqlite")
+PASSWORD_HASHING = ("standard", "fast")  # permissions/auth.py HASHERS
 # Room for a multipart request's other parts (operations, map, part headers) next to its file.
 MULTIPART_MARGIN_BYTES = 1024 * 1024
 MAX_UPLOAD_MB_CEILING = 2047  # Instructions.size is a GraphQL Int (32 bits)
@@ -45,6 +46,7 @@ class Settings:
     login_max_failures_per_address: int = 100
     login_window_minutes: float = 15.0
     token_idle_days: float = 30.0
+    password_hashing: str = "standard"
 
     @property
     def session_rules(self) -> SessionRules:
@@ -130,7 +132,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     }
     known |= {"STEPWISE_FILES_DIR", "STEPWISE_MAX_UPLOAD_MB"}
     known |= {"STEPWISE_LOGIN_MAX_FAILURES", "STEPWISE_LOGIN_MAX_FAILURES_PER_ADDRESS",
-              "STEPWISE_LOGIN_WINDOW_MINUTES", "STEPWISE_TOKEN_IDLE_DAYS"}
+              "STEPWISE_LOGIN_WINDOW_MINUTES", "STEPWISE_TOKEN_IDLE_DAYS", "STEPWISE_PASSWORD_HASHING"}
     known |= {"STEPWISE_FILES_DIR", "STEPWISE_MAX_UPLOAD_MB", "STEPWISE_NOTIFICATION_INTERVAL_SECONDS"}
     # Test-only variables are read by the test suite, not the server.
     unknown = sorted(
@@ -169,6 +171,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if sqlite_engine not in SQLITE_ENGINES:
         raise ConfigError(f"STEPWISE_SQLITE_ENGINE={sqlite_engine!r} must be one of {', '.join(SQLITE_ENGINES)}")
     sqlite_loop_budget_ms = _milliseconds_or_off(env, "STEPWISE_SQLITE_LOOP_BUDGET_MS")
+    password_hashing = (env.get("STEPWISE_PASSWORD_HASHING") or "standard").lower()
+    if password_hashing not in PASSWORD_HASHING:
+        raise ConfigError(f"STEPWISE_PASSWORD_HASHING={password_hashing!r} must be one of {', '.join(PASSWORD_HASHING)}")
     notification_interval = _positive_number(env, "STEPWISE_NOTIFICATION_INTERVAL_SECONDS", 60.0)
     if notification_interval > MAX_NOTIFICATION_INTERVAL_SECONDS:
         raise ConfigError(f"STEPWISE_NOTIFICATION_INTERVAL_SECONDS={notification_interval:g} must be at most "
@@ -193,5 +198,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_max_failures_per_address=_positive_number(env, "STEPWISE_LOGIN_MAX_FAILURES_PER_ADDRESS", 100, int),
         login_window_minutes=_positive_number(env, "STEPWISE_LOGIN_WINDOW_MINUTES", 15.0),
         token_idle_days=_positive_number(env, "STEPWISE_TOKEN_IDLE_DAYS", 30.0),
+        password_hashing=password_hashing,
         notification_interval_seconds=notification_interval,
     )

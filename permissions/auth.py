@@ -11,9 +11,22 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 TOKEN_PREFIX = "swt_"
 TOKEN_MAX_LENGTH = 100
+# STEPWISE_PASSWORD_HASHING. "standard": argon2id as RFC 9106 recommends with low memory (64 MiB,
+# 3 passes; ~60-170 ms a hash here). "fast": 1 MiB, 1 pass (~1.5 ms), for test suites and demos
+# that sign up hundreds of users, never for real accounts. A hash records its own parameters, so
+# either verifies what the other made.
+HASHERS = {
+    "standard": lambda: PasswordHasher(),
+    "fast": lambda: PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+}
 _hasher = PasswordHasher()
-# Verified against when the username is unknown, so both failures cost the same time.
-_DUMMY_HASH = _hasher.hash("stepwise-dummy-password")
+_dummy_hash: str | None = None  # verified against when the username is unknown: both failures cost the same
+
+
+def use_password_hashing(profile: str) -> None:
+    """Hash new passwords with this profile of HASHERS from now on (the app sets it from settings)."""
+    global _hasher, _dummy_hash
+    _hasher, _dummy_hash = HASHERS[profile](), None
 
 
 def new_token() -> str:
@@ -46,8 +59,11 @@ async def hash_password(password: str) -> str:
 
 
 def _verify(stored_hash: str | None, password: str) -> bool:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("stepwise-dummy-password")
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash, password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

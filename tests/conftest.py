@@ -32,7 +32,11 @@ IN_CI = os.environ.get("CI") == "true"
 # a second time with STEPWISE_TEST_SQLITE_ENGINE=aiosqlite (Tortoise's own client).
 LOOP_BUDGET_MS = 20
 SQLITE_ENGINE = os.environ.get("STEPWISE_TEST_SQLITE_ENGINE", "inline")
-SQLITE_SETTINGS = {"STEPWISE_SQLITE_ENGINE": SQLITE_ENGINE, "STEPWISE_SQLITE_LOOP_BUDGET_MS": str(LOOP_BUDGET_MS)}
+# The settings every server of the suite runs with: the SQLite engine under test with the loop
+# budget on, and fast password hashing (real argon2, 1 MiB and 1 pass: the suite signs up
+# thousands of users; tests/api/test_accounts.py checks the standard profile too).
+SQLITE_SETTINGS = {"STEPWISE_SQLITE_ENGINE": SQLITE_ENGINE, "STEPWISE_SQLITE_LOOP_BUDGET_MS": str(LOOP_BUDGET_MS),
+                   "STEPWISE_PASSWORD_HASHING": "fast"}
 ROOT = Path(__file__).resolve().parent.parent
 
 

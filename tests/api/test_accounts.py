@@ -27,6 +27,23 @@ async def test_log_in_issues_a_new_token_and_failures_look_the_same(api):
         {"code": "INVALID_CREDENTIALS", "field": None, "message": "Unknown username or wrong password."}]}}
 
 
+async def test_passwords_are_hashed_with_the_standard_profile_unless_told_otherwise(settings_env):
+    """Real accounts get argon2id with 64 MiB and 3 passes; the suite's "fast" hashes (1 MiB, 1
+    pass) still verify under it, since a hash records its own parameters."""
+    from conftest import _app_api
+
+    from stepwise.models.db.accounts import User
+
+    async for fast in _app_api(settings_env):  # the suite's settings: fast
+        await fast.sign_up("ada")
+        assert "$m=1024,t=1,p=1$" in (await User.get(username="ada")).password_hash
+    async for standard in _app_api({**settings_env, "STEPWISE_PASSWORD_HASHING": "standard"}):
+        await standard.sign_up("bob")
+        assert "$argon2id$" in (bob := (await User.get(username="bob")).password_hash) and "$m=65536,t=3,p=4$" in bob
+        logged_in = await standard.data(LOG_IN, {"i": {"username": "ada", "password": "correct horse battery"}})
+        assert logged_in["logIn"]["token"]  # ada's fast hash verifies under the standard profile
+
+
 async def test_me_is_null_without_or_with_a_bad_token(api):
     assert await api.data(ME) == {"me": None}
     assert await api.data(ME, token="swt_not-a-real-token") == {"me": None}

@@ -48,6 +48,7 @@ def test_the_sqlite_engine_settings_default_to_inline_and_unchecked():
         ({"STEPWISE_MAX_ALIASES": "1.5"}, "STEPWISE_MAX_ALIASES"),
         ({"STEPWISE_ALLOWED_ORIGINS": "example.com"}, "STEPWISE_ALLOWED_ORIGINS"),
         ({"STEPWISE_LOG_LEVEL": "LOUD"}, "STEPWISE_LOG_LEVEL"),
+        ({"STEPWISE_PASSWORD_HASHING": "none"}, "STEPWISE_PASSWORD_HASHING"),
         ({"STEPWISE_DATABSE_URL": "sqlite://x"}, "STEPWISE_DATABSE_URL"),
         ({"STEPWISE_SQLITE_ENGINE": "threads"}, "STEPWISE_SQLITE_ENGINE"),
         ({"STEPWISE_SQLITE_LOOP_BUDGET_MS": "-5"}, "STEPWISE_SQLITE_LOOP_BUDGET_MS"),
