@@ -88,7 +88,80 @@ def sqlite_url(tmp_path) -> str:
 
 
 @pytest.fixture
-def settings_env(database_url, tmp_path) -> dict[str, str]:
+def migrated_sqlite_url(sqlite_url, tmp_path_factory) -> str:
+    migrated_copy(sqlite_url, tmp_path_factory.getbasetemp())
+    return sqlite_url
+
+
+# Migrated databases to copy: Tortoise's migration executor takes 0.5-1 s of CPU for the nine
+# migrations (it renders every model state per operation), once per test was a third of the suite.
+# Each session migrates one template per backend (and tests/integration/test_migrations.py still
+# migrates empty databases of both), then every test gets a copy.
+_TEMPLATES: dict[str, str] = {}
+
+
+def _admin(sql: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def _sqlite_template(tmp_dir: Path) -> str:
+    import asyncio
+
+    if "sqlite" not in _TEMPLATES:
+        path = tmp_dir / "template.sqlite3"
+        asyncio.run(apply_migrations(f"sqlite://{path}"))
+        _TEMPLATES["sqlite"] = str(path)
+    return _TEMPLATES["sqlite"]
+
+
+def _postgres_template() -> str:
+    import asyncio
+    import atexit
+
+    if "postgres" not in _TEMPLATES:
+        name = f"stepwise_template_{uuid.uuid4().hex[:12]}"
+        _admin(f'CREATE DATABASE "{name}"')
+        atexit.register(_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        asyncio.run(apply_migrations(POSTGRES_URL.rsplit("/", 1)[0] + "/" + name))
+        _TEMPLATES["postgres"] = name
+    return _TEMPLATES["postgres"]
+
+
+def migrated_copy(database_url: str, tmp_dir: Path) -> None:
+    """Make the empty database at `database_url` a copy of the migrated template."""
+    import sqlite3
+
+    if database_url.startswith("sqlite://"):
+        source = sqlite3.connect(_sqlite_template(tmp_dir))
+        target = sqlite3.connect(database_url.removeprefix("sqlite://"))
+        try:
+            source.backup(target)  # consistent, WAL included
+        finally:
+            source.close()
+            target.close()
+        return
+    name = database_url.rsplit("/", 1)[1]
+    template = _postgres_template()
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+
+@pytest.fixture
+def settings_env(database_url, tmp_path, tmp_path_factory) -> dict[str, str]:
+    """The settings of a server on a migrated copy of the database (the app and `stepwise serve`
+    still apply migrations at start: there are none left to apply)."""
+    migrated_copy(database_url, tmp_path_factory.getbasetemp())
     return {"STEPWISE_DATABASE_URL": database_url, "STEPWISE_DATA_DIR": str(tmp_path), **SQLITE_SETTINGS}
 
 
@@ -145,8 +218,9 @@ async def api(settings_env) -> AsyncIterator[Api]:
 
 
 @pytest.fixture
-async def sqlite_api(sqlite_url, tmp_path) -> AsyncIterator[Api]:
+async def sqlite_api(migrated_sqlite_url, tmp_path) -> AsyncIterator[Api]:
     """The API on SQLite only, for checks that do not depend on the database."""
+    sqlite_url = migrated_sqlite_url
     async for value in _app_api({"STEPWISE_DATABASE_URL": sqlite_url, "STEPWISE_DATA_DIR": str(tmp_path), **SQLITE_SETTINGS}):
         yield value
 
