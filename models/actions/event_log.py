@@ -2,10 +2,11 @@
 
 Order is commit order. SQLite has one writer at a time, so the next seq is MAX(seq) + 1 read
 in the statement that inserts. On PostgreSQL concurrent transactions could both read the same
-MAX, and serial ids commit out of order, so the seq comes from `campaign.last_event_seq` taken
-with UPDATE ... RETURNING: the row lock it takes is held until commit, so a later seq cannot
-commit before an earlier one. Callers append last in their transaction, to hold that lock for
-as short a time as possible.
+MAX, and serial ids commit out of order, so the seq comes from the campaign's row of
+`campaign_event_seq`, taken with an upsert ... RETURNING: the row lock it takes is held until
+commit, so a later seq cannot commit before an earlier one. Callers append last in their
+transaction: whoever holds that lock then waits for no other lock (no deadlock cycle through it),
+and holds it for as short a time as possible.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ def log_append(postgres: bool, campaign_id: int, events: Sequence[TaskChanged | 
         raise ValueError("log_append() needs at least one event")
     count = len(events)
     if postgres:
-        base = "base AS (UPDATE campaign SET last_event_seq = last_event_seq + ? WHERE id = ? RETURNING last_event_seq - ? AS s)"
-        params: list = [count, campaign_id, count]
+        base = ("base AS (INSERT INTO campaign_event_seq (campaign_id, last_seq) VALUES (?, ?)"
+                " ON CONFLICT (campaign_id) DO UPDATE SET last_seq = campaign_event_seq.last_seq + excluded.last_seq"
+                " RETURNING last_seq - ? AS s)")
+        params: list = [campaign_id, count, count]
         marks = "(" + ", ".join(f"CAST(? AS {t})" for t in PG_TYPES) + ")"
     else:
         base = "base AS (SELECT COALESCE(MAX(seq), 0) AS s FROM campaign_event WHERE campaign_id = ?)"
@@ -84,10 +87,14 @@ async def append_per_task(campaign_id: int, where: str, params: Sequence, actor_
                           done_too: bool) -> tuple[int, int] | None:
     """Set-based, for a launch or new assets (the caller holds the campaign's row lock): CREATED
     for every task matching `where` in id order, then DONE for those of them already DONE. The
-    range of seqs written, or None if no task matched."""
+    range of seqs written, or None if no task matched. Last in the caller's transaction, like
+    append_events (it takes the same lock)."""
     postgres = sql.is_postgres(sql.current_connection())
     if postgres:
-        base = (await sql.fetch("SELECT last_event_seq FROM campaign WHERE id = ? FOR UPDATE", [campaign_id]))[0][0]
+        await sql.execute("INSERT INTO campaign_event_seq (campaign_id, last_seq) VALUES (?, 0)"
+                          " ON CONFLICT (campaign_id) DO NOTHING", [campaign_id])
+        base = (await sql.fetch("SELECT last_seq FROM campaign_event_seq WHERE campaign_id = ? FOR UPDATE",
+                                [campaign_id]))[0][0]
     else:
         base = (await sql.fetch("SELECT COALESCE(MAX(seq), 0) FROM campaign_event WHERE campaign_id = ?",
                                 [campaign_id]))[0][0]
@@ -97,9 +104,9 @@ async def append_per_task(campaign_id: int, where: str, params: Sequence, actor_
         statement, values = CREATED_PER_TASK.format(where=where), [base, actor_id, at, *params]
     await sql.execute(statement, values)
     if postgres:
-        last = (await sql.fetch("WITH moved AS (UPDATE campaign SET last_event_seq = (SELECT COALESCE(MAX(seq), 0)"
-                                " FROM campaign_event WHERE campaign_id = ?) WHERE id = ? RETURNING last_event_seq)"
-                                " SELECT last_event_seq FROM moved", [campaign_id, campaign_id]))[0][0]
+        last = (await sql.fetch("WITH moved AS (UPDATE campaign_event_seq SET last_seq = (SELECT COALESCE(MAX(seq), 0)"
+                                " FROM campaign_event WHERE campaign_id = ?) WHERE campaign_id = ? RETURNING last_seq)"
+                                " SELECT last_seq FROM moved", [campaign_id, campaign_id]))[0][0]
     else:
         last = (await sql.fetch("SELECT COALESCE(MAX(seq), 0) FROM campaign_event WHERE campaign_id = ?", [campaign_id]))[0][0]
     return (base + 1, last) if last > base else None

@@ -32,10 +32,6 @@ class Campaign(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     launched_at = fields.DatetimeField(null=True)
     completed_at = fields.DatetimeField(null=True)
-    # The seq of the campaign's latest event (campaign_event). PostgreSQL writers take it with
-    # UPDATE ... RETURNING, a row lock held to commit, so seqs commit in order; SQLite has one
-    # writer at a time and reads MAX(seq) instead (models/actions/event_log.py).
-    last_event_seq = fields.BigIntField(default=0, db_default=0)
 
     class Meta:
         table = "campaign"
@@ -134,6 +130,19 @@ class TaskStepHolder(Model):
         unique_together = (("task", "step"),)
         # removeDatasetWorker forgets a removed worker's holds on the dataset's steps.
         indexes = (Index(fields=("user_id", "step_id")),)
+
+
+class CampaignEventSeq(Model):
+    # PostgreSQL's counter of a campaign's event log: the seq of its latest event, taken with an
+    # upsert ... RETURNING whose row lock is held to commit, so seqs commit in order. Its own row,
+    # not the campaign's: it is locked only by the append that ends a writer's transaction, so
+    # whoever holds it waits for nothing else (no deadlock with the campaign and step locks).
+    # SQLite has one writer at a time and reads MAX(seq) instead (models/actions/event_log.py).
+    campaign_id = fields.IntField(primary_key=True, generated=False)
+    last_seq = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "campaign_event_seq"
 
 
 class CampaignEvent(Model):

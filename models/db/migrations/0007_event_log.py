@@ -1,5 +1,5 @@
 """The per-campaign event log (campaign_event) and PostgreSQL's per-campaign counter of it
-(campaign.last_event_seq). The log starts empty: cursors exist only for events written from now on."""
+(campaign_event_seq). The log starts empty: cursors exist only for events written from now on."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -30,9 +30,13 @@ class Migration(migrations.Migration):
             options={'table': 'campaign_event', 'app': 'stepwise', 'unique_together': (('campaign', 'seq'),), 'pk_attr': 'id'},
             bases=['Model'],
         ),
-        ops.AddField(
-            model_name='Campaign',
-            name='last_event_seq',
-            field=fields.BigIntField(default=0, db_default=0),
+        ops.CreateModel(
+            name='CampaignEventSeq',
+            fields=[
+                ('campaign_id', fields.IntField(generated=False, primary_key=True, unique=True, db_index=True)),
+                ('last_seq', fields.BigIntField(default=0)),
+            ],
+            options={'table': 'campaign_event_seq', 'app': 'stepwise', 'pk_attr': 'campaign_id'},
+            bases=['Model'],
         ),
     ]
