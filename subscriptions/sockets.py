@@ -18,8 +18,9 @@ import asyncio
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
-from stepwise.models.actions.accounts import authenticate
+from stepwise.models.actions.accounts import authenticate, revoked_among
 from stepwise.models.errors import INVALID_TOKEN
+from stepwise.permissions.auth import token_digest
 from stepwise.subscriptions.revocations import REVOKED_CODE, REVOKED_REASON
 
 INIT_TIMEOUT_CODE = 4408
@@ -59,15 +60,21 @@ class Revocable:
 
     registered_token: str | None = None
 
-    def register_if_signed_in(self) -> None:
+    async def register_if_signed_in(self) -> None:
         access, token = getattr(self.context, "access", None), getattr(self.context, "token", None)
-        if access is not None and access.viewer is not None and token:
-            self.registered_token = token
-            self.view.open_sockets.add(token, self)
+        if access is None or access.viewer is None or not token:
+            return
+        self.unregister()  # a second connection_init (legacy protocol) replaces the first
+        self.registered_token = token
+        self.view.open_sockets.add(token, self)
+        # A logOut that committed between the authentication and now found nothing to close.
+        if await revoked_among([token_digest(token)]):
+            await self.close_revoked()
 
     def unregister(self) -> None:
         if self.registered_token is not None:
             self.view.open_sockets.discard(self.registered_token, self)
+            self.registered_token = None
 
     async def close_revoked(self) -> None:
         try:
@@ -92,7 +99,7 @@ class TransportWSHandler(Revocable, BaseGraphQLTransportWSHandler):
             await self.websocket.close(code=4401, reason=rejection_reason(payload))
             return
         await super().handle_connection_init(message)
-        self.register_if_signed_in()
+        await self.register_if_signed_in()
 
     @staticmethod
     def _get_pre_execution_close_reason(error) -> None:
@@ -113,7 +120,7 @@ class LegacyWSHandler(Revocable, BaseGraphQLWSHandler):
     async def handle_connection_init(self, message) -> None:
         self.connection_init_received = True
         await super().handle_connection_init(message)
-        self.register_if_signed_in()
+        await self.register_if_signed_in()
 
     async def _close_unless_initialised(self) -> None:
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())

@@ -43,23 +43,25 @@ def attempt_keys(username: str, address: str | None) -> list[str]:
 
 
 async def count_attempt(keys: list[str], rules: SessionRules) -> None:
-    """Count one attempt on each key (the account's, the address's); TooManyAttempts when one of
-    them is past its limit in its window."""
+    """Count one attempt on the address's key, then the account's; TooManyAttempts when one of
+    them is past its limit in its window. An address past its limit counts nothing more for
+    accounts (a stream of made-up usernames from it adds no rows)."""
     now = int(time.time())
     expired = now - rules.window_seconds
-    limits = [rules.max_failures_per_account, rules.max_failures_per_address]
-    waits = []
+    account, address = keys
     async with sql.transaction():
-        for key, limit in zip(keys, limits, strict=True):
+        for key, limit in ((address, rules.max_failures_per_address), (account, rules.max_failures_per_account)):
             await sql.execute(_COUNT_ATTEMPT, [key, now, expired, expired])
             # Read back in the same transaction: the upsert holds the row until commit, so this
             # is our own count, never one that a concurrent attempt also read.
             failures, started = (await sql.fetch(
                 "SELECT failures, window_started FROM login_failures WHERE key = ?", [key]))[0]
             if failures > limit:
-                waits.append(started + rules.window_seconds - now)
-    if waits:
-        raise TooManyAttempts(max(1, max(waits)))
+                raise_after = max(1, started + rules.window_seconds - now)
+                break
+        else:
+            return
+    raise TooManyAttempts(raise_after)
 
 
 async def take_back_attempt(keys: list[str]) -> None:
