@@ -1,4 +1,5 @@
-"""The ASGI application: GraphQL on /graphql (HTTP and websockets), /health, one lifespan."""
+"""The ASGI application: GraphQL on /graphql (HTTP and websockets), /health, the example pages
+(/dashboard/, /worker/), one lifespan."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from stepwise.client_pages import client_pages
 from stepwise.config import Settings, load_settings
 from stepwise.downloads import INSTRUCTIONS_PATH, instructions_endpoint
 from stepwise.graphiql import graphiql_assets, graphiql_page
@@ -195,6 +197,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/health", health, methods=["GET"]),
             graphiql_assets(),
+            *client_pages(),
             Route(INSTRUCTIONS_PATH + "{campaign_id}", instructions_endpoint(settings.files_dir, settings.session_rules), methods=["GET", "HEAD"]),
         ],
         middleware=[Middleware(SecurityHeaders), cors(settings),

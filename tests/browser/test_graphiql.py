@@ -6,67 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-import httpx
-import pytest
+from browser_helpers import log_in, loopback_page
 
-from conftest import ROOT, running_server
-
-CHROMIUM = "/usr/bin/chromium"
-DEMO_PASSWORD = "stepwise-demo-2026"
 QUERY = "query Campaigns { me { username } organizations { name campaigns(first: 5) { totalCount edges { node { status } } } } }"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing in CI: .ci/run installs Debian's chromium")
-        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def demo_server(tmp_path_factory):
-    """`stepwise demo`, then `stepwise serve` on the same data directory."""
-    env = {"STEPWISE_DATA_DIR": str(tmp_path_factory.mktemp("demo"))}
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("STEPWISE_")}
-    loaded = subprocess.run([sys.executable, "-m", "stepwise", "demo"], env={**clean, **env}, cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
-    assert loaded.returncode == 0, loaded.stderr
-    with running_server(env) as base:
-        yield base
-
-
-def log_in(base: str, username: str) -> str:
-    response = httpx.post(f"{base}/graphql", timeout=30, json={
-        "query": "mutation($i: LogInInput!) { logIn(input: $i) { token } }",
-        "variables": {"i": {"username": username, "password": DEMO_PASSWORD}}})
-    return response.json()["data"]["logIn"]["token"]
 
 
 def offline_page(browser, base: str, token: str):
     """A page whose requests may reach only the test server, with the headers pane holding the
     token (as GraphiQL persists it: shouldPersistHeaders)."""
-    page = browser.new_page()
-    blocked: list[str] = []
-
-    def only_loopback(route):
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_loopback)
+    page, blocked = loopback_page(browser)
     headers = json.dumps({"Authorization": f"Bearer {token}"})
     page.add_init_script(f"localStorage.setItem('graphiql:headers', {json.dumps(headers)});")
     return page, blocked
