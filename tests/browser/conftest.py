@@ -1,5 +1,6 @@
 """Browser fixtures: Debian's chromium driven by playwright (one browser for the whole session),
-and a real `stepwise serve` with demo data per test module."""
+and one real `stepwise serve` with demo data (demo loading takes seconds: the tests share it,
+each working on its own tasks)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def browser():
         browser.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def demo_server(tmp_path_factory):
     """`stepwise demo`, then `stepwise serve` on the same data directory."""
     env = {"STEPWISE_DATA_DIR": str(tmp_path_factory.mktemp("demo"))}
