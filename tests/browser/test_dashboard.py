@@ -60,6 +60,7 @@ def test_dashboard_follows_a_campaign_live_and_resumes_after_a_dropped_connectio
     page.fill("#login [name=username]", "max")
     page.fill("#login [name=password]", DEMO_PASSWORD)
     page.click("#login button[type=submit]")
+    expect(page.locator("#login")).to_be_hidden()
     expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=20_000)
     expect(page.locator("#campaign option")).to_have_count(1)
     page.evaluate("window.sameDocument = true")  # gone if the page reloads

@@ -21,6 +21,7 @@ def test_worker_saves_submits_skips_and_explains_a_conflict(browser, demo_server
     page.fill("#login [name=username]", "lou")
     page.fill("#login [name=password]", DEMO_PASSWORD)
     page.click("#login button[type=submit]")
+    expect(page.locator("#login")).to_be_hidden()
     queue = page.locator("#groups li")
     expect(page.locator("#queue-count")).not_to_have_text("")
     count = queue.count()
