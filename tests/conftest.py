@@ -354,3 +354,16 @@ async def build_world(api: Api) -> World:
 @pytest.fixture
 async def world(api) -> World:
     return await build_world(api)
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory):
+    """`stepwise demo`, then `stepwise serve` on the same data directory (SQLite). Loading the demo
+    takes seconds, so the whole session shares one: each test works on its own tasks."""
+    env = {"STEPWISE_DATA_DIR": str(tmp_path_factory.mktemp("demo")), "STEPWISE_PASSWORD_HASHING": "fast"}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STEPWISE_")}
+    loaded = subprocess.run([sys.executable, "-m", "stepwise", "demo"], env={**clean, **env}, cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    with running_server(env) as base:
+        yield base
