@@ -8,6 +8,8 @@
 //      cursor: the server first sends what happened meanwhile, then goes on live.
 "use strict";
 
+// The API of the server that serves this page. To host the page elsewhere, put the API's URL here,
+// add its origin to the Content-Security-Policy of index.html and to STEPWISE_ALLOWED_ORIGINS.
 const GRAPHQL_URL = new URL("/graphql", location.href).href;
 const WEBSOCKET_URL = GRAPHQL_URL.replace(/^http/, "ws");
 const TOKEN_KEY = "stepwise.dashboard.token";

@@ -6,6 +6,8 @@
 // CONFLICT and changes nothing; the page says so and reloads the task.
 "use strict";
 
+// The API of the server that serves this page. To host the page elsewhere, put the API's URL here,
+// add its origin to the Content-Security-Policy of index.html and to STEPWISE_ALLOWED_ORIGINS.
 const GRAPHQL_URL = new URL("/graphql", location.href).href;
 const TOKEN_KEY = "stepwise.worker.token";
 
