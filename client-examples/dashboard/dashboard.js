@@ -155,7 +155,9 @@ async function openCampaign(campaignId) {
 }
 
 function follow(campaignId, eventCursor) {
-  state.client = graphqlWs.createClient({
+  // A client disposed of (another campaign, signed out) may still report its closing: ignore it.
+  const current = (handler) => (...args) => client === state.client && handler(...args);
+  const client = graphqlWs.createClient({
     url: WEBSOCKET_URL,
     connectionParams: () => ({ Authorization: `Bearer ${state.token}` }),
     // Never give up on a dropped connection; wait a little longer after each failed attempt.
@@ -164,11 +166,12 @@ function follow(campaignId, eventCursor) {
     retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** retries, 8000))),
     keepAlive: 15_000,
     on: {
-      connecting: (isRetry) => setConnection("reconnecting", isRetry ? "reconnecting…" : "connecting…"),
-      connected: () => setConnection("live", "live"),
-      closed: () => setConnection("reconnecting", "connection lost, reconnecting…"),
+      connecting: current((isRetry) => setConnection("reconnecting", isRetry ? "reconnecting…" : "connecting…")),
+      connected: current(() => setConnection("live", "live")),
+      closed: current(() => setConnection("reconnecting", "connection lost, reconnecting…")),
     },
   });
+  state.client = client;
   state.stop.push(subscribe(PROGRESS_UPDATES, { id: campaignId }, (data) => renderProgress(data.campaignProgress)));
   state.stop.push(resumable(TASK_UPDATES, campaignId, eventCursor, "taskUpdates", showTaskUpdate));
   state.stop.push(resumable(ISSUE_UPDATES, campaignId, eventCursor, "issueUpdates", showIssueUpdate));

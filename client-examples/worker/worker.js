@@ -109,7 +109,12 @@ async function start() {
 // --- the queue ------------------------------------------------------------------------------
 
 async function loadQueue() {
-  const { myTasks, myIssues } = await graphql(QUEUE, { org: state.organization });
+  let myTasks, myIssues;
+  try {
+    ({ myTasks, myIssues } = await graphql(QUEUE, { org: state.organization }));
+  } catch (error) {
+    return error.code === "UNAUTHENTICATED" ? signedOut("Your session ended: sign in again.") : say(error.message, "error");
+  }
   const count = myTasks.reduce((sum, group) => sum + group.tasks.length, 0);
   $("#queue-count").textContent = `(${count})`;
   state.labels = new Map(myTasks.map((group) => [group.campaign.id, group.datasetVersion.labels.map((l) => l.name)]));
@@ -131,8 +136,16 @@ async function loadQueue() {
 // --- one task -------------------------------------------------------------------------------
 
 async function openTask(taskId) {
-  const { task } = await graphql(TASK, { id: taskId });
-  if (!task) return say("This task is no longer yours.", "error");
+  let task;
+  try {
+    ({ task } = await graphql(TASK, { id: taskId }));
+  } catch (error) {
+    if (error.code !== "NOT_FOUND") return say(error.message, "error");
+  }
+  if (!task) {  // done, skipped or given to someone else meanwhile
+    say("This task is no longer in your queue.", "error");
+    return closeTask();
+  }
   state.task = task;
   state.openedAt = performance.now();
   $("#task").hidden = false;
@@ -201,6 +214,7 @@ async function change(mutation, field, input, done) {
   const [error] = payload.errors;
   if (error?.code === "CONFLICT") {
     await openTask(task.id);
+    if (!state.task) return; // gone from the queue: openTask said so
     return say("Someone changed this task after you opened it, so nothing was changed. " +
       "It has been reloaded with their changes: check it, then try again.", "conflict");
   }
