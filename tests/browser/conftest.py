@@ -18,6 +18,8 @@ def browser():
             pytest.fail(f"{CHROMIUM} is missing in CI: .ci/run installs Debian's chromium")
         pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install -y chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
+    # expect() retries until this: room for a machine busy with other work, never a fixed sleep.
+    sync_api.expect.set_options(timeout=15_000)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
         yield browser
