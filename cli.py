@@ -85,6 +85,7 @@ def serve(
     _preflight(check_port, host, port)
     _migrate(settings)
     console.print(f"Serving GraphQL on http://{host}:{port}/graphql ({workers} worker(s)).")
+    console.print(f"Live campaign dashboard: http://{host}:{port}/dashboard/ ; annotator's queue: http://{host}:{port}/worker/")
     # Replace this process with plain uvicorn rather than calling it from inside typer/click:
     # on CPython 3.11 the deeper start-up stack made every request page-fault ~8x more
     # (frame-stack chunk churn, CPython gh-142183); measured in docs/benchmarks.md.
