@@ -44,7 +44,7 @@ const ISSUE_UPDATES = `subscription Issues($id: ID!, $after: String) {
   issueUpdates(campaignId: $id, after: $after) { cursor kind at actor { username } issue { ${ISSUE_FIELDS} } } }`;
 
 const $ = (selector) => document.querySelector(selector);
-const state = { token: sessionStorage.getItem(TOKEN_KEY), client: null, stop: [], openIssues: new Map(), throughputTimer: 0 };
+const state = { token: sessionStorage.getItem(TOKEN_KEY), client: null, stop: [], openIssues: new Map(), throughputTimer: 0, opening: 0 };
 
 class ApiError extends Error {
   constructor(error) {
@@ -139,12 +139,15 @@ async function openCampaign(campaignId) {
   stopFollowing();
   say("");
   history.replaceState(null, "", `#campaign=${encodeURIComponent(campaignId)}`);
+  const opening = ++state.opening; // a quicker later choice wins over this one
   let campaign;
   try {
     ({ campaign } = await graphql(SNAPSHOT, { id: campaignId, range: last24Hours() }));
   } catch (error) {
+    if (opening !== state.opening) return;
     return say(error.code === "FORBIDDEN" ? "Only the campaign's managers and contributors see its dashboard." : error.message);
   }
+  if (opening !== state.opening) return;
   show($("#board"), true);
   $("#feed-list").replaceChildren();
   renderProgress(campaign.progress);
