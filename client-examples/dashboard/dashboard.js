@@ -92,6 +92,7 @@ async function logIn(event) {
 }
 
 function signedOut(reason = "") {
+  state.opening++; // a campaign still opening stays closed
   stopFollowing();
   state.token = null;
   sessionStorage.removeItem(TOKEN_KEY);
