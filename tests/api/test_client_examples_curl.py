@@ -29,7 +29,7 @@ def test_the_curl_examples_run_as_written(demo_server, tmp_path):
                             timeout=60, env={k: v for k, v in os.environ.items() if not k.startswith("STEPWISE_")})
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert re.search(r"^signed in: swt_\w{4}\.\.\.$", out, re.MULTILINE)
+    assert re.search(r"^signed in: swt_[\w-]{4}\.\.\.$", out, re.MULTILINE)  # tokens are base64url
     assert '{"token":null,"errors":[{"code":"INVALID_CREDENTIALS"' in out
     assert '"name":"Acme Vision (demo)"' in out and '"status":"ONGOING"' in out
     assert '{"campaign":{"dueDate":"2030-01-31T18:00:00+00:00","status":"ONGOING"},"errors":[]}' in out
