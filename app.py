@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from stepwise.config import Settings, load_settings
 from stepwise.downloads import INSTRUCTIONS_PATH, instructions_endpoint
+from stepwise.exports import EXPORT_PATH, export_endpoint
 from stepwise.graphiql import graphiql_assets, graphiql_page
 from stepwise.guards import RequestGuards, SecurityHeaders
 from stepwise.models import stored_files
@@ -196,6 +197,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", health, methods=["GET"]),
             graphiql_assets(),
             Route(INSTRUCTIONS_PATH + "{campaign_id}", instructions_endpoint(settings.files_dir, settings.session_rules), methods=["GET", "HEAD"]),
+            Route(EXPORT_PATH + "{version_id}/{format}", export_endpoint(settings.session_rules), methods=["GET"]),
         ],
         middleware=[Middleware(SecurityHeaders), cors(settings),
                     Middleware(RequestGuards, max_body_bytes=settings.max_request_bytes,
