@@ -56,7 +56,6 @@ def checked_upload(file: object, max_bytes: int) -> IncomingFile:
 
 async def import_annotations(access: Access, version_id: int, format: AnnotationFormat, file: object,
                              max_bytes: int) -> ImportResult:
-    viewer = access.require_viewer()
     version, _ = await find_version(access, version_id, IMPORT_ANNOTATIONS)
     incoming = checked_upload(file, max_bytes)
     labels = await reads.labels_by_name(version.id)
@@ -69,7 +68,7 @@ async def import_annotations(access: Access, version_id: int, format: Annotation
     names, files = await asyncio.to_thread(yolo.read_zip, incoming.path, incoming.head)
     assets = await reads.asset_names(version.id)
     annotations = await asyncio.to_thread(_match_yolo, names, files, labels, assets)
-    await _annotate(annotations, viewer.id)
+    await _annotate(annotations)
     return ImportResult(version, 0, len(annotations), sum(len(s) for _, s in annotations), None)
 
 
@@ -143,16 +142,17 @@ async def _add_assets(version_id: int, assets: list[ImportedAsset]) -> TasksCrea
         for index, asset in enumerate(assets):
             if asset.filename in present:
                 raise refuse(f"images[{index}].file_name", f"{asset.filename!r} is already in this version.") from None
-        raise DomainError(ErrorCode.CONFLICT, "Assets were added to this version meanwhile; retry.", FIELD) from None
+        raise  # another constraint: a fault, not the file's (answered without internals)
 
 
-SQLITE_ANNOTATE = "UPDATE asset SET annotation = ?, annotation_updated_at = ?, annotation_updated_by_id = ? WHERE id = ?"
+# Imported annotations have no author (Annotation.updatedBy is null for them).
+SQLITE_ANNOTATE = "UPDATE asset SET annotation = ?, annotation_updated_at = ?, annotation_updated_by_id = NULL WHERE id = ?"
 POSTGRES_ANNOTATE = (
-    "UPDATE asset SET annotation = t.a::jsonb, annotation_updated_at = ?, annotation_updated_by_id = ?"
+    "UPDATE asset SET annotation = t.a::jsonb, annotation_updated_at = ?, annotation_updated_by_id = NULL"
     " FROM unnest(?::int[], ?::text[]) AS t(id, a) WHERE asset.id = t.id")
 
 
-async def _annotate(annotations: list[tuple[int, list[dict]]], user_id: int) -> None:
+async def _annotate(annotations: list[tuple[int, list[dict]]]) -> None:
     """Replace the annotations of these assets; the quality counts lose the old shapes and gain
     the new ones in the same transaction."""
     if not annotations:
@@ -165,7 +165,7 @@ async def _annotate(annotations: list[tuple[int, list[dict]]], user_id: int) -> 
             "a.id IN (SELECT value FROM json_each(?))", [orjson.dumps(ids).decode()])
         await sql.execute(*quality_counts_write(postgres, where, params, -1))
         if postgres:
-            await sql.execute(POSTGRES_ANNOTATE, [now, user_id, ids, [_encoded(s) for _, s in annotations]])
+            await sql.execute(POSTGRES_ANNOTATE, [now, ids, [_encoded(s) for _, s in annotations]])
         else:
-            await sql.execute_many(SQLITE_ANNOTATE, [(_encoded(s), now, user_id, i) for i, s in annotations])
+            await sql.execute_many(SQLITE_ANNOTATE, [(_encoded(s), now, i) for i, s in annotations])
         await sql.execute(*quality_counts_write(postgres, where, params, 1))
