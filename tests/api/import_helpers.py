@@ -42,11 +42,11 @@ def as_bytes(document: dict) -> bytes:
     return json.dumps(document).encode()
 
 
-def yolo_zip(files: dict[str, str], names=("car", "person"), yaml_name="data.yaml") -> bytes:
+def yolo_zip(files: dict[str, str], names=("car", "person"), yaml_name="data.yaml", yaml_text=None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         if yaml_name:
-            archive.writestr(yaml_name, "names:\n" + "".join(f"  - {n}\n" for n in names))
+            archive.writestr(yaml_name, yaml_text or "names:\n" + "".join(f"  - {n}\n" for n in names))
         for name, text in files.items():
             archive.writestr(name, text)
     return buffer.getvalue()
