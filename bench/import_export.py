@@ -108,6 +108,12 @@ async def import_coco(api, version_id: str, content: bytes) -> float:
     return elapsed, result
 
 
+def server_phases(env: dict[str, str]) -> str:
+    """The server's own account of its last import (read and checked, then written)."""
+    lines = [line for line in (Path(env["STEPWISE_DATA_DIR"]) / "server.log").read_text().splitlines() if "import into" in line]
+    return lines[-1].split(": ", 2)[-1] if lines else "(no log line)"
+
+
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -168,6 +174,7 @@ async def bench_backend(backend: str, args: argparse.Namespace, big: bytes, smal
                 say(f"[{backend}] round {round_number}: COCO import {BIG:,} images / {BIG * BOXES:,} boxes in "
                     f"{seconds * 1000:.0f} ms = {BIG / seconds:,.0f} assets/s (server CPU {cpu * 1000:.0f} ms; {load} before)")
                 rows.append({"backend": backend, "figure": "import", "seconds": seconds, "rate": BIG / seconds, "cpu": cpu})
+                say(f"[{backend}]   server: {server_phases(env)}")
 
                 small_version = await create_version(api, dataset_id, f"small{round_number}")
                 campaign_id = await create_campaign(api, small_version, steps, "ROUND_ROBIN")

@@ -8,6 +8,7 @@ must be labels of the version. An image without annotations has no pre-existing 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 import orjson
@@ -15,9 +16,11 @@ import orjson
 from stepwise.models.errors import DomainError
 from stepwise.models.interchange.common import DECIMALS, ImportedAsset, integer, number, refuse, unsupported
 from stepwise.models.shapes import MAX_POINTS, MAX_SHAPES, ShapeKind, shape_area
-from stepwise.models.validation import DIMENSION_MAX, require_filename, require_url
+from stepwise.models.validation import DIMENSION_MAX, FILENAME_MAX, require_filename, require_url
 
 RECTANGLE, POLYGON = ShapeKind.RECTANGLE.value, ShapeKind.POLYGON.value
+NUMBERS = frozenset({int, float})
+CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 def load(data: bytes) -> dict:
@@ -69,7 +72,9 @@ def _images(images: list) -> tuple[list[ImportedAsset], dict[int, ImportedAsset]
         name = image.get("file_name")
         if not isinstance(name, str):
             raise refuse(f"{place}.file_name", "must be a string.")
-        name = _checked(require_filename, name, f"{place}.file_name")
+        if not (0 < len(name) <= FILENAME_MAX and not name[0].isspace() and not name[-1].isspace()
+                and CONTROL.search(name) is None):  # else the full rule, for its message (or a trimmed name)
+            name = _checked(require_filename, name, f"{place}.file_name")
         if name in places:
             raise refuse(f"{place}.file_name", f"{name!r} appears twice (images[{places[name]}]).")
         places[name] = index
@@ -131,12 +136,44 @@ def _rectangle(bbox: object, asset: ImportedAsset, place: str) -> list[list[floa
     return [[x, y], [x2, y2]]
 
 
+def _plain_box(annotation: object, by_id: dict[int, ImportedAsset], labels: dict[int, int]) -> tuple[ImportedAsset, dict] | None:
+    """A valid bbox-only annotation's asset and shape; None for anything else (other shapes, and
+    every mistake: the full checks below then say what is wrong). JSON numbers are finite
+    (orjson refuses the others), so a type check is enough."""
+    try:
+        segmentation = annotation.get("segmentation")  # type: ignore[union-attr]
+        image_id, category_id = annotation["image_id"], annotation["category_id"]  # type: ignore[index]
+        x, y, w, h = annotation["bbox"]  # type: ignore[index]
+        asset, label_id = by_id[image_id], labels[category_id]
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    if segmentation or type(image_id) is not int or type(category_id) is not int:
+        return None
+    if type(x) not in NUMBERS or type(y) not in NUMBERS or type(w) not in NUMBERS or type(h) not in NUMBERS:
+        return None
+    x2, y2 = round(x + w, DECIMALS), round(y + h, DECIMALS)
+    if not (0 <= x and 0 <= y and w > 0 and h > 0 and x2 <= asset.width and y2 <= asset.height):
+        return None
+    return asset, {"label": label_id, "kind": RECTANGLE, "points": [[x, y], [x2, y2]]}
+
+
 def read(data: bytes, label_ids: Mapping[str, int]) -> list[ImportedAsset]:
     """The assets the file describes, every rule checked; the first problem refuses the whole file."""
     document = load(data)
     assets, by_id = _images(_array(document, "images"))
     categories = _categories(_array(document, "categories"), label_ids)
+    labels = {category_id: label_id for category_id, (label_id, _) in categories.items() if label_id is not None}
     for index, annotation in enumerate(_array(document, "annotations")):
+        box = _plain_box(annotation, by_id, labels)
+        if box is not None:  # the common case, checked in a few comparisons
+            asset, shape = box
+            if asset.shapes is None:
+                asset.shapes = [shape]
+            elif len(asset.shapes) < MAX_SHAPES:
+                asset.shapes.append(shape)
+            else:
+                raise refuse(f"annotations[{index}]", f"{asset.filename!r} has more than {MAX_SHAPES} shapes.")
+            continue
         place = f"annotations[{index}]"
         annotation = _object(annotation, place)
         image_id = integer(annotation.get("image_id"), f"{place}.image_id")
