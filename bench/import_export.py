@@ -13,7 +13,9 @@ What it measures, per round:
    version, then `importAnnotations` of 10,000 images / 30,000 boxes and `launchCampaign`; the
    two requests' wall clock together, as tasks/s (every image is annotated, so with the default
    strategy each task starts at Annotate).
-3. COCO export: GET the exportUrl of the 100,000-asset version, read as a stream; wall clock to
+3. COCO export (after the imports, on a fresh server process on the same database, so that the
+   memory an import leaves with the allocator hides nothing): GET the exportUrl of each
+   100,000-asset version, read as a stream; wall clock to
    the last byte as assets/s, and the server's resident memory sampled every 5 ms during the
    download: its peak minus its value just before (the "memory flat" figure). The downloaded
    file is parsed afterwards and must hold 100,000 images and 300,000 annotations.
@@ -163,6 +165,7 @@ async def bench_backend(backend: str, args: argparse.Namespace, big: bytes, smal
             team = await setup_team(api, dataset_id, ["annotator1", "annotator2", "reviewer1"])
             steps = [("Annotate", "ANNOTATION", [team["annotator1"][1], team["annotator2"][1]]),
                      ("Review", "REVIEW", [team["reviewer1"][1]])]
+            big_versions: list[str] = []
             for round_number in range(1, args.rounds + 1):
                 load = load_average()
                 version_id = await create_version(api, dataset_id, f"big{round_number}")
@@ -191,6 +194,14 @@ async def bench_backend(backend: str, args: argparse.Namespace, big: bytes, smal
                     f"{SMALL / seconds:,.0f} tasks/s (server CPU {cpu * 1000:.0f} ms)")
                 rows.append({"backend": backend, "figure": "launch", "seconds": seconds, "rate": SMALL / seconds, "cpu": cpu})
 
+                big_versions.append(version_id)
+            token = api.token
+        # Exports on a fresh server process: after a big import the allocator keeps its memory,
+        # which would hide any growth.
+        async with running_server(env) as server, http_api(server.base) as api:
+            api.token = token
+            for round_number, version_id in enumerate(big_versions, 1):
+                await asyncio.sleep(1)  # the RSS before, settled
                 before = process_usage(server.pid)
                 seconds, size, growth = await export_coco(api, server.pid, version_id)
                 cpu = (process_usage(server.pid) - before).cpu

@@ -27,6 +27,8 @@ def load(data: bytes) -> dict:
     """The file as a JSON object. Not JSON at all is UNSUPPORTED_FILE_TYPE; JSON that is broken,
     nested deeper than orjson's limit (1024) or holding infinite numbers is INVALID_INPUT at its
     line and column (orjson reads integers past 64 bits as floats: the checks below refuse them)."""
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark, as some Windows tools write
+        data = data[3:]
     if data.lstrip()[:1] not in (b"{", b"["):
         raise unsupported("A COCO file is a JSON object; this file is not JSON.")
     try:

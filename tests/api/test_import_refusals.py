@@ -57,6 +57,7 @@ def bomb() -> bytes:
 COCO_REFUSALS = [
     (b"\x89PNG\r\n\x1a\n" + b"\0" * 32, "UNSUPPORTED_FILE_TYPE", "A COCO file is a JSON object; this file is not JSON."),
     (b'{"images": [', "INVALID_INPUT", "line 1 column 13: not valid JSON (unexpected end of data)."),
+    (b'\xef\xbb\xbf{"images": 5}', "INVALID_INPUT", "images: must be an array."),  # a byte order mark is fine
     (b'{"a": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", "INVALID_INPUT", "line 1 column 1031: not valid JSON (depth limit exceeded)."),
     (b'{"images": [{"id": 1, "file_name": "a.jpg", "width": 1e400, "height": 5}]}', "INVALID_INPUT",
      "line 1 column 54: not valid JSON (number is infinity when parsed as double)."),
