@@ -11,6 +11,7 @@ import zipfile
 
 from campaign_helpers import LAUNCH, add_assets, all_tasks, campaign_with_steps
 from import_helpers import as_bytes, coco, download, import_file, new_version, version_assets, yolo_zip
+from stepwise.models.actions.rollups import quality_rebuild
 from stepwise.models.db import sql
 from stepwise.models.db.campaigns import CampaignEvent, Task
 from stepwise.models.db.datasets import Asset
@@ -34,6 +35,16 @@ EXPECTED = {
 }
 
 
+async def assert_quality_counts_match_a_rebuild() -> None:
+    """The quality rollups the imports wrote equal a rebuild from the assets (migration 0006's statements)."""
+    query = "SELECT version_id, kind, label_id, value, n FROM quality_value_count WHERE n <> 0 ORDER BY 1, 2, 3, 4"
+    written = [tuple(row) for row in await sql.fetch(query)]
+    async with sql.transaction():
+        for statement, params in quality_rebuild(sql.is_postgres(sql.current_connection())):
+            await sql.execute(statement, params)
+    assert written == [tuple(row) for row in await sql.fetch(query)]
+
+
 async def test_coco_round_trip(api, world):
     result = await import_file(api, world.manager, world.ids["version"], "COCO", as_bytes(STREET))
     assert result["errors"] == []
@@ -54,6 +65,7 @@ async def test_coco_round_trip(api, world):
     again = await import_file(api, world.manager, copy, "COCO", response.content)
     assert (again["errors"], again["assetsAdded"], again["shapesAdded"]) == ([], 3, 4)
     assert await version_assets(api, world.manager, copy) == EXPECTED
+    await assert_quality_counts_match_a_rebuild()
 
 
 async def test_yolo_round_trip(api, world):
@@ -81,6 +93,12 @@ async def test_yolo_round_trip(api, world):
     again = await import_file(api, world.manager, copy, "YOLO", response.content, "export.zip")
     assert (again["errors"], again["assetsAnnotated"], again["shapesAdded"]) == ([], 2, 3)
     assert {name: asset["shapes"] for name, asset in (await version_assets(api, world.manager, copy)).items()} == expected
+    # Importing again replaces the annotations: the counts lose the old shapes, gain the new ones.
+    again = await import_file(api, world.manager, copy, "YOLO", yolo_zip({"labels/a.txt": "1 0.5 0.5 1 1\n"}), "again.zip")
+    assert (again["errors"], again["assetsAnnotated"], again["shapesAdded"]) == ([], 1, 1)
+    found = await version_assets(api, world.manager, copy)
+    assert found["a.jpg"]["shapes"] == [("RECTANGLE", "person", [(0, 0), (100, 100)])]
+    await assert_quality_counts_match_a_rebuild()
 
 
 async def test_a_launched_campaign_gives_imported_assets_tasks_and_created_events(api, world):
