@@ -21,7 +21,7 @@ from stepwise.models.actions.accounts import authenticate
 from stepwise.models.actions.exports import version_to_export
 from stepwise.models.errors import AccessError
 from stepwise.models.interchange import coco, yolo
-from stepwise.models.interchange.common import AnnotationFormat
+from stepwise.models.interchange.common import AnnotationFormat, paused_gc
 from stepwise.models.queries import interchange as reads
 from stepwise.permissions.access import Access
 from stepwise.permissions.auth import bearer_token
@@ -84,7 +84,10 @@ async def coco_document(version_id: int, labels: dict[str, int]) -> AsyncIterato
     after, next_id, written = 0, 1, False
     while after is not None:
         page, after = await reads.annotation_page(version_id, after, last)
-        chunk, next_id = coco.annotations(((row[0], row[4]) for row in page), categories, next_id, first=not written)
+        with paused_gc():  # the page's objects die with it (common.paused_gc)
+            shapes = [(row[0], reads.parsed_shapes(row[4])) for row in page]
+            chunk, next_id = coco.annotations(shapes, categories, next_id, first=not written)
+            del shapes
         written = written or bool(chunk)
         if chunk:
             yield chunk
@@ -123,7 +126,8 @@ async def yolo_zip(version_id: int, labels: dict[str, int]) -> AsyncIterator[byt
     after: int | None = 0
     while after is not None:
         page, after = await reads.annotation_page(version_id, after, last)
-        for asset_id, filename, width, height, shapes in page:
+        for asset_id, filename, width, height, annotation in page:
+            shapes = reads.parsed_shapes(annotation)
             stem = yolo.stem_of(filename)
             if stem in used or stem in ("", ".", ".."):
                 stem = f"{stem}~{asset_id}"

@@ -11,10 +11,8 @@ version's campaign takes new assets); the events are returned, to publish after 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from stepwise.models.db.datasets import DatasetVersion
 from stepwise.models.errors import DomainError, ErrorCode, invalid_input
 from stepwise.models.events import TasksCreated
 from stepwise.models.interchange import coco, yolo
-from stepwise.models.interchange.common import FIELD, AnnotationFormat, ImportedAsset, refuse
+from stepwise.models.interchange.common import FIELD, AnnotationFormat, ImportedAsset, paused_gc, refuse
 from stepwise.models.queries import interchange as reads
 from stepwise.models.stored_files import IncomingFile
 from stepwise.permissions.access import Access
@@ -57,27 +55,6 @@ def checked_upload(file: object, max_bytes: int) -> IncomingFile:
     if file.path is None:
         raise invalid_input(FIELD, "This file part was already used by another field of the request.")
     return file
-
-
-_gc_pauses = 0
-
-
-@contextmanager
-def paused_gc():
-    """Python's cyclic garbage collector off while an import holds its file's objects: building
-    millions of JSON objects triggers collections that rescan the growing heap, two thirds of the
-    CPU time of reading a 100,000-image COCO file (docs/benchmarks.md). Nothing an import builds
-    is cyclic, so reference counting frees it all; the collector comes back when the last
-    import running ends."""
-    global _gc_pauses
-    _gc_pauses += 1
-    gc.disable()
-    try:
-        yield
-    finally:
-        _gc_pauses -= 1
-        if _gc_pauses == 0:
-            gc.enable()
 
 
 async def import_annotations(access: Access, version_id: int, format: AnnotationFormat, file: object,

@@ -231,20 +231,22 @@ def annotations(rows: Iterable[tuple[int, list]], categories: Mapping[int, int],
     """Annotations of a page of (asset id, stored shapes) rows, with ids from `next_id`; the bytes
     and the next free id. RECTANGLE and POLYGON shapes only: COCO detection has no other kind."""
     items = []
+    append = items.append
     for asset_id, shapes in rows:
         for shape in shapes:
             kind, points = shape["kind"], shape["points"]
             if kind == RECTANGLE:
                 (x1, y1), (x2, y2) = points
                 bbox, segmentation = [x1, y1, round(x2 - x1, DECIMALS), round(y2 - y1, DECIMALS)], []
+                area = abs(x2 - x1) * abs(y2 - y1)
             elif kind == POLYGON:
                 xs, ys = [p[0] for p in points], [p[1] for p in points]
                 bbox = [min(xs), min(ys), round(max(xs) - min(xs), DECIMALS), round(max(ys) - min(ys), DECIMALS)]
-                segmentation = [[c for p in points for c in p]]
+                segmentation, area = [[c for p in points for c in p]], shape_area(kind, points)
             else:
                 continue
-            items.append({"id": next_id, "image_id": asset_id, "category_id": categories.get(shape["label"], 0),
-                          "bbox": bbox, "area": shape_area(kind, points), "iscrowd": 0, "segmentation": segmentation})
+            append({"id": next_id, "image_id": asset_id, "category_id": categories.get(shape["label"], 0),
+                    "bbox": bbox, "area": area, "iscrowd": 0, "segmentation": segmentation})
             next_id += 1
     return _joined(items, first), next_id
 

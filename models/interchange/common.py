@@ -3,7 +3,9 @@ assets an import produces."""
 
 from __future__ import annotations
 
+import gc
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -55,3 +57,24 @@ def number(value: object, place: str) -> float:
 def _shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+_gc_pauses = 0
+
+
+@contextmanager
+def paused_gc():
+    """Python's cyclic garbage collector off while an import holds its file's objects, or while
+    an export formats a page: building millions of JSON objects triggers collections that
+    rescan the growing heap, two thirds of the CPU time of reading a 100,000-image COCO file
+    (docs/benchmarks.md). Nothing they build is cyclic, so reference counting frees it all;
+    the collector comes back when the last pause ends (they may overlap: several requests)."""
+    global _gc_pauses
+    _gc_pauses += 1
+    gc.disable()
+    try:
+        yield
+    finally:
+        _gc_pauses -= 1
+        if _gc_pauses == 0:
+            gc.enable()

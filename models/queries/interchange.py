@@ -41,15 +41,15 @@ async def image_page(version_id: int, after: int, last: int) -> list[tuple]:
 
 
 async def annotation_page(version_id: int, after: int, last: int) -> tuple[list[tuple], int | None]:
-    """(id, filename, width, height, shapes) of the next page of annotated assets after `after`,
-    and the id to continue after (None: the end)."""
+    """(id, filename, width, height, annotation as stored: parsed_shapes() reads it) of the next
+    page of annotated assets after `after`, and the id to continue after (None: the end)."""
     rows = await sql.fetch_scan(
         "SELECT id, filename, width, height, annotation FROM asset WHERE version_id = ? AND id > ? AND id <= ?"
         f" AND annotation IS NOT NULL ORDER BY id LIMIT {EXPORT_PAGE}", [version_id, after, last])
-    page = [(i, f, w, h, _shapes(a)) for i, f, w, h, a in rows]
-    return page, (rows[-1][0] if len(rows) == EXPORT_PAGE else None)
+    return [tuple(row) for row in rows], (rows[-1][0] if len(rows) == EXPORT_PAGE else None)
 
 
-def _shapes(value) -> list:
+def parsed_shapes(value) -> list:
+    """An annotation column's shapes."""
     # SQLite hands the JSON text, asyncpg too (no codec is set for jsonb).
     return orjson.loads(value) if isinstance(value, (str, bytes)) else value
