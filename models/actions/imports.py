@@ -48,6 +48,7 @@ class ImportResult:
 
 
 def checked_upload(file: object, max_bytes: int) -> IncomingFile:
+    """The streamed upload, if it came whole (its type is judged by its bytes, by the reader)."""
     if not isinstance(file, IncomingFile):
         raise invalid_input(FIELD, "Send the file as a part of a multipart request (GraphQL multipart request spec).")
     if file.too_large:
@@ -59,6 +60,7 @@ def checked_upload(file: object, max_bytes: int) -> IncomingFile:
 
 async def import_annotations(access: Access, version_id: int, format: AnnotationFormat, file: object,
                              max_bytes: int) -> ImportResult:
+    """Read and check the whole file, then write it in one transaction (MANAGER only)."""
     version, _ = await find_version(access, version_id, IMPORT_ANNOTATIONS)
     incoming = checked_upload(file, max_bytes)
     labels = await reads.labels_by_name(version.id)
