@@ -10,7 +10,7 @@ import json
 import zipfile
 
 from campaign_helpers import LAUNCH, add_assets, all_tasks, campaign_with_steps
-from import_helpers import as_bytes, coco, download, import_file, new_version, version_assets, yolo_zip
+from import_helpers import IMPORT, as_bytes, coco, download, import_file, new_version, version_assets, yolo_zip
 from stepwise.models.actions.rollups import quality_rebuild
 from stepwise.models.db import sql
 from stepwise.models.db.campaigns import CampaignEvent, Task
@@ -188,7 +188,6 @@ async def test_a_failed_import_leaves_no_asset_annotation_task_or_file(api, worl
 
 
 async def _raw_import(api, world, content: bytes) -> dict:
-    from import_helpers import IMPORT
     operations = json.dumps({"query": IMPORT, "variables": {"i": {"datasetVersionId": world.ids["version"], "format": "COCO", "file": None}}})
     response = await api.client.post("/graphql", data={"operations": operations, "map": json.dumps({"0": ["variables.i.file"]})},
                                      files={"0": ("f.json", content, "application/json")}, headers={"authorization": f"Bearer {world.manager}"})
