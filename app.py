@@ -22,6 +22,7 @@ from starlette.routing import Route, WebSocketRoute
 from stepwise.client_pages import client_pages
 from stepwise.config import Settings, load_settings
 from stepwise.downloads import INSTRUCTIONS_PATH, instructions_endpoint
+from stepwise.exports import EXPORT_PATH, export_endpoint
 from stepwise.graphiql import graphiql_assets, graphiql_page
 from stepwise.guards import RequestGuards, SecurityHeaders
 from stepwise.models import stored_files
@@ -199,6 +200,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             graphiql_assets(),
             *client_pages(),
             Route(INSTRUCTIONS_PATH + "{campaign_id}", instructions_endpoint(settings.files_dir, settings.session_rules), methods=["GET", "HEAD"]),
+            Route(EXPORT_PATH + "{version_id}/{format}", export_endpoint(settings.session_rules), methods=["GET"]),
         ],
         middleware=[Middleware(SecurityHeaders), cors(settings),
                     Middleware(RequestGuards, max_body_bytes=settings.max_request_bytes,

@@ -37,6 +37,9 @@ POLICY: dict[str, tuple[Scope, frozenset[OrgRole] | frozenset[DatasetRole]]] = {
     "datasetVersion.read": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
     "datasetVersion.addAssets": (Scope.DATASET, frozenset({MANAGER})),
     "datasetVersion.quality": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
+    "datasetVersion.import": (Scope.DATASET, frozenset({MANAGER})),
+    # Downloading the accepted annotations: never a LABELER, even one whose task shows the version.
+    "datasetVersion.export": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
     "label.read": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
     "asset.read": (Scope.DATASET, frozenset({MANAGER, CONTRIBUTOR})),
     # campaigns: LABELERs see a campaign (its steps and instructions) but not its lists and figures
@@ -90,6 +93,8 @@ OPERATIONS: dict[str, str] = {
     "DatasetVersion.assets": "datasetVersion.read",
     "Mutation.addAssets": "datasetVersion.addAssets",
     "DatasetVersion.quality": "datasetVersion.quality",
+    "Mutation.importAnnotations": "datasetVersion.import",
+    "DatasetVersion.exportUrl": "datasetVersion.export",
     "Query.campaign": "campaign.read",
     "Campaign.eventCursor": "campaign.read",
     "Subscription.taskUpdates": "campaign.read",

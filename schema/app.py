@@ -18,6 +18,7 @@ from stepwise.resolvers.issue_operations import IssueMutations, IssueQueries
 from stepwise.resolvers.notifications import NotificationMutations, NotificationQueries
 from stepwise.resolvers.mutations.accounts import AccountMutations
 from stepwise.resolvers.mutations.datasets import DatasetMutations
+from stepwise.resolvers.mutations.imports import ImportMutations
 from stepwise.resolvers.queries import AccountQueries, DatasetQueries, NodeQueries
 from stepwise.schema.errors import ErrorPolicy, with_code
 from stepwise.schema.execution import PlainLeafExecutionContext
@@ -34,7 +35,7 @@ class Query(NodeQueries, AccountQueries, DatasetQueries, CampaignQueries, IssueQ
 
 
 @strawberry.type(description="Everything a client can change.")
-class Mutation(AccountMutations, DatasetMutations, CampaignMutations, TaskMutations, IssueMutations, NotificationMutations):
+class Mutation(AccountMutations, DatasetMutations, ImportMutations, CampaignMutations, TaskMutations, IssueMutations, NotificationMutations):
     pass
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.file_uploads import Upload
 
 from stepwise.models.shapes import ShapeDraft
-from stepwise.schema.types.enums import DatasetRole, OrgRole, ShapeKind
+from stepwise.schema.types.enums import AnnotationFormat, DatasetRole, OrgRole, ShapeKind
 
 
 @strawberry.input(description="A new account.")
@@ -99,3 +100,14 @@ class AssetInput:
 class AddAssetsInput:
     dataset_version_id: strawberry.ID = strawberry.field(description="The version (you must be a MANAGER).")
     assets: list[AssetInput] = strawberry.field(description="1 to 10,000 assets.")
+
+
+@strawberry.input(description="A COCO or YOLO file to import into a version, all or nothing (multipart request).")
+class ImportAnnotationsInput:
+    dataset_version_id: strawberry.ID = strawberry.field(description="The version (you must be a MANAGER).")
+    format: AnnotationFormat = strawberry.field(description="The file's format.")
+    file: Upload = strawberry.field(
+        description="COCO: a JSON file whose images become new assets, each with its annotations as a "
+        "pre-existing annotation. YOLO: a zip whose files annotate assets already in the version, "
+        "matched by file name without extension."
+    )

@@ -71,3 +71,12 @@ class DatasetVersionPayload:
 class AddAssetsPayload:
     assets: list[Asset] = strawberry.field(default_factory=list, description="The new assets, in input order.")
     errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS)
+
+
+@strawberry.type(description="The result of importAnnotations: what the file added, or why nothing was.")
+class ImportAnnotationsPayload:
+    dataset_version: DatasetVersion | None = strawberry.field(default=None, description="The version, on success.")
+    assets_added: int = strawberry.field(default=0, description="New assets (COCO images).")
+    assets_annotated: int = strawberry.field(default=0, description="Assets that received an annotation from the file.")
+    shapes_added: int = strawberry.field(default=0, description="Shapes in those annotations.")
+    errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS)

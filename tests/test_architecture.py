@@ -8,7 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PURE = ["models/workflow.py", "models/history.py", "models/errors.py", "models/events.py", "models/shapes.py",
         "models/validation.py", "models/notifications.py", "permissions/roles.py", "permissions/policy.py", "permissions/operations.py",
-        "permissions/visibility.py"]
+        "permissions/visibility.py", "models/interchange/common.py", "models/interchange/coco.py",
+        "models/interchange/yolo.py"]
 FORBIDDEN = ("tortoise", "aiosqlite", "asyncpg", "pypika", "starlette", "uvicorn", "strawberry", "graphql",
              "broadcaster", "redis", "httpx", "stepwise.models.db", "stepwise.schema", "stepwise.resolvers",
              "stepwise.subscriptions", "stepwise.app")

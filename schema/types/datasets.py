@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from stepwise.exports import export_url
 from stepwise.models.db import accounts as accounts_db
 from stepwise.models.db import datasets as db
 from stepwise.permissions.graphql import guard
@@ -26,7 +27,7 @@ from stepwise.schema.pagination import decode_cursor, encode_cursor, page_size
 from stepwise.schema.types.accounts import Organization, User, user_or_none
 from stepwise.schema.types.assets import Asset, AssetConnection, AssetEdge
 from stepwise.schema.types.common import Node, page_info
-from stepwise.schema.types.enums import DatasetRole
+from stepwise.schema.types.enums import AnnotationFormat, DatasetRole
 
 if TYPE_CHECKING:
     from stepwise.schema.types.analytics import Quality
@@ -148,6 +149,16 @@ class DatasetVersion(Node):
         from stepwise.schema.types.analytics import quality_from
 
         return quality_from(*await quality_figures(info, self.row.id, bins))
+
+    @strawberry.field(
+        description="A URL on this server that downloads the version's accepted annotations in this format "
+        "(GET with the same bearer token; streamed). Not for LABELER workers (FORBIDDEN).",
+        permission_classes=guard("DatasetVersion.exportUrl"),
+    )
+    def export_url(
+        self, info: Info, format: Annotated[AnnotationFormat, strawberry.argument(description="COCO or YOLO.")]
+    ) -> str:
+        return export_url(self.id, format, getattr(info.context.request, "scope", {}).get("root_path", ""))
 
 
 @strawberry.type(description="A class name that shapes of a version may carry.")

@@ -13,6 +13,7 @@ import strawberry
 from stepwise.models.db.issues import CommentAction, IssueKind, IssueStatus
 from stepwise.models.errors import ErrorCode
 from stepwise.models.history import StepState
+from stepwise.models.interchange.common import AnnotationFormat
 from stepwise.models.notifications import NotificationKind
 from stepwise.models.shapes import ShapeKind
 from stepwise.models.workflow import (
@@ -83,6 +84,12 @@ expose(ShapeKind, name="ShapeKind", description="The geometry of an annotation s
     "LINE": "An open polyline of two or more points.",
     "POINT": "A single keypoint.",
     "CLASSIFICATION": "A label for the whole image, without geometry.",
+})
+
+expose(AnnotationFormat, name="AnnotationFormat", description="A file format for importing and exporting annotations.", values={
+    "COCO": "COCO object detection JSON: `images`, `categories`, `annotations` (`bbox`, polygon `segmentation`).",
+    "YOLO": "YOLO detection: a zip of one `<image stem>.txt` per image (`class cx cy w h`, normalised to 0..1) "
+            "and `data.yaml` naming the classes.",
 })
 
 expose(CampaignStatus, name="CampaignStatus", description="Where a campaign is in its life.", values={

@@ -363,6 +363,24 @@ def build_probes(W: Objects, users: dict[str, str]) -> list[Probe]:
         tasks, lambda o: {"id": o.gid},
         lambda o: [on("Query.task", o.key), on("DatasetVersion.quality", W.rel(o, "version", "DatasetVersion").key)],
         label="task.campaign.datasetVersion")
+    # exportUrl: the same three ways to reach a version; the LABELER's task path is FORBIDDEN too.
+    export = "exportUrl(format: COCO)"
+    add("DatasetVersion.exportUrl", f"query($id: ID!) {{ datasetVersion(id: $id) {{ {export} }} }}", versions,
+        lambda o: {"id": o.gid},
+        lambda o: [on("Query.datasetVersion", o.key), on("DatasetVersion.exportUrl", o.key)], label="datasetVersion(id)")
+    add("DatasetVersion.exportUrl", f"query($id: ID!) {{ campaign(id: $id) {{ datasetVersion {{ {export} }} }} }}",
+        campaigns, lambda o: {"id": o.gid},
+        lambda o: [on("Query.campaign", o.key), on("DatasetVersion.exportUrl", W.rel(o, "version", "DatasetVersion").key)],
+        label="campaign.datasetVersion")
+    add("DatasetVersion.exportUrl", f"query($id: ID!) {{ task(id: $id) {{ campaign {{ datasetVersion {{ {export} }} }} }} }}",
+        tasks, lambda o: {"id": o.gid},
+        lambda o: [on("Query.task", o.key), on("DatasetVersion.exportUrl", W.rel(o, "version", "DatasetVersion").key)],
+        label="task.campaign.datasetVersion")
+    # The probe's file is a PDF: past the permission check, a COCO import refuses it by its bytes.
+    add("Mutation.importAnnotations",
+        "mutation($i: ImportAnnotationsInput!) { importAnnotations(input: $i) { assetsAdded errors { code } } }", versions,
+        lambda o: {"i": {"datasetVersionId": o.gid, "format": "COCO", "file": None}},
+        lambda o: [on("Mutation.importAnnotations", o.key)], kind="upload", payload=payload_of("UNSUPPORTED_FILE_TYPE"))
     add("Mutation.addAssets",
         "mutation($i: AddAssetsInput!) { addAssets(input: $i) { assets { id } errors { code } } }", versions,
         lambda o: {"i": {"datasetVersionId": o.gid, "assets": [{"filename": "zero.jpg", "width": 0, "height": 10}]}},

@@ -1,0 +1,184 @@
+"""importAnnotations: a COCO file's images become new assets with their annotations, or a YOLO
+zip's label files annotate assets already in the version; all or nothing.
+
+The whole file is read and checked first, off the event loop (models/interchange/, pure); only
+then one bulk transaction writes everything with each backend's bulk path: a prepared
+executemany on SQLite, INSERT ... SELECT FROM unnest(...) on PostgreSQL. New assets go through
+the same path as addAssets' (quality counts, and tasks with their CREATED events when the
+version's campaign takes new assets); the events are returned, to publish after commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from tortoise.exceptions import IntegrityError
+
+from stepwise.models import clock
+from stepwise.models.actions.datasets import find_version
+from stepwise.models.actions.new_assets import add_tasks_for_new_assets
+from stepwise.models.actions.rollups import quality_counts_write
+from stepwise.models.db import sql
+from stepwise.models.db.datasets import DatasetVersion
+from stepwise.models.errors import DomainError, ErrorCode, invalid_input
+from stepwise.models.events import TasksCreated
+from stepwise.models.interchange import coco, yolo
+from stepwise.models.interchange.common import FIELD, AnnotationFormat, ImportedAsset, paused_gc, refuse
+from stepwise.models.queries import interchange as reads
+from stepwise.models.stored_files import IncomingFile
+from stepwise.permissions.access import Access
+from stepwise.permissions.operations import operation
+
+IMPORT_ANNOTATIONS = operation("Mutation.importAnnotations")
+logger = logging.getLogger("stepwise.imports")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    version: DatasetVersion
+    assets_added: int
+    assets_annotated: int
+    shapes_added: int
+    created: TasksCreated | None  # the new tasks' events, to publish after commit
+
+
+def checked_upload(file: object, max_bytes: int) -> IncomingFile:
+    """The streamed upload, if it came whole (its type is judged by its bytes, by the reader)."""
+    if not isinstance(file, IncomingFile):
+        raise invalid_input(FIELD, "Send the file as a part of a multipart request (GraphQL multipart request spec).")
+    if file.too_large:
+        raise DomainError(ErrorCode.FILE_TOO_LARGE, f"The file is over the upload limit ({max_bytes / (1024 * 1024):g} MB).", FIELD)
+    if file.path is None:
+        raise invalid_input(FIELD, "This file part was already used by another field of the request.")
+    return file
+
+
+async def import_annotations(access: Access, version_id: int, format: AnnotationFormat, file: object,
+                             max_bytes: int) -> ImportResult:
+    """Read and check the whole file, then write it in one transaction (MANAGER only)."""
+    version, _ = await find_version(access, version_id, IMPORT_ANNOTATIONS)
+    incoming = checked_upload(file, max_bytes)
+    labels = await reads.labels_by_name(version.id)
+    started = time.perf_counter()
+    with paused_gc():
+        if format is AnnotationFormat.COCO:
+            assets = await asyncio.to_thread(_read_coco, incoming.path, labels)
+            read = time.perf_counter()
+            created = await _add_assets(version.id, assets)
+            shapes = sum(len(a.shapes) for a in assets if a.shapes)
+            result = ImportResult(version, len(assets), sum(1 for a in assets if a.shapes is not None), shapes, created)
+        else:
+            names, files = await asyncio.to_thread(yolo.read_zip, incoming.path, incoming.head)
+            assets = await reads.asset_names(version.id)
+            annotations = await asyncio.to_thread(_match_yolo, names, files, labels, assets)
+            read = time.perf_counter()
+            await _annotate(annotations)
+            result = ImportResult(version, 0, len(annotations), sum(len(s) for _, s in annotations), None)
+    logger.info("%s import into version %s: %d assets added, %d annotated, %d shapes; read %.0f ms, written %.0f ms",
+                format.value, version.id, result.assets_added, result.assets_annotated, result.shapes_added,
+                (read - started) * 1000, (time.perf_counter() - read) * 1000)
+    return result
+
+
+def _read_coco(path: Path, labels: dict[str, int]) -> list[ImportedAsset]:
+    return coco.read(path.read_bytes(), labels)
+
+
+def _match_yolo(names: list[str], files: dict[str, yolo.LabelFile], labels: dict[str, int],
+                assets: list[tuple[int, str, int, int]]) -> list[tuple[int, list[dict]]]:
+    """(asset id, shapes) for every label file, each matched to exactly one asset by stem."""
+    by_stem: dict[str, list[tuple[int, str, int, int]]] = {}
+    for asset in assets:
+        by_stem.setdefault(yolo.stem_of(asset[1]), []).append(asset)
+    classes = [labels.get(name) for name in names]
+    annotations = []
+    for stem, label_file in files.items():
+        matches = by_stem.get(stem, [])
+        if not matches:
+            raise refuse(label_file.entry, f"no asset of this version is named {stem!r} (with any extension).")
+        if len(matches) > 1:
+            shown = ", ".join(repr(m[1]) for m in matches[:3])
+            raise refuse(label_file.entry, f"{len(matches)} assets of this version are named {stem!r}: {shown}.")
+        asset_id, _, width, height = matches[0]
+        annotations.append((asset_id, yolo.shapes_of(label_file, classes, names, width, height)))
+    return annotations
+
+
+# ---------------------------------------------------------------- writes
+
+SQLITE_INSERT = ("INSERT INTO asset (version_id, filename, width, height, url, annotation, annotation_updated_at,"
+                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+# One statement for any number of rows; ids follow the file's order (ORDER BY the ordinality).
+POSTGRES_INSERT = (
+    "WITH added AS (INSERT INTO asset (version_id, filename, width, height, url, annotation, annotation_updated_at,"
+    " created_at) SELECT ?, f, w, h, u, a::jsonb, CASE WHEN a IS NULL THEN NULL ELSE ?::timestamptz END, ?"
+    " FROM unnest(?::text[], ?::int[], ?::int[], ?::text[], ?::text[]) WITH ORDINALITY AS t(f, w, h, u, a, n)"
+    " ORDER BY n RETURNING id, annotation IS NOT NULL AS has) SELECT id, has FROM added ORDER BY id")
+
+
+def _encoded(shapes: list[dict] | None) -> str | None:
+    return None if shapes is None else orjson.dumps(shapes).decode()
+
+
+async def _add_assets(version_id: int, assets: list[ImportedAsset]) -> TasksCreated | None:
+    if not assets:
+        return None
+    now = clock.now()
+    try:
+        async with sql.bulk_transaction():
+            postgres = sql.is_postgres(sql.current_connection())
+            if postgres:
+                columns = [[a.filename for a in assets], [a.width for a in assets], [a.height for a in assets],
+                           [a.url for a in assets], [_encoded(a.shapes) for a in assets]]
+                added = await sql.fetch(POSTGRES_INSERT, [version_id, now, now, *columns])
+                ids = [row[0] for row in added]
+                await sql.execute(*quality_counts_write(True, "a.id = ANY(?::int[])", [ids], 1, asset_areas=True))
+            else:
+                first_id = await sql.next_id("asset")
+                await sql.execute_many(SQLITE_INSERT, [
+                    (version_id, a.filename, a.width, a.height, a.url, _encoded(a.shapes),
+                     None if a.shapes is None else now, now) for a in assets])
+                # One writer at a time on SQLite: this version's rows from first_id are this call's.
+                added = await sql.fetch("SELECT id, annotation IS NOT NULL FROM asset WHERE version_id = ? AND id >= ?"
+                                        " ORDER BY id", [version_id, first_id])
+                await sql.execute(*quality_counts_write(False, "a.version_id = ? AND a.id >= ?", [version_id, first_id],
+                                                        1, asset_areas=True))
+            return await add_tasks_for_new_assets(version_id, [(row[0], bool(row[1])) for row in added])
+    except IntegrityError:
+        # The unique (version, filename) index refused a row: name the first one already there.
+        present = await reads.filenames(version_id)
+        for index, asset in enumerate(assets):
+            if asset.filename in present:
+                raise refuse(f"images[{index}].file_name", f"{asset.filename!r} is already in this version.") from None
+        raise  # another constraint: a fault, not the file's (answered without internals)
+
+
+# Imported annotations have no author (Annotation.updatedBy is null for them).
+SQLITE_ANNOTATE = "UPDATE asset SET annotation = ?, annotation_updated_at = ?, annotation_updated_by_id = NULL WHERE id = ?"
+POSTGRES_ANNOTATE = (
+    "UPDATE asset SET annotation = t.a::jsonb, annotation_updated_at = ?, annotation_updated_by_id = NULL"
+    " FROM unnest(?::int[], ?::text[]) AS t(id, a) WHERE asset.id = t.id")
+
+
+async def _annotate(annotations: list[tuple[int, list[dict]]]) -> None:
+    """Replace the annotations of these assets; the quality counts lose the old shapes and gain
+    the new ones in the same transaction."""
+    if not annotations:
+        return
+    now = clock.now()
+    ids = [asset_id for asset_id, _ in annotations]
+    async with sql.bulk_transaction():
+        postgres = sql.is_postgres(sql.current_connection())
+        where, params = ("a.id = ANY(?::int[])", [ids]) if postgres else (
+            "a.id IN (SELECT value FROM json_each(?))", [orjson.dumps(ids).decode()])
+        await sql.execute(*quality_counts_write(postgres, where, params, -1))
+        if postgres:
+            await sql.execute(POSTGRES_ANNOTATE, [now, ids, [_encoded(s) for _, s in annotations]])
+        else:
+            await sql.execute_many(SQLITE_ANNOTATE, [(_encoded(s), now, i) for i, s in annotations])
+        await sql.execute(*quality_counts_write(postgres, where, params, 1))

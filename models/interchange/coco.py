@@ -1,0 +1,258 @@
+"""COCO object detection JSON: reading one into new assets, writing one from pages of assets.
+
+Read: `images` (id, file_name, width, height, optional coco_url) become assets in file order;
+`annotations` become their shapes (a polygon `segmentation` gives one POLYGON per polygon,
+otherwise `bbox` [x, y, w, h] gives a RECTANGLE); `categories` map category ids to names, which
+must be labels of the version. An image without annotations has no pre-existing annotation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+import orjson
+
+from stepwise.models.errors import DomainError
+from stepwise.models.interchange.common import DECIMALS, ImportedAsset, integer, number, refuse, unsupported
+from stepwise.models.shapes import MAX_POINTS, MAX_SHAPES, ShapeKind, shape_area
+from stepwise.models.validation import DIMENSION_MAX, FILENAME_MAX, require_filename, require_url
+
+RECTANGLE, POLYGON = ShapeKind.RECTANGLE.value, ShapeKind.POLYGON.value
+NUMBERS = frozenset({int, float})
+CONTROL = re.compile(r"[\x00-\x1f]")
+
+
+def load(data: bytes) -> dict:
+    """The file as a JSON object. Not JSON at all is UNSUPPORTED_FILE_TYPE; JSON that is broken,
+    nested deeper than orjson's limit (1024) or holding infinite numbers is INVALID_INPUT at its
+    line and column (orjson reads integers past 64 bits as floats: the checks below refuse them)."""
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark, as some Windows tools write
+        data = data[3:]
+    if data.lstrip()[:1] not in (b"{", b"["):
+        raise unsupported("A COCO file is a JSON object; this file is not JSON.")
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise refuse(f"line {error.lineno} column {error.colno}", f"not valid JSON ({error.msg}).") from None
+    if not isinstance(document, dict):
+        raise refuse("top level", "a COCO file is a JSON object with images, annotations and categories.")
+    return document
+
+
+def _array(document: dict, key: str) -> list:
+    value = document.get(key, [])
+    if not isinstance(value, list):
+        raise refuse(key, "must be an array.")
+    return value
+
+
+def _object(value: object, place: str) -> dict:
+    if not isinstance(value, dict):
+        raise refuse(place, "must be an object.")
+    return value
+
+
+def _checked(check, value, place: str):
+    """A validation.py rule, its refusal re-placed in the file."""
+    try:
+        return check(value, place)
+    except DomainError as error:
+        raise refuse(place, error.message) from None
+
+
+def _images(images: list) -> tuple[list[ImportedAsset], dict[int, ImportedAsset]]:
+    assets: list[ImportedAsset] = []
+    by_id: dict[int, ImportedAsset] = {}
+    places: dict[str, int] = {}
+    for index, image in enumerate(images):
+        place = f"images[{index}]"
+        image = _object(image, place)
+        image_id = integer(image.get("id"), f"{place}.id")
+        if image_id in by_id:
+            raise refuse(f"{place}.id", f"image id {image_id} appears twice.")
+        name = image.get("file_name")
+        if not isinstance(name, str):
+            raise refuse(f"{place}.file_name", "must be a string.")
+        if not (0 < len(name) <= FILENAME_MAX and not name[0].isspace() and not name[-1].isspace()
+                and CONTROL.search(name) is None):  # else the full rule, for its message (or a trimmed name)
+            name = _checked(require_filename, name, f"{place}.file_name")
+        if name in places:
+            raise refuse(f"{place}.file_name", f"{name!r} appears twice (images[{places[name]}]).")
+        places[name] = index
+        width = integer(image.get("width"), f"{place}.width")
+        height = integer(image.get("height"), f"{place}.height")
+        for key, size in (("width", width), ("height", height)):
+            if not 0 < size <= DIMENSION_MAX:
+                raise refuse(f"{place}.{key}", f"must be between 1 and {DIMENSION_MAX}; got {size}.")
+        url = image.get("coco_url")
+        if url is not None and not isinstance(url, str):
+            raise refuse(f"{place}.coco_url", "must be a string.")
+        asset = ImportedAsset(name, width, height, _checked(require_url, url, f"{place}.coco_url"), None)
+        assets.append(asset)
+        by_id[image_id] = asset
+    return assets, by_id
+
+
+def _categories(categories: list, label_ids: Mapping[str, int]) -> dict[int, tuple[int | None, str]]:
+    """category id -> (label id, or None when the version has no such label; the place, for errors)."""
+    found: dict[int, tuple[int | None, str]] = {}
+    for index, category in enumerate(categories):
+        place = f"categories[{index}]"
+        category = _object(category, place)
+        category_id = integer(category.get("id"), f"{place}.id")
+        if category_id in found:
+            raise refuse(f"{place}.id", f"category id {category_id} appears twice.")
+        name = category.get("name")
+        if not isinstance(name, str):
+            raise refuse(f"{place}.name", "must be a string.")
+        found[category_id] = (label_ids.get(name), f"{place} ({name[:100]!r})")
+    return found
+
+
+def _polygons(segmentation: list, asset: ImportedAsset, place: str) -> list[list[list[float]]]:
+    polygons = []
+    for index, flat in enumerate(segmentation):
+        where = f"{place}.segmentation[{index}]"
+        if not isinstance(flat, list) or len(flat) < 6 or len(flat) % 2 or len(flat) > 2 * MAX_POINTS:
+            raise refuse(where, f"a polygon is a flat array of 3 to {MAX_POINTS} x, y pairs.")
+        points = []
+        for k in range(0, len(flat), 2):
+            x, y = number(flat[k], f"{where}[{k}]"), number(flat[k + 1], f"{where}[{k + 1}]")
+            if not (0 <= x <= asset.width and 0 <= y <= asset.height):
+                raise refuse(f"{where}[{k}]", f"point ({x}, {y}) is outside the image ({asset.width}x{asset.height}).")
+            points.append([x, y])
+        polygons.append(points)
+    return polygons
+
+
+def _rectangle(bbox: object, asset: ImportedAsset, place: str) -> list[list[float]]:
+    if not isinstance(bbox, list) or len(bbox) != 4:
+        raise refuse(f"{place}.bbox", "must be [x, y, width, height].")
+    x, y, w, h = (number(value, f"{place}.bbox[{k}]") for k, value in enumerate(bbox))
+    if not (w > 0 and h > 0):
+        raise refuse(f"{place}.bbox", f"width and height must be positive; got {w} x {h}.")
+    x2, y2 = round(x + w, DECIMALS), round(y + h, DECIMALS)
+    if not (0 <= x and 0 <= y and x2 <= asset.width and y2 <= asset.height):
+        raise refuse(f"{place}.bbox", f"the box [{x}, {y}, {w}, {h}] is outside the image ({asset.width}x{asset.height}).")
+    return [[x, y], [x2, y2]]
+
+
+def _plain_box(annotation: object, by_id: dict[int, ImportedAsset], labels: dict[int, int]) -> tuple[ImportedAsset, dict] | None:
+    """A valid bbox-only annotation's asset and shape; None for anything else (other shapes, and
+    every mistake: the full checks below then say what is wrong). JSON numbers are finite
+    (orjson refuses the others), so a type check is enough."""
+    try:
+        segmentation = annotation.get("segmentation")  # type: ignore[union-attr]
+        image_id, category_id = annotation["image_id"], annotation["category_id"]  # type: ignore[index]
+        x, y, w, h = annotation["bbox"]  # type: ignore[index]
+        asset, label_id = by_id[image_id], labels[category_id]
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    if segmentation or type(image_id) is not int or type(category_id) is not int:
+        return None
+    if type(x) not in NUMBERS or type(y) not in NUMBERS or type(w) not in NUMBERS or type(h) not in NUMBERS:
+        return None
+    x2, y2 = round(x + w, DECIMALS), round(y + h, DECIMALS)
+    if not (0 <= x and 0 <= y and w > 0 and h > 0 and x2 <= asset.width and y2 <= asset.height):
+        return None
+    return asset, {"label": label_id, "kind": RECTANGLE, "points": [[x, y], [x2, y2]]}
+
+
+def read(data: bytes, label_ids: Mapping[str, int]) -> list[ImportedAsset]:
+    """The assets the file describes, every rule checked; the first problem refuses the whole file."""
+    document = load(data)
+    assets, by_id = _images(_array(document, "images"))
+    categories = _categories(_array(document, "categories"), label_ids)
+    labels = {category_id: label_id for category_id, (label_id, _) in categories.items() if label_id is not None}
+    for index, annotation in enumerate(_array(document, "annotations")):
+        box = _plain_box(annotation, by_id, labels)
+        if box is not None:  # the common case, checked in a few comparisons
+            asset, shape = box
+            if asset.shapes is None:
+                asset.shapes = [shape]
+            elif len(asset.shapes) < MAX_SHAPES:
+                asset.shapes.append(shape)
+            else:
+                raise refuse(f"annotations[{index}]", f"{asset.filename!r} has more than {MAX_SHAPES} shapes.")
+            continue
+        place = f"annotations[{index}]"
+        annotation = _object(annotation, place)
+        image_id = integer(annotation.get("image_id"), f"{place}.image_id")
+        asset = by_id.get(image_id)
+        if asset is None:
+            raise refuse(f"{place}.image_id", f"no image has the id {image_id}.")
+        category_id = integer(annotation.get("category_id"), f"{place}.category_id")
+        category = categories.get(category_id)
+        if category is None:
+            raise refuse(f"{place}.category_id", f"no category has the id {category_id}.")
+        label_id, category_place = category
+        if label_id is None:
+            raise refuse(f"{place}.category_id", f"{category_place} is not a label of this dataset version.")
+        segmentation = annotation.get("segmentation")
+        if isinstance(segmentation, dict):
+            raise refuse(f"{place}.segmentation", "RLE masks are not supported; give polygons or a bbox.")
+        if segmentation not in (None, []) and not isinstance(segmentation, list):
+            raise refuse(f"{place}.segmentation", "must be an array of polygons.")
+        if segmentation:
+            shapes = [{"label": label_id, "kind": POLYGON, "points": points}
+                      for points in _polygons(segmentation, asset, place)]
+        else:
+            shapes = [{"label": label_id, "kind": RECTANGLE, "points": _rectangle(annotation.get("bbox"), asset, place)}]
+        if asset.shapes is None:
+            asset.shapes = shapes
+        else:
+            asset.shapes.extend(shapes)
+        if len(asset.shapes) > MAX_SHAPES:
+            raise refuse(place, f"{asset.filename!r} has more than {MAX_SHAPES} shapes.")
+    return assets
+
+
+# ---------------------------------------------------------------- writing, a page at a time
+
+def head(label_names: Iterable[str]) -> bytes:
+    """The start of the document, up to the first image: categories are the version's labels,
+    numbered from 1 in the order the version lists them."""
+    categories = [{"id": k, "name": name, "supercategory": ""} for k, name in enumerate(label_names, 1)]
+    return b'{"info":{"description":"Exported by Stepwise"},"categories":' + orjson.dumps(categories) + b',"images":['
+
+
+BETWEEN = b'],"annotations":['
+TAIL = b"]}"
+
+
+def images(rows: Iterable[tuple], first: bool) -> bytes:
+    """Images of a page of (id, filename, width, height, url) rows, comma-joined to what came before."""
+    items = [{"id": i, "file_name": f, "width": w, "height": h, **({"coco_url": u} if u else {})} for i, f, w, h, u in rows]
+    return _joined(items, first)
+
+
+def annotations(rows: Iterable[tuple[int, list]], categories: Mapping[int, int], next_id: int, first: bool) -> tuple[bytes, int]:
+    """Annotations of a page of (asset id, stored shapes) rows, with ids from `next_id`; the bytes
+    and the next free id. RECTANGLE and POLYGON shapes only: COCO detection has no other kind."""
+    items = []
+    append = items.append
+    for asset_id, shapes in rows:
+        for shape in shapes:
+            kind, points = shape["kind"], shape["points"]
+            if kind == RECTANGLE:
+                (x1, y1), (x2, y2) = points
+                bbox, segmentation = [x1, y1, round(x2 - x1, DECIMALS), round(y2 - y1, DECIMALS)], []
+                area = abs(x2 - x1) * abs(y2 - y1)
+            elif kind == POLYGON:
+                xs, ys = [p[0] for p in points], [p[1] for p in points]
+                bbox = [min(xs), min(ys), round(max(xs) - min(xs), DECIMALS), round(max(ys) - min(ys), DECIMALS)]
+                segmentation, area = [[c for p in points for c in p]], shape_area(kind, points)
+            else:
+                continue
+            append({"id": next_id, "image_id": asset_id, "category_id": categories.get(shape["label"], 0),
+                    "bbox": bbox, "area": area, "iscrowd": 0, "segmentation": segmentation})
+            next_id += 1
+    return _joined(items, first), next_id
+
+
+def _joined(items: list, first: bool) -> bytes:
+    if not items:
+        return b""
+    body = orjson.dumps(items)[1:-1]
+    return body if first else b"," + body
