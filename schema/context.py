@@ -24,8 +24,6 @@ class Context:
     connection_params: dict | None = None
     # The bearer token this request (or websocket) was authenticated with, for logOut.
     token: str | None = None
-    # Event log positions a root field read before its data, for its eventCursor field.
-    event_positions: dict = field(default_factory=dict)
 
     @property
     def viewer(self):

@@ -9,6 +9,7 @@ missed; each update carries its `cursor` to resume from after a disconnect.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -19,7 +20,7 @@ from stepwise.models.db.campaigns import Campaign as CampaignModel
 from stepwise.models.db.campaigns import Task as TaskModel
 from stepwise.models.errors import BadRequest
 from stepwise.models.queries.campaigns import campaign_by_id
-from stepwise.models.queries.event_log import log_position, organization_positions
+from stepwise.models.queries.event_log import log_position, worker_positions
 from stepwise.models.queries.issues import issue_by_id
 from stepwise.permissions import visibility
 from stepwise.permissions.graphql import guard
@@ -43,7 +44,7 @@ from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
 from stepwise.subscriptions import channels
 from stepwise.subscriptions.notifications import viewer_notifications
 from stepwise.subscriptions.progress import progress_feed
-from stepwise.subscriptions.stream import Batch, LogPosition
+from stepwise.subscriptions.stream import Batch, LogPosition, follow_log
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
 MY_TASK_UPDATES, CAMPAIGN_PROGRESS = operation("Subscription.myTaskUpdates"), operation("Subscription.campaignProgress")
@@ -109,17 +110,29 @@ async def _campaign_position(campaign: CampaignModel, after: str | None) -> LogP
     return LogPosition(campaign.organization_id, {campaign.id: start}, behind=wanted is not None)
 
 
-async def _organization_position(organization_id: int, after: str | None) -> LogPosition:
-    current = await organization_positions(organization_id)
+async def _organization_position(info: Info, organization_id: int, after: str | None) -> LogPosition:
+    """myTaskUpdates follows only the campaigns where the viewer can have tasks (worker of their
+    dataset): after a GAP it reads those logs, not the whole organization's. A cursor naming a
+    campaign outside them (the viewer left its dataset since) resumes the others."""
+    viewer_id = info.context.access.require_viewer().id
+    current = await worker_positions(organization_id, viewer_id)
     if after is None:
         positions, behind = current, False
     else:
         wanted = decode_organization_cursor(after, organization_id)
-        if any(c not in current or s > current[c] for c, s in wanted.items()):
+        if any(c in current and s > current[c] for c, s in wanted.items()):
             raise BadRequest("`after` is not a position of this organization's updates: pass a cursor you received.")
         positions, behind = {c: wanted.get(c, 0) for c in current}, True
+    datasets: dict[int, int | None] = {}  # campaign -> dataset, which never changes
+
+    async def follows(campaign_id: int) -> bool:
+        if campaign_id not in datasets:
+            campaign = await campaign_by_id(campaign_id)
+            datasets[campaign_id] = campaign.dataset_id if campaign is not None else None
+        return datasets[campaign_id] in await info.context.access.worker_datasets()
+
     return LogPosition(organization_id, positions, behind=behind,
-                       known_campaigns=lambda: organization_positions(organization_id))
+                       known_campaigns=lambda: worker_positions(organization_id, viewer_id), follows=follows)
 
 
 @strawberry.type(
@@ -138,21 +151,19 @@ class Subscription:
     ) -> AsyncGenerator[TaskUpdate, None]:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), TASK_UPDATES)
         viewer_id = info.context.access.require_viewer().id
-        async with info.context.bus.subscribe(channels.campaign_events(campaign.id)) as messages:
-            position = await _campaign_position(campaign, after)
-            async for batch in position.follow(messages):
-                await _refreshed(info, batch)
-                for message in batch:
-                    position.delivered(message)
-                    if message["type"] != "task":
-                        continue
-                    role = await _role(info, campaign)
-                    if role is None:
-                        return  # no longer a worker: the subscription ends
-                    if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
-                        update = await _task_update(info, message, role, campaign_cursor(campaign.id, message["seq"]))
-                        if update is not None:
-                            yield update
+        events = follow_log(info.context.bus, channels.campaign_events(campaign.id),
+                            lambda: _campaign_position(campaign, after), lambda batch: _refreshed(info, batch))
+        async with aclosing(events):
+            async for _, message in events:
+                if message["type"] != "task":
+                    continue
+                role = await _role(info, campaign)
+                if role is None:
+                    return  # no longer a worker: the subscription ends
+                if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
+                    update = await _task_update(info, message, role, campaign_cursor(campaign.id, message["seq"]))
+                    if update is not None:
+                        yield update
 
     @strawberry.subscription(
         description="Changes to tasks that were or became the viewer's, across the organization.",
@@ -167,27 +178,25 @@ class Subscription:
         await info.context.access.check(MY_TASK_UPDATES, org_id, what="Organization")
         viewer_id = info.context.access.require_viewer().id
         worker_of = await info.context.access.worker_datasets()
-        async with info.context.bus.subscribe(channels.organization_events(org_id)) as messages:
-            position = await _organization_position(org_id, after)
-            async for batch in position.follow(messages):
-                await _refreshed(info, batch)
-                for message in batch:
-                    position.delivered(message)
-                    if message["type"] != "task":
-                        continue
-                    if await info.context.access.org_role(org_id) is None:
-                        return
-                    if not worker_of <= await info.context.access.worker_datasets():
-                        return  # taken off a dataset (removeDatasetWorker): the subscription ends
-                    if not visibility.was_or_became_theirs(viewer_id, message["assignee_id"], message["previous_assignee_id"]):
-                        continue
-                    campaign = await info.context.loaders.get(CampaignModel, message["campaign_id"])
-                    role = await _role(info, campaign) if campaign is not None else None
-                    if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
-                        cursor = organization_cursor(org_id, position.positions)
-                        update = await _task_update(info, message, role, cursor)
-                        if update is not None:
-                            yield update
+        events = follow_log(info.context.bus, channels.organization_events(org_id),
+                            lambda: _organization_position(info, org_id, after), lambda batch: _refreshed(info, batch))
+        async with aclosing(events):
+            async for position, message in events:
+                if message["type"] != "task":
+                    continue
+                if await info.context.access.org_role(org_id) is None:
+                    return
+                if not worker_of <= await info.context.access.worker_datasets():
+                    return  # taken off a dataset (removeDatasetWorker): the subscription ends
+                if not visibility.was_or_became_theirs(viewer_id, message["assignee_id"], message["previous_assignee_id"]):
+                    continue
+                campaign = await info.context.loaders.get(CampaignModel, message["campaign_id"])
+                role = await _role(info, campaign) if campaign is not None else None
+                if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
+                    cursor = organization_cursor(org_id, position.positions)
+                    update = await _task_update(info, message, role, cursor)
+                    if update is not None:
+                        yield update
 
     @strawberry.subscription(
         description="Issue activity in the campaign. "
@@ -199,26 +208,24 @@ class Subscription:
         after: Annotated[str | None, arg(AFTER)] = None,
     ) -> AsyncGenerator[IssueUpdate, None]:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), ISSUE_UPDATES)
-        async with info.context.bus.subscribe(channels.campaign_events(campaign.id)) as messages:
-            position = await _campaign_position(campaign, after)
-            async for batch in position.follow(messages):
-                await _refreshed(info, batch)
-                for message in batch:
-                    position.delivered(message)
-                    if message["type"] != "issue":
-                        continue
-                    role = await _role(info, campaign)
-                    if role is None:
-                        return
-                    if not await _sees_issue(info, role, message):
-                        continue
-                    issue = await issue_by_id(message["issue_id"])
-                    if issue is not None:
-                        yield IssueUpdate(
-                            kind=IssueUpdateKindType(message["kind"]), issue=Issue.from_row(issue),
-                            actor=await load_user(info, message["actor_id"]), at=_at(message),
-                            cursor=campaign_cursor(campaign.id, message["seq"]),
-                        )
+        events = follow_log(info.context.bus, channels.campaign_events(campaign.id),
+                            lambda: _campaign_position(campaign, after), lambda batch: _refreshed(info, batch))
+        async with aclosing(events):
+            async for _, message in events:
+                if message["type"] != "issue":
+                    continue
+                role = await _role(info, campaign)
+                if role is None:
+                    return
+                if not await _sees_issue(info, role, message):
+                    continue
+                issue = await issue_by_id(message["issue_id"])
+                if issue is not None:
+                    yield IssueUpdate(
+                        kind=IssueUpdateKindType(message["kind"]), issue=Issue.from_row(issue),
+                        actor=await load_user(info, message["actor_id"]), at=_at(message),
+                        cursor=campaign_cursor(campaign.id, message["seq"]),
+                    )
 
     @strawberry.subscription(
         description="The current progress at once, then again after every change to it. Not for LABELER workers.",
