@@ -32,6 +32,7 @@ from stepwise.permissions.auth import bearer_token, use_password_hashing
 from stepwise.schema.app import build_schema
 from stepwise.schema.context import Context
 from stepwise.subscriptions.bus import open_bus
+from stepwise.subscriptions.caps import SubscriptionCaps
 from stepwise.subscriptions.revocations import OpenSockets, follow_revocations
 from stepwise.subscriptions.sockets import (
     LegacyWSHandler,
@@ -67,6 +68,8 @@ class StepwiseGraphQL(GraphQL):
         )
         self.settings = settings
         self.open_sockets = OpenSockets()  # closed by logOut (subscriptions/revocations.py)
+        self.subscription_caps = SubscriptionCaps(settings.max_subscriptions_per_user,
+                                                  settings.max_subscriptions_per_process)
         self._graphiql_page = graphiql_page()
 
     @property
@@ -132,6 +135,7 @@ class StepwiseGraphQL(GraphQL):
             access=Access(viewer, token_rejected=bool(header)),
             request_id=request.scope.get("state", {}).get("request_id", "-"),
             token=token if viewer is not None else None,
+            subscription_caps=self.subscription_caps,
         )
 
 

@@ -24,6 +24,8 @@ class Context:
     connection_params: dict | None = None
     # The bearer token this request (or websocket) was authenticated with, for logOut.
     token: str | None = None
+    # The process's caps on live subscriptions (subscriptions/caps.py; None outside a running app).
+    subscription_caps: Any = None
 
     @property
     def viewer(self):

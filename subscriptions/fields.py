@@ -9,6 +9,8 @@ missed; each update carries its `cursor` to resume from after a disconnect.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+import contextlib
+import functools
 from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Annotated
@@ -55,6 +57,25 @@ AFTER = ("A `cursor` from an earlier update of this stream (or the matching `eve
 
 def arg(description: str):
     return strawberry.argument(description=description)
+
+
+def capped(resolver):
+    """A subscription resolver that holds one of the process's slots (subscriptions/caps.py)
+    while it runs: past a cap, the subscribe is TOO_MANY_SUBSCRIPTIONS and nothing starts."""
+
+    @functools.wraps(resolver)
+    async def holding_a_slot(self, info: Info, *args, **kwargs):
+        caps = info.context.subscription_caps
+        if caps is None:  # outside a running app (tests that build a context by hand)
+            slot = contextlib.nullcontext()
+        else:
+            slot = caps.slot(info.context.access.require_viewer().id)
+        with slot:
+            async with aclosing(resolver(self, info, *args, **kwargs)) as results:
+                async for result in results:
+                    yield result
+
+    return holding_a_slot
 
 
 async def _refreshed(info: Info, batch: Batch) -> None:
@@ -145,6 +166,7 @@ class Subscription:
         "LABELER workers receive only changes to tasks that were or became theirs.",
         permission_classes=guard(TASK_UPDATES),
     )
+    @capped
     async def task_updates(
         self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")],
         after: Annotated[str | None, arg(AFTER)] = None,
@@ -169,6 +191,7 @@ class Subscription:
         description="Changes to tasks that were or became the viewer's, across the organization.",
         permission_classes=guard(MY_TASK_UPDATES),
     )
+    @capped
     async def my_task_updates(
         self, info: Info,
         organization_id: Annotated[strawberry.ID, arg("The organization's ID; NOT_FOUND unless the viewer is a member.")],
@@ -203,6 +226,7 @@ class Subscription:
         "LABELER workers receive only issues on assets of their own active tasks.",
         permission_classes=guard(ISSUE_UPDATES),
     )
+    @capped
     async def issue_updates(
         self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")],
         after: Annotated[str | None, arg(AFTER)] = None,
@@ -231,6 +255,7 @@ class Subscription:
         description="The current progress at once, then again after every change to it. Not for LABELER workers.",
         permission_classes=guard(CAMPAIGN_PROGRESS),
     )
+    @capped
     async def campaign_progress(
         self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")]
     ) -> AsyncGenerator[CampaignProgress, None]:
@@ -249,6 +274,7 @@ class Subscription:
                     yield progress_from(steps, counts)  # computed once for every subscriber of the campaign
 
     @strawberry.subscription(description="The viewer's new notifications, as they are sent.", permission_classes=guard("Subscription.notifications"))
+    @capped
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
         async for notification in viewer_notifications(info):
             yield notification
