@@ -33,6 +33,7 @@ from stepwise.schema.app import build_schema
 from stepwise.schema.context import Context
 from stepwise.subscriptions.bus import open_bus
 from stepwise.subscriptions.caps import SubscriptionCaps
+from stepwise.subscriptions.feeds import Feeds
 from stepwise.subscriptions.revocations import OpenSockets, follow_revocations
 from stepwise.subscriptions.sockets import (
     LegacyWSHandler,
@@ -185,7 +186,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # collection. Measured: p90 of a task page 81 -> 33 ms (docs/benchmarks.md).
             gc.freeze()
             try:
-                yield {"bus": bus}
+                yield {"bus": bus, "feeds": Feeds(bus)}
             finally:
                 gc.unfreeze()  # this app's objects may die with it (an app in a longer process: tests)
                 for job in (notifier, revocations):  # before the bus and the database close under them

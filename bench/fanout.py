@@ -37,6 +37,7 @@ import json
 import socket
 import sys
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -94,6 +95,8 @@ class Subscriber:
     def __init__(self, url: str, token: str, campaign: str, after: str | None = None) -> None:
         self.url, self.token, self.variables = url, token, {"c": campaign, "a": after}
         self.latencies: list[float] = []
+        self.cursors: set[str] = set()
+        self.kinds: Counter[str] = Counter()
         self.count = 0
         self.arrived = asyncio.Event()
         self.socket = None
@@ -116,7 +119,10 @@ class Subscriber:
                 raise BenchError(f"unexpected message {message!r:.300}")
             if "errors" in message["payload"]:
                 raise BenchError(f"errors: {message['payload']['errors']!r:.300}")
-            self.latencies.append(seconds_since(message["payload"]["data"]["taskUpdates"]["at"]))
+            update = message["payload"]["data"]["taskUpdates"]
+            self.latencies.append(seconds_since(update["at"]))
+            self.cursors.add(update["cursor"])
+            self.kinds[update["kind"]] += 1
             self.count += 1
             self.arrived.set()
 
@@ -179,6 +185,11 @@ async def run_backend(backend: str, args) -> None:
                     await asyncio.gather(*(s.until(delivered) for s in subscribers))
             cpu = (process_usage(server.pid) - used).cpu
             latencies = [x for s in subscribers for x in s.latencies]
+            repeated = sum(s.count - len(s.cursors) for s in subscribers)
+            kinds = sum((s.kinds for s in subscribers), Counter())
+            say(f"[{backend}] updates by kind (all subscribers, from the first START on): {dict(kinds)}")
+            if repeated:
+                say(f"[{backend}] WARNING: {repeated} updates delivered more than once")
             say(f"[{backend}] fan-out: {len(latencies)} deliveries, latency commit->client p50 "
                 f"{percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms; "
                 f"server CPU {cpu / len(latencies) * 1e6:.0f} us per delivery")

@@ -37,5 +37,11 @@ class Context:
         state = getattr(self.request, "state", None)
         return getattr(state, "bus", None) if state is not None else None
 
+    @property
+    def feeds(self):
+        """The process's campaign feeds (subscriptions/feeds.py), shared by its subscribers."""
+        state = getattr(self.request, "state", None)
+        return getattr(state, "feeds", None) if state is not None else None
+
 
 Info = StrawberryInfo[Context, Any]

@@ -19,6 +19,7 @@ import strawberry
 
 from stepwise.models.actions.campaigns import find_campaign
 from stepwise.models.db.campaigns import Campaign as CampaignModel
+from stepwise.models.db.accounts import User as UserModel
 from stepwise.models.db.campaigns import Task as TaskModel
 from stepwise.models.errors import BadRequest
 from stepwise.models.queries.campaigns import campaign_by_id
@@ -46,6 +47,7 @@ from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
 from stepwise.subscriptions import channels
 from stepwise.subscriptions.notifications import viewer_notifications
 from stepwise.subscriptions.progress import progress_feed
+from stepwise.subscriptions.feeds import CampaignFeed, follow_feed
 from stepwise.subscriptions.stream import Batch, LogPosition, follow_log
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
@@ -121,14 +123,28 @@ async def _task_update(info: Info, message: dict, role, cursor: str) -> TaskUpda
     )
 
 
-async def _campaign_position(campaign: CampaignModel, after: str | None) -> LogPosition:
-    """Where a campaign stream starts: after `after`, or at the log's end (read once subscribed)."""
+async def _campaign_start(campaign: CampaignModel, after: str | None) -> int:
+    """The seq a campaign stream follows from: `after`, or the log's end (read once subscribed)."""
     wanted = None if after is None else decode_campaign_cursor(after, campaign.id)
     current = await log_position(campaign.id)
     if wanted is not None and wanted > current:
         raise BadRequest("`after` is ahead of this campaign's updates: pass a cursor you received.")
-    start = current if wanted is None else wanted
-    return LogPosition(campaign.organization_id, {campaign.id: start}, behind=wanted is not None)
+    return current if wanted is None else wanted
+
+
+async def _refreshed_from(info: Info, feed: CampaignFeed, batch: Batch) -> None:
+    """As _refreshed, with what the batch needs from the campaign's feed, read once for all of
+    its subscribers instead of once each: the viewer's roles (shared by their subscriptions),
+    the tasks' rows, and the users the updates show (actors, assignees)."""
+    info.context.access.use_roles(await feed.roles_of(info.context.access.require_viewer().id, batch))
+    info.context.loaders = Loaders()
+    tasks = await feed.task_rows(batch)
+    if tasks:
+        info.context.loaders.by_id(TaskModel).prime_many(tasks)
+    users = {m["actor_id"] for m in batch if m.get("actor_id") is not None}
+    users |= {t.assignee_id for t in tasks.values() if t.assignee_id is not None}
+    if users:
+        info.context.loaders.by_id(UserModel).prime_many(await feed.user_rows(users, batch))
 
 
 async def _organization_position(info: Info, organization_id: int, after: str | None) -> LogPosition:
@@ -173,10 +189,10 @@ class Subscription:
     ) -> AsyncGenerator[TaskUpdate, None]:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), TASK_UPDATES)
         viewer_id = info.context.access.require_viewer().id
-        events = follow_log(info.context.bus, channels.campaign_events(campaign.id),
-                            lambda: _campaign_position(campaign, after), lambda batch: _refreshed(info, batch))
+        events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
+                             lambda: _campaign_start(campaign, after), lambda feed, batch: _refreshed_from(info, feed, batch))
         async with aclosing(events):
-            async for _, message in events:
+            async for message in events:
                 if message["type"] != "task":
                     continue
                 role = await _role(info, campaign)
@@ -232,10 +248,10 @@ class Subscription:
         after: Annotated[str | None, arg(AFTER)] = None,
     ) -> AsyncGenerator[IssueUpdate, None]:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), ISSUE_UPDATES)
-        events = follow_log(info.context.bus, channels.campaign_events(campaign.id),
-                            lambda: _campaign_position(campaign, after), lambda batch: _refreshed(info, batch))
+        events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
+                             lambda: _campaign_start(campaign, after), lambda feed, batch: _refreshed_from(info, feed, batch))
         async with aclosing(events):
-            async for _, message in events:
+            async for message in events:
                 if message["type"] != "issue":
                     continue
                 role = await _role(info, campaign)
