@@ -6,6 +6,7 @@ a manager, an organization, a dataset and version, --tasks assets, a one-step ca
 to the manager, launched. The subscribers are the manager's (one user, so the server runs with
 STEPWISE_MAX_SUBSCRIPTIONS_PER_USER raised to --subscribers), each on its own graphql-transport-ws
 socket with `taskUpdates(campaignId)` selecting `kind at cursor task { id status assignee { username } }`.
+A start is one update; a submit at the campaign's only step is two (SUBMITTED, DONE).
 
 What it measures:
 
@@ -179,9 +180,10 @@ async def run_backend(backend: str, args) -> None:
             used = process_usage(server.pid)
             delivered = 1
             for task_id in task_ids[1:]:
-                for query, field in ((START, "startTask"), (SUBMIT, "submitTask")):
+                # A start is one event; a submit at the only step two (SUBMITTED, then DONE).
+                for query, field, events in ((START, "startTask", 1), (SUBMIT, "submitTask", 2)):
                     await act(api, query, task_id, field)
-                    delivered += 1
+                    delivered += events
                     await asyncio.gather(*(s.until(delivered) for s in subscribers))
             cpu = (process_usage(server.pid) - used).cpu
             latencies = [x for s in subscribers for x in s.latencies]
