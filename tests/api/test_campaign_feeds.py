@@ -14,7 +14,7 @@ from stepwise.models.queries.event_log import log_page
 from stepwise.schema.ids import decode_id
 from stepwise.subscriptions import channels, feeds as feeds_module
 from stepwise.subscriptions.bus import open_bus
-from stepwise.subscriptions.feeds import Feeds
+from stepwise.subscriptions.feeds import Feeds, follow_feed
 
 ONE_STEP = [("Annotate", "ANNOTATION", ["contributor1", "labeler1"])]
 SUBSCRIBERS = 10
@@ -83,3 +83,24 @@ async def test_a_subscriber_that_fell_out_of_the_cache_reads_its_own_pages(api, 
             with count_queries() as counter:
                 assert [m["seq"] for m in await asyncio.wait_for(anext(slow), 5)] == [4, 5, 6]
             assert len(counter.statements) == 1
+
+
+async def test_a_stream_left_early_releases_its_feed_at_once(api, world):
+    """follow_feed under aclosing: a subscription that ends mid-page (its viewer lost their
+    role, the client went away) leaves nothing registered behind it."""
+    _, campaign_pk, org_pk = await launched(api, world, 3)
+    async with open_bus("memory://") as bus:
+        feeds = Feeds(bus)
+
+        async def from_the_start() -> int:
+            return 0
+
+        async def nothing(feed, batch) -> None:
+            pass
+
+        events = follow_feed(feeds, org_pk, campaign_pk, from_the_start, nothing)
+        async with aclosing(events):
+            async for message in events:
+                assert (message["seq"], feeds.live()) == (1, 1)
+                break  # two more events of the page were never handed out
+        assert feeds.live() == 0
