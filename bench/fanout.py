@@ -99,6 +99,7 @@ class Subscriber:
         self.cursors: set[str] = set()
         self.kinds: Counter[str] = Counter()
         self.count = 0
+        self.error: BaseException | None = None
         self.arrived = asyncio.Event()
         self.socket = None
         self.reader: asyncio.Task | None = None
@@ -114,6 +115,14 @@ class Subscriber:
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
+        try:
+            await self._receive()
+        except BaseException as error:  # said by until(), not lost in a task nobody awaits
+            self.error = error
+            self.arrived.set()
+            raise
+
+    async def _receive(self) -> None:
         async for raw in self.socket:
             message = json.loads(raw)
             if message["type"] != "next":
@@ -130,13 +139,16 @@ class Subscriber:
     async def until(self, count: int) -> None:
         while self.count < count:
             self.arrived.clear()
-            if self.reader.done():
-                self.reader.result()
-                raise BenchError("the subscriber's socket closed")
-            await asyncio.wait_for(self.arrived.wait(), 120)
+            if self.error is not None:
+                raise BenchError(f"a subscriber failed: {self.error!r:.500}")
+            try:
+                await asyncio.wait_for(self.arrived.wait(), 120)
+            except TimeoutError:
+                raise BenchError(f"a subscriber waited 120 s for update {count} (has {self.count})") from None
 
     async def close(self) -> None:
         self.reader.cancel()
+        await asyncio.gather(self.reader, return_exceptions=True)
         await self.socket.close()
 
 
@@ -151,6 +163,16 @@ async def run_backend(backend: str, args) -> None:
     if backend == "postgres" and redis_answers():
         broker = "redis://127.0.0.1:6379"
     async with fresh_database(backend, args.postgres_url) as env:
+        try:
+            await measure(backend, args, broker, env)
+        except BenchError:
+            log = Path(env["STEPWISE_DATA_DIR"]) / "server.log"
+            say(f"[{backend}] server log (end):\n{log.read_text()[-4000:] if log.exists() else '(none)'}")
+            raise
+
+
+async def measure(backend: str, args, broker: str, env: dict) -> None:
+    if True:
         env = {**env, "STEPWISE_BROKER_URL": broker, "STEPWISE_MAX_SUBSCRIPTIONS_PER_USER": str(args.subscribers + 10),
                "STEPWISE_LOG_LEVEL": "WARNING"}
         async with running_server(env) as server, http_api(server.base) as api:
