@@ -1,16 +1,18 @@
 """The Subscription type: subscribe (authorized), then for every event re-check that this viewer
 may see it, load what the selection needs with fresh loaders, and yield.
 
-The update streams follow the campaigns' event logs (subscriptions/stream.py): registered on the
-bus first, then the position is read (or taken from `after:`), so nothing committed in between is
-missed; each update carries its `cursor` to resume from after a disconnect.
+The update streams follow the campaigns' event logs: taskUpdates and issueUpdates through the
+campaign's feed shared by the process (subscriptions/feeds.py), myTaskUpdates with its own
+position per campaign (subscriptions/stream.py). Registered on the bus first, then the position
+is read (or taken from `after:`), so nothing committed in between is missed; each update carries
+its `cursor` to resume from after a disconnect.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 import contextlib
 import functools
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Annotated
@@ -18,8 +20,8 @@ from typing import Annotated
 import strawberry
 
 from stepwise.models.actions.campaigns import find_campaign
-from stepwise.models.db.campaigns import Campaign as CampaignModel
 from stepwise.models.db.accounts import User as UserModel
+from stepwise.models.db.campaigns import Campaign as CampaignModel
 from stepwise.models.db.campaigns import Task as TaskModel
 from stepwise.models.errors import BadRequest
 from stepwise.models.queries.campaigns import campaign_by_id
@@ -45,9 +47,9 @@ from stepwise.schema.types.notifications import Notification
 from stepwise.schema.types.tasks import Task
 from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
 from stepwise.subscriptions import channels
+from stepwise.subscriptions.feeds import CampaignFeed, follow_feed
 from stepwise.subscriptions.notifications import viewer_notifications
 from stepwise.subscriptions.progress import progress_feed
-from stepwise.subscriptions.feeds import CampaignFeed, follow_feed
 from stepwise.subscriptions.stream import Batch, LogPosition, follow_log
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
