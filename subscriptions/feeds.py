@@ -195,12 +195,21 @@ class SharedReads:
             future = asyncio.ensure_future(read(missing))  # not tied to the subscriber that asked
             for key in missing:
                 self._reads[key] = (mark, future)
+            future.add_done_callback(lambda done: self._forget_if_failed(missing, done))
+        reads = {key: self._reads[key][1] for key in needed}  # taken now: a failed one is dropped
         rows = {}
-        for key in needed:
-            found = (await asyncio.shield(self._reads[key][1])).get(key)
+        for key, future in reads.items():
+            found = (await asyncio.shield(future)).get(key)
             if found is not None:
                 rows[key] = found
         return rows
+
+    def _forget_if_failed(self, keys: list[int], future: asyncio.Future) -> None:
+        # Whoever awaited it gets the error; whoever comes next reads again.
+        if future.cancelled() or future.exception() is not None:
+            for key in keys:
+                if key in self._reads and self._reads[key][1] is future:
+                    del self._reads[key]
 
 
 async def _task_rows_by_id(task_ids: list[int]) -> dict[int, object]:
