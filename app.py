@@ -35,6 +35,8 @@ from stepwise.permissions.auth import bearer_token, use_password_hashing
 from stepwise.schema.app import build_schema
 from stepwise.schema.context import Context
 from stepwise.subscriptions.bus import open_bus
+from stepwise.subscriptions.caps import SubscriptionCaps
+from stepwise.subscriptions.feeds import Feeds
 from stepwise.subscriptions.revocations import OpenSockets, follow_revocations
 from stepwise.subscriptions.sockets import (
     LegacyWSHandler,
@@ -70,6 +72,8 @@ class StepwiseGraphQL(GraphQL):
         )
         self.settings = settings
         self.open_sockets = OpenSockets()  # closed by logOut (subscriptions/revocations.py)
+        self.subscription_caps = SubscriptionCaps(settings.max_subscriptions_per_user,
+                                                  settings.max_subscriptions_per_process)
         self._graphiql_page = graphiql_page()
 
     @property
@@ -135,6 +139,7 @@ class StepwiseGraphQL(GraphQL):
             access=Access(viewer, token_rejected=bool(header)),
             request_id=request.scope.get("state", {}).get("request_id", "-"),
             token=token if viewer is not None else None,
+            subscription_caps=self.subscription_caps,
         )
 
 
@@ -184,7 +189,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # collection. Measured: p90 of a task page 81 -> 33 ms (docs/benchmarks.md).
             gc.freeze()
             try:
-                yield {"bus": bus}
+                yield {"bus": bus, "feeds": Feeds(bus)}
             finally:
                 gc.unfreeze()  # this app's objects may die with it (an app in a longer process: tests)
                 for job in (notifier, revocations):  # before the bus and the database close under them

@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 
 from stepwise.config import ConfigError, Settings, load_settings
-from stepwise.guards import WS_MAX_MESSAGE_BYTES
 
 app = typer.Typer(help="Stepwise: an annotation-campaign server with a GraphQL API.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for scripts.", no_args_is_help=True)
@@ -89,9 +88,9 @@ def serve(
     # Replace this process with plain uvicorn rather than calling it from inside typer/click:
     # on CPython 3.11 the deeper start-up stack made every request page-fault ~8x more
     # (frame-stack chunk churn, CPython gh-142183); measured in docs/benchmarks.md.
-    args = [sys.executable, "-m", "uvicorn", "stepwise.app:create_app", "--factory", "--host", host,
-            "--port", str(port), "--workers", str(workers), "--log-level", settings.log_level.lower(),
-            "--ws-max-size", str(WS_MAX_MESSAGE_BYTES)]
+    # serving.py: uvicorn plus a deadline on request headers, which uvicorn lacks.
+    args = [sys.executable, "-m", "stepwise.serving", "--host", host, "--port", str(port),
+            "--workers", str(workers), "--log-level", settings.log_level.lower()]
     os.execv(sys.executable, args + (["--reload"] if reload else []))
 
 

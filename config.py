@@ -32,6 +32,9 @@ class Settings:
     broker_url: str = "memory://"
     broker_timeout_ms: float = 1000.0  # longest a publish (or a broker ping) may take
     ws_init_timeout_ms: float = 10_000.0  # a websocket without connection_init by then is closed
+    headers_timeout_ms: float = 10_000.0  # a connection whose request headers are not in by then is closed
+    max_subscriptions_per_user: int = 100  # live subscriptions of one user in one process
+    max_subscriptions_per_process: int = 10_000
     allowed_origins: tuple[str, ...] = ()
     max_request_mb: float = 10.0
     max_query_depth: int = 12
@@ -128,7 +131,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "STEPWISE_ALLOWED_ORIGINS", "STEPWISE_MAX_REQUEST_MB", "STEPWISE_MAX_QUERY_DEPTH",
         "STEPWISE_MAX_ALIASES", "STEPWISE_MAX_QUERY_COST", "STEPWISE_LOG_LEVEL",
         "STEPWISE_SQLITE_ENGINE", "STEPWISE_SQLITE_LOOP_BUDGET_MS", "STEPWISE_BROKER_TIMEOUT_MS",
-        "STEPWISE_WS_INIT_TIMEOUT_MS",
+        "STEPWISE_WS_INIT_TIMEOUT_MS", "STEPWISE_HEADERS_TIMEOUT_MS", "STEPWISE_MAX_SUBSCRIPTIONS_PER_USER",
+        "STEPWISE_MAX_SUBSCRIPTIONS_PER_PROCESS",
     }
     known |= {"STEPWISE_FILES_DIR", "STEPWISE_MAX_UPLOAD_MB"}
     known |= {"STEPWISE_LOGIN_MAX_FAILURES", "STEPWISE_LOGIN_MAX_FAILURES_PER_ADDRESS",
@@ -184,6 +188,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         broker_url=broker_url,
         broker_timeout_ms=_positive_number(env, "STEPWISE_BROKER_TIMEOUT_MS", 1000.0),
         ws_init_timeout_ms=_positive_number(env, "STEPWISE_WS_INIT_TIMEOUT_MS", 10_000.0),
+        headers_timeout_ms=_positive_number(env, "STEPWISE_HEADERS_TIMEOUT_MS", 10_000.0),
+        max_subscriptions_per_user=_positive_number(env, "STEPWISE_MAX_SUBSCRIPTIONS_PER_USER", 100, int),
+        max_subscriptions_per_process=_positive_number(env, "STEPWISE_MAX_SUBSCRIPTIONS_PER_PROCESS", 10_000, int),
         allowed_origins=origins,
         max_request_mb=_positive_number(env, "STEPWISE_MAX_REQUEST_MB", 10.0),
         max_query_depth=_positive_number(env, "STEPWISE_MAX_QUERY_DEPTH", 12, int),

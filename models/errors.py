@@ -100,3 +100,9 @@ class NotAvailableYet(AccessError):
 
     def __init__(self, operation: str) -> None:
         super().__init__(f"{operation} is not available in this release of Stepwise yet.")
+
+
+class TooManySubscriptions(AccessError):
+    """A subscribe past the per-user or per-process cap (STEPWISE_MAX_SUBSCRIPTIONS_*)."""
+
+    code = "TOO_MANY_SUBSCRIPTIONS"

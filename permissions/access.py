@@ -39,13 +39,18 @@ class Access:
         viewer = self.require_viewer()
         async with self._loading:
             if self._org_roles is None or self._worker_roles is None:
-                org_roles, worker_roles = {}, {}
-                for scope, key, role in await roles_of_user(viewer.id):
-                    if scope == "organization":
-                        org_roles[key] = OrgRole(role)
-                    else:
-                        worker_roles[key] = DatasetRole(role)
-                self._org_roles, self._worker_roles = org_roles, worker_roles
+                self.use_roles(await roles_of_user(viewer.id))
+
+    def use_roles(self, rows: list) -> None:
+        """Take the viewer's roles from roles_of_user rows read elsewhere (a campaign feed
+        reads them once for every subscription of the viewer, after each event)."""
+        org_roles, worker_roles = {}, {}
+        for scope, key, role in rows:
+            if scope == "organization":
+                org_roles[key] = OrgRole(role)
+            else:
+                worker_roles[key] = DatasetRole(role)
+        self._org_roles, self._worker_roles = org_roles, worker_roles
 
     async def org_roles(self) -> dict[int, OrgRole]:
         await self._load()

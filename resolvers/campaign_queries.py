@@ -27,8 +27,8 @@ class CampaignQueries:
     @strawberry.field(description="A campaign by ID; null with NOT_FOUND when the viewer cannot see it.", permission_classes=guard(CAMPAIGN))
     async def campaign(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The campaign's ID.")]) -> Campaign | None:
         pk = decode_id(id, "Campaign")
-        await read_position_first(info, "Campaign", pk)  # before any data: see Campaign.eventCursor
-        return Campaign.from_row(await find_campaign(info.context.access, pk, CAMPAIGN))
+        position = await read_position_first(info, "Campaign", pk)  # before any data: see Campaign.eventCursor
+        return Campaign.from_row(await find_campaign(info.context.access, pk, CAMPAIGN), position)
 
     @strawberry.field(
         description="A task by ID; null with NOT_FOUND when the viewer cannot see it (LABELERs see only their own active tasks).",

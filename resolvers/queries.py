@@ -43,9 +43,9 @@ class AccountQueries:
     @strawberry.field(description="An organization the viewer belongs to.", permission_classes=guard(ORGANIZATION))
     async def organization(self, info: Info, id: Annotated[strawberry.ID, ID_ARG]) -> Organization | None:
         pk = decode_id(id, "Organization")
-        await read_position_first(info, "Organization", pk)  # before any data: see Organization.eventCursor
+        positions = await read_position_first(info, "Organization", pk)  # before any data: see Organization.eventCursor
         return Organization.from_row(
-            await fetch_visible(info, accounts_db.Organization, pk, ORGANIZATION, "Organization")
+            await fetch_visible(info, accounts_db.Organization, pk, ORGANIZATION, "Organization"), positions
         )
 
 

@@ -24,8 +24,8 @@ class Context:
     connection_params: dict | None = None
     # The bearer token this request (or websocket) was authenticated with, for logOut.
     token: str | None = None
-    # Event log positions a root field read before its data, for its eventCursor field.
-    event_positions: dict = field(default_factory=dict)
+    # The process's caps on live subscriptions (subscriptions/caps.py; None outside a running app).
+    subscription_caps: Any = None
 
     @property
     def viewer(self):
@@ -36,6 +36,12 @@ class Context:
         """The event bus the app's lifespan opened (None outside a running app)."""
         state = getattr(self.request, "state", None)
         return getattr(state, "bus", None) if state is not None else None
+
+    @property
+    def feeds(self):
+        """The process's campaign feeds (subscriptions/feeds.py), shared by its subscribers."""
+        state = getattr(self.request, "state", None)
+        return getattr(state, "feeds", None) if state is not None else None
 
 
 Info = StrawberryInfo[Context, Any]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -73,7 +74,9 @@ class MemoryBroker:
 
 class RedisBroker:
     """Publishes through a connection pool; listens on one pub/sub connection per session. A
-    SUBSCRIBE returns once Redis has confirmed it, so a publish after it is delivered."""
+    SUBSCRIBE returns once Redis has confirmed it, so a publish after it is delivered. A ping
+    goes to both: a listening connection that died silently (no FIN: a dropped NAT entry, a
+    frozen peer) answers no PING, and only its own PING can tell."""
 
     def __init__(self, url: str, timeout: float) -> None:
         self._url = url
@@ -83,6 +86,7 @@ class RedisBroker:
         self._pubsub = None
         self._deliver: Deliver | None = None
         self._confirmations: dict[str, asyncio.Future] = {}
+        self._pongs: deque[asyncio.Future] = deque()  # PINGs sent on the session, oldest first
         # Named so that an operator (or a test) can find this process's listening connection.
         self.session_name = f"stepwise-bus-{uuid.uuid4().hex[:12]}"
 
@@ -98,10 +102,17 @@ class RedisBroker:
 
     async def ping(self) -> None:
         await self._publisher.ping()
+        if self._pubsub is not None:
+            # The answer arrives through listen() like any pub/sub message (Redis replies in order).
+            waiter = asyncio.get_running_loop().create_future()
+            self._pongs.append(waiter)
+            await self._pubsub.ping()
+            await waiter
 
     async def open_session(self, deliver: Deliver) -> None:
         self._deliver = deliver
         self._confirmations = {}
+        self._pongs = deque()
         self._session = self._client(client_name=self.session_name)
         self._pubsub = self._session.pubsub()
         await self._pubsub.connect()
@@ -111,6 +122,11 @@ class RedisBroker:
         while True:
             message = await pubsub.get_message(timeout=None)
             if message is None:
+                continue
+            if message["type"] == "pong":  # no channel: the answer to ping()
+                waiter = self._pongs.popleft() if self._pongs else None
+                if waiter is not None and not waiter.done():  # done: that ping timed out already
+                    waiter.set_result(None)
                 continue
             kind, channel = message["type"], message["channel"].decode()
             if kind == "message":

@@ -1,25 +1,31 @@
 """The Subscription type: subscribe (authorized), then for every event re-check that this viewer
 may see it, load what the selection needs with fresh loaders, and yield.
 
-The update streams follow the campaigns' event logs (subscriptions/stream.py): registered on the
-bus first, then the position is read (or taken from `after:`), so nothing committed in between is
-missed; each update carries its `cursor` to resume from after a disconnect.
+The update streams follow the campaigns' event logs: taskUpdates and issueUpdates through the
+campaign's feed shared by the process (subscriptions/feeds.py), myTaskUpdates with its own
+position per campaign (subscriptions/stream.py). Registered on the bus first, then the position
+is read (or taken from `after:`), so nothing committed in between is missed; each update carries
+its `cursor` to resume from after a disconnect.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
 
 from stepwise.models.actions.campaigns import find_campaign
+from stepwise.models.db.accounts import User as UserModel
 from stepwise.models.db.campaigns import Campaign as CampaignModel
 from stepwise.models.db.campaigns import Task as TaskModel
 from stepwise.models.errors import BadRequest
 from stepwise.models.queries.campaigns import campaign_by_id
-from stepwise.models.queries.event_log import log_position, organization_positions
+from stepwise.models.queries.event_log import log_position, worker_positions
 from stepwise.models.queries.issues import issue_by_id
 from stepwise.permissions import visibility
 from stepwise.permissions.graphql import guard
@@ -41,9 +47,10 @@ from stepwise.schema.types.notifications import Notification
 from stepwise.schema.types.tasks import Task
 from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
 from stepwise.subscriptions import channels
+from stepwise.subscriptions.feeds import CampaignFeed, follow_feed
 from stepwise.subscriptions.notifications import viewer_notifications
 from stepwise.subscriptions.progress import progress_feed
-from stepwise.subscriptions.stream import Batch, LogPosition
+from stepwise.subscriptions.stream import Batch, LogPosition, follow_log
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
 MY_TASK_UPDATES, CAMPAIGN_PROGRESS = operation("Subscription.myTaskUpdates"), operation("Subscription.campaignProgress")
@@ -54,6 +61,25 @@ AFTER = ("A `cursor` from an earlier update of this stream (or the matching `eve
 
 def arg(description: str):
     return strawberry.argument(description=description)
+
+
+def capped(resolver):
+    """A subscription resolver that holds one of the process's slots (subscriptions/caps.py)
+    while it runs: past a cap, the subscribe is TOO_MANY_SUBSCRIPTIONS and nothing starts."""
+
+    @functools.wraps(resolver)
+    async def holding_a_slot(self, info: Info, *args, **kwargs):
+        caps = info.context.subscription_caps
+        if caps is None:  # outside a running app (tests that build a context by hand)
+            slot = contextlib.nullcontext()
+        else:
+            slot = caps.slot(info.context.access.require_viewer().id)
+        with slot:
+            async with aclosing(resolver(self, info, *args, **kwargs)) as results:
+                async for result in results:
+                    yield result
+
+    return holding_a_slot
 
 
 async def _refreshed(info: Info, batch: Batch) -> None:
@@ -99,27 +125,53 @@ async def _task_update(info: Info, message: dict, role, cursor: str) -> TaskUpda
     )
 
 
-async def _campaign_position(campaign: CampaignModel, after: str | None) -> LogPosition:
-    """Where a campaign stream starts: after `after`, or at the log's end (read once subscribed)."""
+async def _campaign_start(campaign: CampaignModel, after: str | None) -> int:
+    """The seq a campaign stream follows from: `after`, or the log's end (read once subscribed)."""
     wanted = None if after is None else decode_campaign_cursor(after, campaign.id)
     current = await log_position(campaign.id)
     if wanted is not None and wanted > current:
         raise BadRequest("`after` is ahead of this campaign's updates: pass a cursor you received.")
-    start = current if wanted is None else wanted
-    return LogPosition(campaign.organization_id, {campaign.id: start}, behind=wanted is not None)
+    return current if wanted is None else wanted
 
 
-async def _organization_position(organization_id: int, after: str | None) -> LogPosition:
-    current = await organization_positions(organization_id)
+async def _refreshed_from(info: Info, feed: CampaignFeed, batch: Batch) -> None:
+    """As _refreshed, with what the batch needs from the campaign's feed, read once for all of
+    its subscribers instead of once each: the viewer's roles (shared by their subscriptions),
+    the tasks' rows, and the users the updates show (actors, assignees)."""
+    info.context.access.use_roles(await feed.roles_of(info.context.access.require_viewer().id, batch))
+    info.context.loaders = Loaders()
+    tasks = await feed.task_rows(batch)
+    if tasks:
+        info.context.loaders.by_id(TaskModel).prime_many(tasks)
+    users = {m["actor_id"] for m in batch if m.get("actor_id") is not None}
+    users |= {t.assignee_id for t in tasks.values() if t.assignee_id is not None}
+    if users:
+        info.context.loaders.by_id(UserModel).prime_many(await feed.user_rows(users, batch))
+
+
+async def _organization_position(info: Info, organization_id: int, after: str | None) -> LogPosition:
+    """myTaskUpdates follows only the campaigns where the viewer can have tasks (worker of their
+    dataset): after a GAP it reads those logs, not the whole organization's. A cursor naming a
+    campaign outside them (the viewer left its dataset since) resumes the others."""
+    viewer_id = info.context.access.require_viewer().id
+    current = await worker_positions(organization_id, viewer_id)
     if after is None:
         positions, behind = current, False
     else:
         wanted = decode_organization_cursor(after, organization_id)
-        if any(c not in current or s > current[c] for c, s in wanted.items()):
+        if any(c in current and s > current[c] for c, s in wanted.items()):
             raise BadRequest("`after` is not a position of this organization's updates: pass a cursor you received.")
         positions, behind = {c: wanted.get(c, 0) for c in current}, True
+    datasets: dict[int, int | None] = {}  # campaign -> dataset, which never changes
+
+    async def follows(campaign_id: int) -> bool:
+        if campaign_id not in datasets:
+            campaign = await campaign_by_id(campaign_id)
+            datasets[campaign_id] = campaign.dataset_id if campaign is not None else None
+        return datasets[campaign_id] in await info.context.access.worker_datasets()
+
     return LogPosition(organization_id, positions, behind=behind,
-                       known_campaigns=lambda: organization_positions(organization_id))
+                       known_campaigns=lambda: worker_positions(organization_id, viewer_id), follows=follows)
 
 
 @strawberry.type(
@@ -132,32 +184,32 @@ class Subscription:
         "LABELER workers receive only changes to tasks that were or became theirs.",
         permission_classes=guard(TASK_UPDATES),
     )
+    @capped
     async def task_updates(
         self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")],
         after: Annotated[str | None, arg(AFTER)] = None,
     ) -> AsyncGenerator[TaskUpdate, None]:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), TASK_UPDATES)
         viewer_id = info.context.access.require_viewer().id
-        async with info.context.bus.subscribe(channels.campaign_events(campaign.id)) as messages:
-            position = await _campaign_position(campaign, after)
-            async for batch in position.follow(messages):
-                await _refreshed(info, batch)
-                for message in batch:
-                    position.delivered(message)
-                    if message["type"] != "task":
-                        continue
-                    role = await _role(info, campaign)
-                    if role is None:
-                        return  # no longer a worker: the subscription ends
-                    if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
-                        update = await _task_update(info, message, role, campaign_cursor(campaign.id, message["seq"]))
-                        if update is not None:
-                            yield update
+        events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
+                             lambda: _campaign_start(campaign, after), lambda feed, batch: _refreshed_from(info, feed, batch))
+        async with aclosing(events):
+            async for message in events:
+                if message["type"] != "task":
+                    continue
+                role = await _role(info, campaign)
+                if role is None:
+                    return  # no longer a worker: the subscription ends
+                if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
+                    update = await _task_update(info, message, role, campaign_cursor(campaign.id, message["seq"]))
+                    if update is not None:
+                        yield update
 
     @strawberry.subscription(
         description="Changes to tasks that were or became the viewer's, across the organization.",
         permission_classes=guard(MY_TASK_UPDATES),
     )
+    @capped
     async def my_task_updates(
         self, info: Info,
         organization_id: Annotated[strawberry.ID, arg("The organization's ID; NOT_FOUND unless the viewer is a member.")],
@@ -167,63 +219,61 @@ class Subscription:
         await info.context.access.check(MY_TASK_UPDATES, org_id, what="Organization")
         viewer_id = info.context.access.require_viewer().id
         worker_of = await info.context.access.worker_datasets()
-        async with info.context.bus.subscribe(channels.organization_events(org_id)) as messages:
-            position = await _organization_position(org_id, after)
-            async for batch in position.follow(messages):
-                await _refreshed(info, batch)
-                for message in batch:
-                    position.delivered(message)
-                    if message["type"] != "task":
-                        continue
-                    if await info.context.access.org_role(org_id) is None:
-                        return
-                    if not worker_of <= await info.context.access.worker_datasets():
-                        return  # taken off a dataset (removeDatasetWorker): the subscription ends
-                    if not visibility.was_or_became_theirs(viewer_id, message["assignee_id"], message["previous_assignee_id"]):
-                        continue
-                    campaign = await info.context.loaders.get(CampaignModel, message["campaign_id"])
-                    role = await _role(info, campaign) if campaign is not None else None
-                    if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
-                        cursor = organization_cursor(org_id, position.positions)
-                        update = await _task_update(info, message, role, cursor)
-                        if update is not None:
-                            yield update
+        events = follow_log(info.context.bus, channels.organization_events(org_id),
+                            lambda: _organization_position(info, org_id, after), lambda batch: _refreshed(info, batch))
+        async with aclosing(events):
+            async for position, message in events:
+                if message["type"] != "task":
+                    continue
+                if await info.context.access.org_role(org_id) is None:
+                    return
+                if not worker_of <= await info.context.access.worker_datasets():
+                    return  # taken off a dataset (removeDatasetWorker): the subscription ends
+                if not visibility.was_or_became_theirs(viewer_id, message["assignee_id"], message["previous_assignee_id"]):
+                    continue
+                campaign = await info.context.loaders.get(CampaignModel, message["campaign_id"])
+                role = await _role(info, campaign) if campaign is not None else None
+                if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
+                    cursor = organization_cursor(org_id, position.positions)
+                    update = await _task_update(info, message, role, cursor)
+                    if update is not None:
+                        yield update
 
     @strawberry.subscription(
         description="Issue activity in the campaign. "
         "LABELER workers receive only issues on assets of their own active tasks.",
         permission_classes=guard(ISSUE_UPDATES),
     )
+    @capped
     async def issue_updates(
         self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")],
         after: Annotated[str | None, arg(AFTER)] = None,
     ) -> AsyncGenerator[IssueUpdate, None]:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), ISSUE_UPDATES)
-        async with info.context.bus.subscribe(channels.campaign_events(campaign.id)) as messages:
-            position = await _campaign_position(campaign, after)
-            async for batch in position.follow(messages):
-                await _refreshed(info, batch)
-                for message in batch:
-                    position.delivered(message)
-                    if message["type"] != "issue":
-                        continue
-                    role = await _role(info, campaign)
-                    if role is None:
-                        return
-                    if not await _sees_issue(info, role, message):
-                        continue
-                    issue = await issue_by_id(message["issue_id"])
-                    if issue is not None:
-                        yield IssueUpdate(
-                            kind=IssueUpdateKindType(message["kind"]), issue=Issue.from_row(issue),
-                            actor=await load_user(info, message["actor_id"]), at=_at(message),
-                            cursor=campaign_cursor(campaign.id, message["seq"]),
-                        )
+        events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
+                             lambda: _campaign_start(campaign, after), lambda feed, batch: _refreshed_from(info, feed, batch))
+        async with aclosing(events):
+            async for message in events:
+                if message["type"] != "issue":
+                    continue
+                role = await _role(info, campaign)
+                if role is None:
+                    return
+                if not await _sees_issue(info, role, message):
+                    continue
+                issue = await issue_by_id(message["issue_id"])
+                if issue is not None:
+                    yield IssueUpdate(
+                        kind=IssueUpdateKindType(message["kind"]), issue=Issue.from_row(issue),
+                        actor=await load_user(info, message["actor_id"]), at=_at(message),
+                        cursor=campaign_cursor(campaign.id, message["seq"]),
+                    )
 
     @strawberry.subscription(
         description="The current progress at once, then again after every change to it. Not for LABELER workers.",
         permission_classes=guard(CAMPAIGN_PROGRESS),
     )
+    @capped
     async def campaign_progress(
         self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")]
     ) -> AsyncGenerator[CampaignProgress, None]:
@@ -242,6 +292,7 @@ class Subscription:
                     yield progress_from(steps, counts)  # computed once for every subscriber of the campaign
 
     @strawberry.subscription(description="The viewer's new notifications, as they are sent.", permission_classes=guard("Subscription.notifications"))
+    @capped
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
         async for notification in viewer_notifications(info):
             yield notification

@@ -11,9 +11,10 @@ twice, and what waits for a slow client is at most the bus's bounded queue.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 
 from stepwise.models.queries.event_log import PAGE, log_page
-from stepwise.subscriptions.bus import Gap
+from stepwise.subscriptions.bus import Bus, Gap
 
 Batch = list[dict]
 
@@ -22,12 +23,16 @@ class LogPosition:
     """Where a subscriber is in each campaign log it follows (seq delivered up to)."""
 
     def __init__(self, organization_id: int, positions: dict[int, int], *, behind: bool,
-                 known_campaigns: Callable[[], Awaitable[dict[int, int]]] | None = None) -> None:
+                 known_campaigns: Callable[[], Awaitable[dict[int, int]]] | None = None,
+                 follows: Callable[[int], Awaitable[bool]] | None = None) -> None:
         self.organization_id = organization_id
         self.positions = dict(positions)
         self._behind = set(positions) if behind else set()
-        # The organization's stream: campaigns created since it started join at their start.
+        # The organization's stream follows only some of its campaigns (those where the viewer
+        # can have tasks): `known_campaigns` lists them now, `follows` says whether a campaign
+        # not followed yet has joined them (its messages are skipped until then).
         self._known_campaigns = known_campaigns
+        self._follows = follows
 
     async def follow(self, messages: AsyncIterator[dict | Gap]) -> AsyncIterator[Batch]:
         """Batches of events in log order, each to be authorized after the viewer's roles are
@@ -47,7 +52,14 @@ class LogPosition:
                 await self._all_behind()
                 continue
             campaign_id = message["campaign_id"]
-            position = self.positions.setdefault(campaign_id, 0)
+            if campaign_id not in self.positions:
+                if self._follows is not None and not await self._follows(campaign_id):
+                    continue  # a campaign where this viewer has nothing to hear
+                # Joins at this message: nothing before it could concern the viewer (a GAP reads
+                # the whole log of a campaign that joined unseen).
+                first = message["first_seq"] if message["type"] == "range" else message["seq"]
+                self.positions[campaign_id] = first - 1 if self._follows is not None else 0
+            position = self.positions[campaign_id]
             if message["type"] == "range":
                 if message["last_seq"] > position:  # read from the log, at this subscriber's pace
                     self._behind.add(campaign_id)
@@ -66,3 +78,20 @@ class LogPosition:
             for campaign_id in await self._known_campaigns():
                 self.positions.setdefault(campaign_id, 0)
         self._behind = set(self.positions)
+
+
+async def follow_log(bus: Bus, channel: str, start: Callable[[], Awaitable[LogPosition]],
+                     refresh: Callable[[Batch], Awaitable[None]]) -> AsyncIterator[tuple[LogPosition, dict]]:
+    """The one "follow the log" loop of the update subscriptions: registered on `channel` first,
+    then `start()` reads the position (so nothing committed in between is missed); each batch is
+    announced to `refresh` (reload roles and loaders) before its events come out one by one,
+    each already counted as delivered. Use it under `aclosing`: leaving the loop early closes
+    the inner generators at once, so the bus registration ends with the subscription."""
+    async with bus.subscribe(channel) as messages, aclosing(messages):
+        position = await start()
+        async with aclosing(position.follow(messages)) as batches:
+            async for batch in batches:
+                await refresh(batch)
+                for message in batch:
+                    position.delivered(message)
+                    yield position, message

@@ -24,3 +24,11 @@ async def organizations_by_name(organization_ids: list[int]) -> list[Organizatio
 
 async def organization_named_exists(name: str) -> bool:
     return await Organization.filter(name=name).exists()
+
+
+async def user_rows_by_id(user_ids: list[int]) -> dict:
+    """{id: User} of these users (the missing ones left out), in one query."""
+    from stepwise.models.db.accounts import User
+    from stepwise.models.queries.rows import in_list
+
+    return {user.id: user for user in await sql.fetch_models(User, f"id IN ({in_list(user_ids)})", list(user_ids))}

@@ -19,10 +19,13 @@ async def log_position(campaign_id: int) -> int:
     return rows[0][0] or 0
 
 
-async def organization_positions(organization_id: int) -> dict[int, int]:
-    """Every campaign of the organization with the seq of its latest event (0: none yet)."""
+async def worker_positions(organization_id: int, user_id: int) -> dict[int, int]:
+    """Each campaign of the organization where the user can have tasks (its dataset lists them as
+    a worker: tasks go to workers only) with the seq of its latest event (0: none yet). Nothing
+    about the other campaigns: a LABELER learns neither their ids nor their sizes."""
     rows = await sql.fetch("SELECT c.id, (SELECT MAX(seq) FROM campaign_event e WHERE e.campaign_id = c.id)"
-                           " FROM campaign c WHERE c.organization_id = ? ORDER BY c.id", [organization_id])
+                           " FROM campaign c JOIN dataset_worker w ON w.dataset_id = c.dataset_id AND w.user_id = ?"
+                           " WHERE c.organization_id = ? ORDER BY c.id", [user_id, organization_id])
     return {campaign_id: seq or 0 for campaign_id, seq in rows}
 
 

@@ -103,10 +103,12 @@ class Invitation:
 @strawberry.type(description="A team: its members share datasets and campaigns.")
 class Organization(Node):
     row: strawberry.Private[db.Organization]
+    # The log positions `organization(id:)` read before its data, for eventCursor (None: read them then).
+    event_positions: strawberry.Private[dict[int, int] | None] = None
 
     @classmethod
-    def from_row(cls, row: db.Organization) -> Organization:
-        return cls(id=encode_id("Organization", row.id), row=row)
+    def from_row(cls, row: db.Organization, event_positions: dict[int, int] | None = None) -> Organization:
+        return cls(id=encode_id("Organization", row.id), row=row, event_positions=event_positions)
 
     async def scope(self, info: Info) -> tuple[int, None]:
         return self.row.id, None
@@ -176,4 +178,4 @@ class Organization(Node):
         permission_classes=guard("Organization.eventCursor"),
     )
     async def event_cursor(self, info: Info) -> str:
-        return organization_cursor(self.row.id, await organization_event_positions(info, self.row.id))
+        return organization_cursor(self.row.id, await organization_event_positions(info, self.row.id, self.event_positions))

@@ -159,10 +159,12 @@ def _issue_criteria(issue_filter: IssueFilter | None) -> IssueCriteria:
 )
 class Campaign(Node):
     row: strawberry.Private[db.Campaign]
+    # The log position `campaign(id:)` read before its data, for eventCursor (None: read it then).
+    event_position: strawberry.Private[int | None] = None
 
     @classmethod
-    def from_row(cls, row: db.Campaign) -> Campaign:
-        return cls(id=encode_id("Campaign", row.id), row=row)
+    def from_row(cls, row: db.Campaign, event_position: int | None = None) -> Campaign:
+        return cls(id=encode_id("Campaign", row.id), row=row, event_position=event_position)
 
     async def scope(self, info: Info) -> tuple[int, int | None]:
         return self.row.organization_id, self.row.dataset_id
@@ -269,7 +271,7 @@ class Campaign(Node):
         permission_classes=guard("Campaign.eventCursor"),
     )
     async def event_cursor(self, info: Info) -> str:
-        return campaign_cursor(self.row.id, await campaign_event_position(info, self.row.id))
+        return campaign_cursor(self.row.id, await campaign_event_position(self.row.id, self.event_position))
 
     @strawberry.field(
         description="Task counters and overall completion. Not for LABELER workers (FORBIDDEN).",

@@ -132,3 +132,48 @@ async def test_a_launch_logs_created_for_every_task_then_done_for_those_done_at_
     await add_assets(api, world, ["d.jpg"])
     [created] = await log_page(org_pk, campaign_pk, 4)
     assert (created["seq"], created["kind"], created["actor_id"]) == (5, "CREATED", None)
+
+
+async def test_the_organization_cursor_and_a_gap_cover_only_campaigns_where_the_viewer_can_have_tasks(api, world, count_queries):
+    """A LABELER's Organization.eventCursor names no campaign of a dataset they do not work on
+    (neither its id nor its size), and after a GAP their myTaskUpdates position reads only the
+    logs of their own campaigns."""
+    from stepwise.models.queries.event_log import worker_positions
+
+    campaign, campaign_pk, org_pk = await launched(api, world, 3)
+    other = await api.data("mutation($i: CreateDatasetInput!) { createDataset(input: $i) { dataset { id } } }",
+                           {"i": {"organizationId": world.ids["org"], "name": "Elsewhere"}}, world.manager)
+    other_dataset = other["createDataset"]["dataset"]["id"]
+    version = await api.data(
+        "mutation($i: CreateDatasetVersionInput!) { createDatasetVersion(input: $i) { datasetVersion { id } } }",
+        {"i": {"datasetId": other_dataset, "name": "v1", "labels": ["car"]}}, world.manager)
+    hidden_world = type(world)(**{**vars(world), "ids": {**world.ids, "dataset": other_dataset,
+                                                         "version": version["createDatasetVersion"]["datasetVersion"]["id"]}})
+    await add_assets(api, hidden_world, ["x.jpg", "y.jpg"])
+    hidden, _ = await campaign_with_steps(api, hidden_world, [("Annotate", "ANNOTATION", ["manager1"])])
+    assert (await api.data(LAUNCH, {"c": hidden}, world.manager))["launchCampaign"]["errors"] == []
+    hidden_pk = decode_id(hidden, "Campaign")
+    query = "query($o: ID!) { organization(id: $o) { eventCursor } }"
+    labeler_cursor = (await api.data(query, {"o": world.ids["org"]}, world.labeler))["organization"]["eventCursor"]
+    assert labeler_cursor == organization_cursor(org_pk, {campaign_pk: 3})
+    manager_cursor = (await api.data(query, {"o": world.ids["org"]}, world.manager))["organization"]["eventCursor"]
+    assert manager_cursor == organization_cursor(org_pk, {campaign_pk: 3, hidden_pk: 2})
+
+    labeler_pk = decode_id(world.ids["labeler"], "User")
+    position = LogPosition(org_pk, await worker_positions(org_pk, labeler_pk), behind=False,
+                           known_campaigns=lambda: worker_positions(org_pk, labeler_pk))
+
+    async def gap():
+        yield GAP
+        await asyncio.Event().wait()
+
+    tasks = await all_tasks(api, world, campaign)
+    tokens = {"contributor1": world.contributor, "labeler1": world.labeler}
+    assert (await act(api, START, {"taskId": tasks[0]["id"]}, tokens[tasks[0]["assignee"]["username"]]))["errors"] == []
+    batches = position.follow(gap())
+    with count_queries() as counter:
+        batch = await asyncio.wait_for(anext(batches), 5)
+    await batches.aclose()
+    assert [(m["campaign_id"], m["kind"]) for m in batch] == [(campaign_pk, "STARTED")]
+    # Their campaigns' positions, then one page of their one log: the hidden campaign's is not read.
+    assert len(counter.statements) == 2, counter.statements

@@ -214,3 +214,68 @@ async def test_health_is_degraded_while_the_broker_is_lost_then_ok(private_redis
         await private_redis.start()
         await asyncio.wait_for(app.state.bus.wait_until(up=True), 3 * WITHIN)
         assert (await client.get("/health")).json()["status"] == "ok"
+
+
+class SilencingProxy:
+    """A TCP relay in front of Redis that can make one connection go silent: its bytes are
+    swallowed both ways while the socket stays open, as with a peer that vanished without a FIN."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.server: asyncio.Server | None = None
+        self.connections: list[dict] = []
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return f"redis://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _relay(self, reader, writer) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        connection = {"sent": b"", "silent": False, "writers": (writer, upstream_writer)}
+        self.connections.append(connection)
+
+        async def pump(source, sink, from_client: bool) -> None:
+            while data := await source.read(65536):
+                if from_client:
+                    connection["sent"] += data[:4096]
+                if not connection["silent"]:
+                    sink.write(data)
+
+        await asyncio.gather(pump(reader, upstream_writer, True), pump(upstream_reader, writer, False),
+                             return_exceptions=True)
+
+    def silence(self, marker: str) -> int:
+        """Silence the open connections that named themselves `marker`; how many."""
+        matching = [c for c in self.connections if marker.encode() in c["sent"] and not c["silent"]]
+        for connection in matching:
+            connection["silent"] = True
+        return len(matching)
+
+    async def close(self) -> None:
+        for connection in self.connections:
+            for writer in connection["writers"]:
+                writer.close()
+        self.server.close()
+
+
+async def test_a_listening_connection_gone_silent_is_noticed_by_a_ping_of_its_own(redis_url, monkeypatch):
+    """The publisher's connections still answer: only a PING on the pub/sub connection itself
+    tells that it hears nothing any more. The bus notices, reconnects, and gives GAP."""
+    from stepwise.subscriptions import bus as bus_module
+
+    monkeypatch.setattr(bus_module, "PING_INTERVAL_SECONDS", 0.2)
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    proxy = SilencingProxy(port)
+    channel = f"test:{uuid.uuid4().hex}"
+    try:
+        async with open_bus(redis_url, TIMEOUT) as a, open_bus(await proxy.start(), TIMEOUT) as b:
+            async with b.subscribe(channel) as on_b:
+                await a.publish(channel, {"n": 0})
+                assert await next_message(on_b) == {"n": 0}
+                assert proxy.silence(b._broker.session_name) == 1
+                await asyncio.wait_for(b.wait_until(False), WITHIN)  # noticed as lost
+                assert await next_message(on_b) is GAP  # on a new connection, told to catch up
+                await a.publish(channel, {"n": 1})
+                assert await next_message(on_b) == {"n": 1}
+    finally:
+        await proxy.close()

@@ -185,3 +185,23 @@ async def test_campaign_progress_is_pushed_after_a_launch_and_after_new_assets(l
     await add_assets(api, world, ["e.jpg"])
     assert await updates(socket, 1) == [{"totalTasks": 5, "inProgress": 5}]
     await socket.close()
+
+
+async def test_event_cursor_through_a_nested_path_on_a_long_lived_socket_is_current(live):
+    """Queries over one websocket share its connection: a position read for an earlier query
+    must not come back, stale, to a later query that reaches the campaign another way."""
+    api, world, campaign, url = live
+    assert (await api.data(LAUNCH, {"c": campaign}, world.manager))["launchCampaign"]["errors"] == []
+    socket = await subscribed(url, world.manager, "query($c: ID!) { campaign(id: $c) { eventCursor } }", {"c": campaign})
+    [first] = await updates(socket, 1)
+    assert first["eventCursor"] == campaign_cursor(decode_id(campaign, "Campaign"), 4)  # four CREATED
+    tasks = await all_tasks(api, world, campaign)
+    assert (await act(api, START, {"taskId": tasks[0]["id"]}, world.labeler if tasks[0]["assignee"]["username"] == "labeler1"
+                      else world.contributor))["errors"] == []
+    nested = "query($o: ID!) { organization(id: $o) { campaigns(first: 5) { edges { node { id eventCursor } } } } }"
+    await socket.send(json.dumps({"id": "2", "type": "subscribe", "payload": {"query": nested, "variables": {"o": world.ids["org"]}}}))
+    while (message := json.loads(await asyncio.wait_for(socket.recv(), 10)))["type"] != "next":
+        pass
+    [edge] = message["payload"]["data"]["organization"]["campaigns"]["edges"]
+    assert edge["node"]["eventCursor"] == campaign_cursor(decode_id(campaign, "Campaign"), 5)
+    await socket.close()

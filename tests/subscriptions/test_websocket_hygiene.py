@@ -29,7 +29,7 @@ def server(tmp_path_factory):
     """One server for the module (connection_init deadline shortened to 0.5 s) and a token."""
     data = tmp_path_factory.mktemp("hygiene")
     env = {"STEPWISE_DATABASE_URL": f"sqlite://{data / 'stepwise.sqlite3'}", "STEPWISE_DATA_DIR": str(data),
-           "STEPWISE_WS_INIT_TIMEOUT_MS": "500", **SQLITE_SETTINGS}
+           "STEPWISE_WS_INIT_TIMEOUT_MS": "500", "STEPWISE_HEADERS_TIMEOUT_MS": "500", **SQLITE_SETTINGS}
     with running_server(env) as base:
         async def sign_up() -> str:
             async with httpx.AsyncClient(base_url=base, timeout=30) as client:
@@ -109,6 +109,46 @@ def test_a_frame_announcing_16_mib_is_refused_from_its_header(server):
         while frame and frame[0] != 0x88:  # skip to the close frame
             frame = raw.recv(4096)
         assert frame[0] == 0x88 and int.from_bytes(frame[2:4], "big") == 1009
+
+
+def closed_by_server(raw: socket.socket) -> bool:
+    """Whether the server closes the connection (reads until EOF; False if it stays open 10 s)."""
+    raw.settimeout(10)
+    try:
+        while raw.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        pass
+    return True
+
+
+UPGRADE_HEAD = ("GET /graphql HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")  # no Sec-WebSocket-Version, no blank line
+
+
+def test_a_half_sent_upgrade_is_dropped(server):
+    """Part of the upgrade, then nothing: uvicorn alone would wait forever (its keep-alive
+    timeout starts only after a response); the headers deadline (0.5 s here) closes it."""
+    url, _ = server
+    host = url.removeprefix("ws://").split("/")[0]
+    with socket.create_connection(tuple(host.split(":")), timeout=5) as raw:
+        raw.sendall(UPGRADE_HEAD.format(host=host).encode())
+        assert closed_by_server(raw)
+
+
+def test_a_half_sent_request_after_a_complete_one_on_the_same_connection_is_dropped(server):
+    url, _ = server
+    host = url.removeprefix("ws://").split("/")[0]
+    with socket.create_connection(tuple(host.split(":")), timeout=5) as raw:
+        raw.sendall(f"GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        response = b""
+        while b"\r\n\r\n" not in response:
+            response += raw.recv(4096)
+        assert response.startswith(b"HTTP/1.1 200")
+        raw.sendall(b"GET /health HTTP/1.1\r\nHo")
+        assert closed_by_server(raw)
 
 
 BAD_DOCUMENTS = {

@@ -1,4 +1,4 @@
-"""Pins on the private parts of Tortoise, aiosqlite, graphql-core and strawberry that this project
+"""Pins on the private parts of Tortoise, aiosqlite, graphql-core, strawberry and uvicorn that this project
 relies on. Each test names what it relies on and who does; when an upgrade removes or changes it,
 the test says which file to revisit before anything else breaks in a less readable way."""
 
@@ -164,3 +164,18 @@ def test_graphql_core_calls_the_overridden_execute_field():
     result = schema.execute_sync("{ items { name } }")
     assert result.errors is None and result.data == {"items": [{"name": "a"}, {"name": "b"}]}
     relies(calls == ["items", "name", "name"], "graphql-core calling ExecutionContext.execute_field per field", EXECUTION)
+
+
+def test_uvicorn_httptools_protocol_has_the_hooks_the_headers_deadline_overrides():
+    """serving.py (HeadersDeadline) subclasses uvicorn's httptools protocol: it arms a timer in
+    connection_made and after on_response_complete, disarms it in on_headers_complete (called
+    for an upgrade too) and connection_lost, and reads `loop`, `transport` and `cycle`."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    for hook in ("connection_made", "on_headers_complete", "on_response_complete", "connection_lost"):
+        assert callable(getattr(HttpToolsProtocol, hook)), hook
+    init = inspect.getsource(HttpToolsProtocol.__init__)
+    assert "self.loop" in init and "self.cycle" in init
+    assert "self.transport" in inspect.getsource(HttpToolsProtocol.connection_made)
+    headers_complete = inspect.getsource(HttpToolsProtocol.on_headers_complete)
+    assert "should_upgrade" in headers_complete  # an upgrade passes here before leaving the protocol

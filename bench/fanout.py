@@ -1,0 +1,260 @@
+"""Benchmark: realtime fan-out over real websockets against `python -m stepwise serve`.
+
+Setup (per backend, fresh database, not timed): a real server on 127.0.0.1 (one worker; broker
+memory:// on SQLite, redis://127.0.0.1:6379 on PostgreSQL when Redis answers, else memory://),
+a manager, an organization, a dataset and version, --tasks assets, a one-step campaign assigned
+to the manager, launched. The subscribers are the manager's (one user, so the server runs with
+STEPWISE_MAX_SUBSCRIPTIONS_PER_USER raised to --subscribers), each on its own graphql-transport-ws
+socket with `taskUpdates(campaignId)` selecting `kind at cursor task { id status assignee { username } }`.
+A start is one update; a submit at the campaign's only step is two (SUBMITTED, DONE).
+
+What it measures:
+
+1. fan-out latency: --subscribers sockets subscribed to the campaign (each one's registration
+   confirmed by a first update, not by a sleep), then --rounds tasks started and submitted one
+   after the other (each mutation waits until every subscriber has its update). Latency = the
+   moment a subscriber's client read the update minus the update's `at` (the event's time,
+   taken in the writing transaction just before its commit; same machine, same clock): p50 and
+   p99 over every delivery. Also the server's CPU per delivered update.
+2. memory per idle subscriber: the server's resident memory (VmRSS) before the sockets open and
+   once they are all subscribed, divided by --subscribers.
+3. catch-up speed: a second campaign of --catch-up-tasks tasks is launched, then one subscriber
+   subscribes with `after:` the log's start and reads all its CREATED updates: updates/s.
+
+The client (this process, one event loop for every socket) shares the machine's 2 CPUs with the
+server: its own reading adds to the latencies. Run from the repository root:
+
+    .venv/bin/python bench/fanout.py --backend sqlite
+    .venv/bin/python bench/fanout.py --backend postgres --subscribers 1000 --catch-up-tasks 100000
+
+Exits non-zero on any failure or when the run exceeds --timeout seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import sys
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import websockets
+from common import (
+    DEFAULT_POSTGRES_URL,
+    Api,
+    BenchError,
+    backends_to_run,
+    create_dataset,
+    create_version,
+    fresh_database,
+    http_api,
+    percentile,
+    process_usage,
+    run_bounded,
+    running_server,
+    say,
+    sign_up_manager,
+)
+from workflow_common import create_campaign, insert_assets_sql, launch, load_average, pk_of
+
+
+UPDATES = ("subscription($c: ID!, $a: String) { taskUpdates(campaignId: $c, after: $a) "
+           "{ kind at cursor task { id status assignee { username } } } }")
+ME = "query { me { id } }"
+TASK_IDS = "query($c: ID!, $n: Int!) { campaign(id: $c) { tasks(first: $n) { edges { node { id } } } } }"
+START = "mutation($i: TaskInput!) { startTask(input: $i) { errors { code message } } }"
+SUBMIT = "mutation($i: SubmitTaskInput!) { submitTask(input: $i) { errors { code message } } }"
+
+
+def redis_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as probe:
+            probe.sendall(b"PING\r\n")
+            return probe.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise BenchError("no VmRSS")
+
+
+def seconds_since(at: str) -> float:
+    return time.time() - datetime.fromisoformat(at).timestamp()
+
+
+class Subscriber:
+    """One socket with one taskUpdates subscription; records each update's latency."""
+
+    def __init__(self, url: str, token: str, campaign: str, after: str | None = None) -> None:
+        self.url, self.token, self.variables = url, token, {"c": campaign, "a": after}
+        self.latencies: list[float] = []
+        self.cursors: set[str] = set()
+        self.kinds: Counter[str] = Counter()
+        self.count = 0
+        self.error: BaseException | None = None
+        self.arrived = asyncio.Event()
+        self.socket = None
+        self.reader: asyncio.Task | None = None
+
+    async def open(self) -> None:
+        self.socket = await websockets.connect(self.url, subprotocols=["graphql-transport-ws"], max_size=None,
+                                               ping_interval=None, open_timeout=60)
+        await self.socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {self.token}"}}))
+        if json.loads(await self.socket.recv())["type"] != "connection_ack":
+            raise BenchError("no connection_ack")
+        await self.socket.send(json.dumps({"id": "1", "type": "subscribe",
+                                           "payload": {"query": UPDATES, "variables": self.variables}}))
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            await self._receive()
+        except BaseException as error:  # said by until(), not lost in a task nobody awaits
+            self.error = error
+            self.arrived.set()
+            raise
+
+    async def _receive(self) -> None:
+        async for raw in self.socket:
+            message = json.loads(raw)
+            if message["type"] != "next":
+                raise BenchError(f"unexpected message {message!r:.300}")
+            if "errors" in message["payload"]:
+                raise BenchError(f"errors: {message['payload']['errors']!r:.300}")
+            update = message["payload"]["data"]["taskUpdates"]
+            self.latencies.append(seconds_since(update["at"]))
+            self.cursors.add(update["cursor"])
+            self.kinds[update["kind"]] += 1
+            self.count += 1
+            self.arrived.set()
+
+    async def until(self, count: int) -> None:
+        while self.count < count:
+            self.arrived.clear()
+            if self.error is not None:
+                raise BenchError(f"a subscriber failed: {self.error!r:.500}")
+            try:
+                await asyncio.wait_for(self.arrived.wait(), 120)
+            except TimeoutError:
+                raise BenchError(f"a subscriber waited 120 s for update {count} (has {self.count})") from None
+
+    async def close(self) -> None:
+        self.reader.cancel()
+        await asyncio.gather(self.reader, return_exceptions=True)
+        await self.socket.close()
+
+
+async def act(api: Api, query: str, task_id: str, field: str) -> None:
+    errors = (await api.data(query, {"i": {"taskId": task_id}}))[field]["errors"]
+    if errors:
+        raise BenchError(f"{field}: {errors}")
+
+
+async def run_backend(backend: str, args) -> None:
+    broker = "memory://"
+    if backend == "postgres" and redis_answers():
+        broker = "redis://127.0.0.1:6379"
+    async with fresh_database(backend, args.postgres_url) as env:
+        try:
+            await measure(backend, args, broker, env)
+        except BenchError:
+            log = Path(env["STEPWISE_DATA_DIR"]) / "server.log"
+            say(f"[{backend}] server log (end):\n{log.read_text()[-4000:] if log.exists() else '(none)'}")
+            raise
+
+
+async def measure(backend: str, args, broker: str, env: dict) -> None:
+    if True:
+        env = {**env, "STEPWISE_BROKER_URL": broker, "STEPWISE_MAX_SUBSCRIPTIONS_PER_USER": str(args.subscribers + 10),
+               "STEPWISE_LOG_LEVEL": "WARNING"}
+        async with running_server(env) as server, http_api(server.base) as api:
+            token = await sign_up_manager(api)
+            manager_id = (await api.data(ME))["me"]["id"]
+            dataset = await create_dataset(api)
+            version = await create_version(api, dataset, "v1")
+            await insert_assets_sql(env["STEPWISE_DATABASE_URL"], pk_of(version), args.tasks)
+            campaign = await create_campaign(api, version, [("Annotate", "ANNOTATION", [manager_id])], "ROUND_ROBIN")
+            await launch(api, campaign)
+            task_ids = [e["node"]["id"] for e in (await api.data(TASK_IDS, {"c": campaign, "n": args.rounds}))
+                        ["campaign"]["tasks"]["edges"]]
+            url = server.base.replace("http", "ws") + "/graphql"
+            say(f"[{backend}] broker {broker}, {args.subscribers} subscribers, {load_average()}")
+
+            before = rss_kib(server.pid)
+            subscribers = [Subscriber(url, token, campaign) for _ in range(args.subscribers)]
+            for start in range(0, len(subscribers), 50):  # 50 handshakes at a time
+                await asyncio.gather(*(s.open() for s in subscribers[start:start + 50]))
+            # Registered: each subscriber hears the first start (not counted in the figures).
+            await act(api, START, task_ids[0], "startTask")
+            await asyncio.gather(*(s.until(1) for s in subscribers))
+            idle = rss_kib(server.pid)
+            for s in subscribers:
+                s.latencies.clear()
+
+            used = process_usage(server.pid)
+            delivered = 1
+            for task_id in task_ids[1:]:
+                # A start is one event; a submit at the only step two (SUBMITTED, then DONE).
+                for query, field, events in ((START, "startTask", 1), (SUBMIT, "submitTask", 2)):
+                    await act(api, query, task_id, field)
+                    delivered += events
+                    await asyncio.gather(*(s.until(delivered) for s in subscribers))
+            cpu = (process_usage(server.pid) - used).cpu
+            latencies = [x for s in subscribers for x in s.latencies]
+            repeated = sum(s.count - len(s.cursors) for s in subscribers)
+            kinds = sum((s.kinds for s in subscribers), Counter())
+            say(f"[{backend}] updates by kind (all subscribers, from the first START on): {dict(kinds)}")
+            if repeated:
+                say(f"[{backend}] WARNING: {repeated} updates delivered more than once")
+            say(f"[{backend}] fan-out: {len(latencies)} deliveries, latency commit->client p50 "
+                f"{percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms; "
+                f"server CPU {cpu / len(latencies) * 1e6:.0f} us per delivery")
+            say(f"[{backend}] memory: {(idle - before) / args.subscribers:.1f} KiB per idle subscriber "
+                f"(RSS {before / 1024:.0f} -> {idle / 1024:.0f} MiB)")
+            await asyncio.gather(*(s.close() for s in subscribers))
+
+            # Catch-up: a launch read through from the log's start by one subscriber.
+            version2 = await create_version(api, dataset, "v2")
+            await insert_assets_sql(env["STEPWISE_DATABASE_URL"], pk_of(version2), args.catch_up_tasks)
+            big = await create_campaign(api, version2, [("Annotate", "ANNOTATION", [manager_id])], "ROUND_ROBIN")
+            await launch(api, big)
+            from stepwise.schema.event_cursors import campaign_cursor
+
+            reader = Subscriber(url, token, big, after=campaign_cursor(pk_of(big), 0))
+            started = time.perf_counter()
+            await reader.open()
+            await reader.until(args.catch_up_tasks)
+            elapsed = time.perf_counter() - started
+            await reader.close()
+            say(f"[{backend}] catch-up: {args.catch_up_tasks} updates in {elapsed:.1f} s, "
+                f"{args.catch_up_tasks / elapsed:.0f} updates/s")
+
+
+async def main(args) -> None:
+    for backend in await backends_to_run(args.backend, args.postgres_url):
+        await run_backend(backend, args)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=6, help="tasks started then submitted (the first warms up)")
+    parser.add_argument("--tasks", type=int, default=100)
+    parser.add_argument("--catch-up-tasks", type=int, default=20_000)
+    parser.add_argument("--timeout", type=float, default=1800)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    sys.exit(run_bounded(lambda: main(arguments), arguments.timeout))

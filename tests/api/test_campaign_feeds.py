@@ -1,0 +1,106 @@
+"""The campaign feed (subscriptions/feeds.py) shared by a process's subscribers of one campaign,
+on SQLite and PostgreSQL with a real (memory://) bus: one read of the log per "something new"
+for all of them, none for an event that came in step on the bus, the task rows read once per
+event, and a subscriber that fell out of the bounded cache reading its own pages."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack, aclosing
+
+from campaign_helpers import LAUNCH, START, act, add_assets, all_tasks, campaign_with_steps
+
+from stepwise.models.queries.event_log import log_page
+from stepwise.schema.ids import decode_id
+from stepwise.subscriptions import channels, feeds as feeds_module
+from stepwise.subscriptions.bus import open_bus
+from stepwise.subscriptions.feeds import Feeds, follow_feed
+
+ONE_STEP = [("Annotate", "ANNOTATION", ["contributor1", "labeler1"])]
+SUBSCRIBERS = 10
+
+
+async def launched(api, world, count: int):
+    await add_assets(api, world, [f"{i:03}.jpg" for i in range(count)])
+    campaign, _ = await campaign_with_steps(api, world, ONE_STEP)
+    assert (await api.data(LAUNCH, {"c": campaign}, world.manager))["launchCampaign"]["errors"] == []
+    return campaign, decode_id(campaign, "Campaign"), decode_id(world.ids["org"], "Organization")
+
+
+async def test_subscribers_of_one_campaign_share_each_read_of_the_log_and_of_the_task_rows(api, world, count_queries):
+    campaign, campaign_pk, org_pk = await launched(api, world, 5)
+    async with open_bus("memory://") as bus, AsyncExitStack() as stack:
+        feeds = Feeds(bus)
+        feed = await stack.enter_async_context(feeds.campaign(org_pk, campaign_pk))
+        streams = [await stack.enter_async_context(aclosing(feed.batches(0))) for _ in range(SUBSCRIBERS)]
+        assert feed.known == 5 and feeds.live() == 1
+
+        async def next_batches() -> tuple[list[list[int]], int]:
+            with count_queries() as counter:
+                batches = await asyncio.wait_for(asyncio.gather(*(anext(s) for s in streams)), 5)
+                for batch in batches:  # what each subscriber loads before handling its batch
+                    await feed.roles_of(manager_pk, batch)
+                    tasks = await feed.task_rows(batch)
+                    await feed.user_rows({t.assignee_id for t in tasks.values()}, batch)
+            return [[m["seq"] for m in b] for b in batches], len(counter.statements)
+
+        manager_pk = decode_id(world.ids["manager"], "User")
+        # Behind (from the log's start): one page read, and one read each of the viewer's roles,
+        # of the task rows and of the users they show, for all ten.
+        assert await next_batches() == ([[1, 2, 3, 4, 5]] * SUBSCRIBERS, 4)
+        # In step: the published event is the page; the rows it needs are read once, again
+        # (a read from before the event would be older than it).
+        tasks = await all_tasks(api, world, campaign)
+        tokens = {"contributor1": world.contributor, "labeler1": world.labeler}
+        assert (await act(api, START, {"taskId": tasks[0]["id"]}, tokens[tasks[0]["assignee"]["username"]]))["errors"] == []
+        [started] = await log_page(org_pk, campaign_pk, 5)
+        await bus.publish(channels.campaign_events(campaign_pk), started)
+        assert await next_batches() == ([[6]] * SUBSCRIBERS, 3)
+        # New assets: a range on the bus, one read of the log for everyone.
+        await add_assets(api, world, ["new1.jpg", "new2.jpg"])
+        await bus.publish(channels.campaign_events(campaign_pk),
+                          {"type": "range", "organization_id": org_pk, "campaign_id": campaign_pk, "first_seq": 7, "last_seq": 8})
+        assert await next_batches() == ([[7, 8]] * SUBSCRIBERS, 4)
+    assert feeds.live() == 0  # the last subscriber gone, the feed is gone (and off the bus)
+
+
+async def test_a_subscriber_that_fell_out_of_the_cache_reads_its_own_pages(api, world, count_queries, monkeypatch):
+    monkeypatch.setattr(feeds_module, "CACHE_PAGES", 2)
+    campaign, campaign_pk, org_pk = await launched(api, world, 3)
+    tasks = await all_tasks(api, world, campaign)
+    tokens = {"contributor1": world.contributor, "labeler1": world.labeler}
+    async with open_bus("memory://") as bus, Feeds(bus).campaign(org_pk, campaign_pk) as feed:
+        async with aclosing(feed.batches(3)) as prompt, aclosing(feed.batches(3)) as slow:
+            for seq, task in enumerate(tasks, start=4):
+                assert (await act(api, START, {"taskId": task["id"]}, tokens[task["assignee"]["username"]]))["errors"] == []
+                [event] = await log_page(org_pk, campaign_pk, seq - 1)
+                await bus.publish(channels.campaign_events(campaign_pk), event)
+                with count_queries() as counter:
+                    assert [m["seq"] for m in await asyncio.wait_for(anext(prompt), 5)] == [seq]
+                assert counter.statements == []  # in step: from the bus
+            # Only the last two events are still cached: the slow one reads the log from its
+            # position, in one page, and nothing was held for it meanwhile.
+            with count_queries() as counter:
+                assert [m["seq"] for m in await asyncio.wait_for(anext(slow), 5)] == [4, 5, 6]
+            assert len(counter.statements) == 1
+
+
+async def test_a_stream_left_early_releases_its_feed_at_once(api, world):
+    """follow_feed under aclosing: a subscription that ends mid-page (its viewer lost their
+    role, the client went away) leaves nothing registered behind it."""
+    _, campaign_pk, org_pk = await launched(api, world, 3)
+    async with open_bus("memory://") as bus:
+        feeds = Feeds(bus)
+
+        async def from_the_start() -> int:
+            return 0
+
+        async def nothing(feed, batch) -> None:
+            pass
+
+        events = follow_feed(feeds, org_pk, campaign_pk, from_the_start, nothing)
+        async with aclosing(events):
+            async for message in events:
+                assert (message["seq"], feeds.live()) == (1, 1)
+                break  # two more events of the page were never handed out
+        assert feeds.live() == 0
