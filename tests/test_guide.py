@@ -34,6 +34,6 @@ def test_the_guide_covers_the_story():
     story = {"LogIn", "CreateOrganization", "CreateDataset", "AddDatasetWorker", "CreateVersion", "AddAssets",
              "CreateCampaign", "AddStep", "ConfigureCampaign", "Launch", "MyTasks", "OpenTask", "Save", "Submit",
              "SendToRework", "Skip", "RaiseIssue", "Resolve", "Progress", "Analytics", "Snapshot", "TaskFeed",
-             "IssueFeed", "LiveProgress"}
+             "IssueFeed", "LiveProgress", "ImportCoco", "ExportLinks"}
     assert story <= names, story - names
     assert len(names) == len(BLOCKS), "two blocks share an operation name"
