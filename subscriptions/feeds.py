@@ -192,6 +192,7 @@ class SharedReads:
         if missing:
             if len(self._reads) > MAX_SHARED_ROWS:
                 self._reads.clear()
+                missing = list(needed)  # what was shared is gone too: read it with the rest
             future = asyncio.ensure_future(read(missing))  # not tied to the subscriber that asked
             for key in missing:
                 self._reads[key] = (mark, future)

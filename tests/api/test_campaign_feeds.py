@@ -104,3 +104,20 @@ async def test_a_stream_left_early_releases_its_feed_at_once(api, world):
                 assert (message["seq"], feeds.live()) == (1, 1)
                 break  # two more events of the page were never handed out
         assert feeds.live() == 0
+
+
+async def test_rows_already_shared_are_served_when_the_shared_cache_starts_over(api, world, monkeypatch):
+    """A batch that needs both rows read before and new ones, when the feed's shared rows are
+    over their bound: every row comes back (the subscriber's update is not lost to an error)."""
+    monkeypatch.setattr(feeds_module, "MAX_SHARED_ROWS", 2)
+    _, campaign_pk, org_pk = await launched(api, world, 3)
+    async with open_bus("memory://") as bus, Feeds(bus).campaign(org_pk, campaign_pk) as feed:
+        async with aclosing(feed.batches(0)) as first:
+            batch = await asyncio.wait_for(anext(first), 5)
+            assert len(await feed.task_rows(batch)) == 3  # three rows shared: over the bound of 2
+        await add_assets(api, world, ["late.jpg"])  # the launched campaign's fourth task, seq 4
+        async with aclosing(feed.batches(2)) as resumed:
+            batch = await asyncio.wait_for(anext(resumed), 5)
+            assert [m["seq"] for m in batch] == [3, 4]
+            rows = await feed.task_rows(batch)
+            assert set(rows) == {m["task_id"] for m in batch}
