@@ -110,9 +110,11 @@ def _class_names(text: str, entry: str) -> list[str]:
     except yaml.YAMLError as error:
         place = f"{entry} line {error.problem_mark.line + 1}" if getattr(error, "problem_mark", None) else entry
         raise refuse(place, "not valid YAML.") from None
+    except RecursionError:  # the YAML composer recurses once per level of nesting
+        raise refuse(entry, "nested too deeply.") from None
     names = document.get("names") if isinstance(document, dict) else None
     if isinstance(names, dict):  # {0: car, 1: person}
-        if sorted(names) != list(range(len(names))):
+        if any(type(k) is not int for k in names) or sorted(names) != list(range(len(names))):
             raise refuse(f"{entry} names", "the class numbers must be 0, 1, 2, ...")
         names = [names[k] for k in range(len(names))]
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
