@@ -234,30 +234,43 @@ class Feeds:
     @asynccontextmanager
     async def campaign(self, organization_id: int, campaign_id: int) -> AsyncIterator[CampaignFeed]:
         """The campaign's feed, registered on the bus and with its position read on entry."""
-        feed = self._feeds.get(campaign_id)
-        if feed is None:
-            feed = self._feeds[campaign_id] = CampaignFeed(self.bus, organization_id, campaign_id)
-            feed.users += 1
-            try:
-                await feed.start()
-            except BaseException:
-                feed.failed = True
-                feed.ready.set()
-                feed.users -= 1
-                await self._release(feed)
-                raise
-            feed.ready.set()
-        else:
-            feed.users += 1
-            await feed.ready.wait()
-            if feed.failed:
-                feed.users -= 1
-                raise RuntimeError(f"the feed of campaign {campaign_id} could not start")
+        feed = await self._joined(organization_id, campaign_id)
         try:
             yield feed
         finally:
             feed.users -= 1
             await self._release(feed)
+
+    async def _joined(self, organization_id: int, campaign_id: int) -> CampaignFeed:
+        """One more user of the campaign's started feed. A feed whose start failed, or whose
+        opener went away meanwhile, is never handed out: the next in line opens it again (and
+        gets the error itself if the cause is still there)."""
+        while True:
+            feed = self._feeds.get(campaign_id)
+            if feed is None:
+                feed = self._feeds[campaign_id] = CampaignFeed(self.bus, organization_id, campaign_id)
+                feed.users += 1
+                try:
+                    await feed.start()
+                except BaseException:
+                    feed.users -= 1
+                    feed.failed = True
+                    del self._feeds[campaign_id]  # before anyone wakes: they open a new one
+                    feed.ready.set()
+                    await feed.stop()  # whatever start() had registered
+                    raise
+                feed.ready.set()
+                return feed
+            feed.users += 1
+            try:
+                await feed.ready.wait()
+            except BaseException:  # left while it opened: its place is not kept
+                feed.users -= 1
+                await self._release(feed)
+                raise
+            if not feed.failed:
+                return feed
+            feed.users -= 1
 
     async def _release(self, feed: CampaignFeed) -> None:
         if feed.users == 0 and self._feeds.get(feed.campaign_id) is feed:

@@ -9,6 +9,7 @@ import asyncio
 from contextlib import AsyncExitStack, aclosing
 
 from campaign_helpers import LAUNCH, START, act, add_assets, all_tasks, campaign_with_steps
+from conftest import REDIS_URL, _require
 
 from stepwise.models.queries.event_log import log_page
 from stepwise.schema.ids import decode_id
@@ -121,3 +122,49 @@ async def test_rows_already_shared_are_served_when_the_shared_cache_starts_over(
             assert [m["seq"] for m in batch] == [3, 4]
             rows = await feed.task_rows(batch)
             assert set(rows) == {m["task_id"] for m in batch}
+
+
+async def _opening(feeds: Feeds, org_pk: int, campaign_pk: int) -> tuple[asyncio.Task, asyncio.Task, asyncio.Event]:
+    """Two subscribers of one campaign: the first opening its feed (in start(), on the Redis bus:
+    registering there is a round trip), the second waiting for it; both stay until `leave` is set."""
+
+    async def subscriber(leave: asyncio.Event) -> int:
+        async with feeds.campaign(org_pk, campaign_pk) as feed:
+            await leave.wait()
+            return feed.known >= 3  # (other work on this Redis may publish on the channel too)
+
+    leave = asyncio.Event()
+    # Both run in this turn of the loop, in order: the first stops at start()'s first read.
+    opener, joiner = asyncio.create_task(subscriber(leave)), asyncio.create_task(subscriber(leave))
+    await asyncio.sleep(0)
+    [feed] = feeds._feeds.values()
+    assert (feed.users, feed.ready.is_set()) == (2, False)
+    return opener, joiner, leave
+
+
+async def test_a_feed_whose_opener_went_away_is_opened_for_the_others(api, world):
+    """The subscriber opening a campaign's feed leaves (its client went away) while another
+    waits for it: the other is served, and so is everyone after (no broken feed left behind)."""
+    _, campaign_pk, org_pk = await launched(api, world, 3)
+    async with open_bus(_require(REDIS_URL, "Redis", "STEPWISE_TEST_REDIS_URL")) as bus:
+        feeds = Feeds(bus)
+        opener, joiner, leave = await _opening(feeds, org_pk, campaign_pk)
+        opener.cancel()
+        await asyncio.sleep(0.1)
+        leave.set()
+        assert await asyncio.wait_for(joiner, 5)
+        async with feeds.campaign(org_pk, campaign_pk) as feed:
+            assert feed.known >= 3
+        assert feeds.live() == 0
+
+
+async def test_a_subscriber_that_left_while_its_feed_opened_does_not_keep_it(api, world):
+    """One waiting for the feed to open leaves: when the others are gone, the feed is gone."""
+    _, campaign_pk, org_pk = await launched(api, world, 3)
+    async with open_bus(_require(REDIS_URL, "Redis", "STEPWISE_TEST_REDIS_URL")) as bus:
+        feeds = Feeds(bus)
+        opener, joiner, leave = await _opening(feeds, org_pk, campaign_pk)
+        joiner.cancel()
+        leave.set()
+        assert await asyncio.wait_for(opener, 5)
+        assert feeds.live() == 0
