@@ -48,7 +48,7 @@ class CampaignFeed:
         self.known = 0  # the highest seq this process knows to be committed
         self.users = 0
         self.ready = asyncio.Event()
-        self.failed = False  # start() failed: whoever waited for it fails too
+        self.failed = False  # start() failed or was abandoned: whoever waited for it opens a new one
         self._changed = asyncio.Event()  # replaced at each change: whoever holds the old one wakes
         self._pages: OrderedDict[int, asyncio.Future] = OrderedDict()
         self._tasks, self._users, self._roles = SharedReads(), SharedReads(), SharedReads()
