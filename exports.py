@@ -131,6 +131,8 @@ async def yolo_zip(version_id: int, labels: dict[str, int]) -> AsyncIterator[byt
             stem = yolo.stem_of(filename)
             if stem in used or stem in ("", ".", ".."):
                 stem = f"{stem}~{asset_id}"
+                while stem in used:  # another asset is named so already: a zip entry is written once
+                    stem = f"{stem}~{asset_id}"
             used.add(stem)
             archive.writestr(f"labels/{stem}.txt", yolo.label_text(shapes, classes, width, height))
         yield sink.take()

@@ -101,6 +101,19 @@ async def test_yolo_round_trip(api, world):
     await assert_quality_counts_match_a_rebuild()
 
 
+async def test_a_yolo_export_names_every_label_file_once(api, world):
+    """Two assets sharing a stem: the second's file gets its id appended, and a name so made
+    that another asset already has is not written twice (one entry would hide the other)."""
+    [first] = await add_assets(api, world, ["a.jpg"], annotated=["a.jpg"])
+    second_png = decode_id(first["id"], "Asset") + 2  # ids follow the order of addAssets
+    added = await add_assets(api, world, [f"a~{second_png}.jpg", "a.png"], annotated=[f"a~{second_png}.jpg", "a.png"])
+    assert decode_id(added[1]["id"], "Asset") == second_png
+    response = await download(api, world.manager, world.ids["version"], "YOLO")
+    with zipfile.ZipFile(io.BytesIO(response.content)) as exported:
+        names = exported.namelist()
+    assert len(names) == len(set(names)) == 4, names
+
+
 async def test_a_launched_campaign_gives_imported_assets_tasks_and_created_events(api, world):
     await add_assets(api, world, ["first.jpg"])
     campaign, _ = await campaign_with_steps(api, world, [("Annotate", "ANNOTATION", ["labeler1"]), ("Review", "REVIEW", ["contributor1"])],
