@@ -164,10 +164,17 @@ async def _organization_position(info: Info, organization_id: int, after: str | 
         positions, behind = {c: wanted.get(c, 0) for c in current}, True
     datasets: dict[int, int | None] = {}  # campaign -> dataset, which never changes
 
-    async def follows(campaign_id: int) -> bool:
+    async def follows(message: dict) -> bool:
+        # Only a launch (a range) or a change to one of the viewer's tasks can start their part
+        # in a campaign: anything else is not theirs to hear, with no read.
+        if message["type"] != "range" and viewer_id not in (message.get("assignee_id"), message.get("previous_assignee_id")):
+            return False
+        campaign_id = message["campaign_id"]
         if campaign_id not in datasets:
             campaign = await campaign_by_id(campaign_id)
             datasets[campaign_id] = campaign.dataset_id if campaign is not None else None
+        # Their roles as they are now: they may have joined the dataset since they were read.
+        info.context.access.forget()
         return datasets[campaign_id] in await info.context.access.worker_datasets()
 
     return LogPosition(organization_id, positions, behind=behind,

@@ -24,13 +24,13 @@ class LogPosition:
 
     def __init__(self, organization_id: int, positions: dict[int, int], *, behind: bool,
                  known_campaigns: Callable[[], Awaitable[dict[int, int]]] | None = None,
-                 follows: Callable[[int], Awaitable[bool]] | None = None) -> None:
+                 follows: Callable[[dict], Awaitable[bool]] | None = None) -> None:
         self.organization_id = organization_id
         self.positions = dict(positions)
         self._behind = set(positions) if behind else set()
         # The organization's stream follows only some of its campaigns (those where the viewer
         # can have tasks): `known_campaigns` lists them now, `follows` says whether a campaign
-        # not followed yet has joined them (its messages are skipped until then).
+        # not followed yet has joined them, given one of its messages (skipped until then).
         self._known_campaigns = known_campaigns
         self._follows = follows
 
@@ -53,7 +53,7 @@ class LogPosition:
                 continue
             campaign_id = message["campaign_id"]
             if campaign_id not in self.positions:
-                if self._follows is not None and not await self._follows(campaign_id):
+                if self._follows is not None and not await self._follows(message):
                     continue  # a campaign where this viewer has nothing to hear
                 # Joins at this message: nothing before it could concern the viewer (a GAP reads
                 # the whole log of a campaign that joined unseen).

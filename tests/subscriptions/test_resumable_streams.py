@@ -205,3 +205,33 @@ async def test_event_cursor_through_a_nested_path_on_a_long_lived_socket_is_curr
     [edge] = message["payload"]["data"]["organization"]["campaigns"]["edges"]
     assert edge["node"]["eventCursor"] == campaign_cursor(decode_id(campaign, "Campaign"), 5)
     await socket.close()
+
+
+async def test_my_task_updates_hears_the_launch_of_a_dataset_the_viewer_joined_while_subscribed(live):
+    """A LABELER made a worker of another dataset while their myTaskUpdates runs receives a
+    CREATED update for each of their tasks when that dataset's campaign launches: whether they
+    follow a campaign is judged on their roles as they are then, not as they were."""
+    api, world, campaign, url = live
+    socket = await subscribed(url, world.labeler, MY_UPDATES, {"o": world.ids["org"], "a": None})
+    assert (await api.data(LAUNCH, {"c": campaign}, world.manager))["launchCampaign"]["errors"] == []
+    theirs = [t for t in await all_tasks(api, world, campaign) if t["assignee"]["username"] == "labeler1"]
+    assert {u["kind"] for u in await updates(socket, len(theirs))} == {"CREATED"}  # live, roles read
+
+    other = await api.data("mutation($i: CreateDatasetInput!) { createDataset(input: $i) { dataset { id } } }",
+                           {"i": {"organizationId": world.ids["org"], "name": "Elsewhere"}}, world.manager)
+    dataset = other["createDataset"]["dataset"]["id"]
+    joined = await api.data("mutation($i: AddDatasetWorkerInput!) { addDatasetWorker(input: $i) { errors { code } } }",
+                            {"i": {"datasetId": dataset, "userId": world.ids["labeler"]}}, world.manager)
+    assert joined["addDatasetWorker"]["errors"] == []
+    version = await api.data(
+        "mutation($i: CreateDatasetVersionInput!) { createDatasetVersion(input: $i) { datasetVersion { id } } }",
+        {"i": {"datasetId": dataset, "name": "v1", "labels": ["car"]}}, world.manager)
+    elsewhere = type(world)(**{**vars(world), "ids": {**world.ids, "dataset": dataset,
+                                                      "version": version["createDatasetVersion"]["datasetVersion"]["id"]}})
+    await add_assets(api, elsewhere, ["x.jpg", "y.jpg"])
+    second, _ = await campaign_with_steps(api, elsewhere, [("Annotate", "ANNOTATION", ["labeler1"])])
+    assert (await api.data(LAUNCH, {"c": second}, world.manager))["launchCampaign"]["errors"] == []
+    got = await updates(socket, 2)
+    assert [u["kind"] for u in got] == ["CREATED", "CREATED"]
+    assert {u["task"]["id"] for u in got} == {t["id"] for t in await all_tasks(api, world, second)}
+    await socket.close()
