@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from stepwise.models.shapes import ShapeDraft
+from stepwise.schema.bulk_inputs import install as install_bulk_inputs
 from stepwise.schema.types.enums import DatasetRole, OrgRole, ShapeKind
 
 
@@ -99,3 +100,7 @@ class AssetInput:
 class AddAssetsInput:
     dataset_version_id: strawberry.ID = strawberry.field(description="The version (you must be a MANAGER).")
     assets: list[AssetInput] = strawberry.field(description="1 to 10,000 assets.")
+
+
+# addAssets sends up to 10,000 of these: built directly from the coerced values (bulk_inputs.py).
+install_bulk_inputs(PointInput, ShapeInput, AssetInput)
