@@ -99,7 +99,7 @@ async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraf
             await _insert(version.id, rows)
             added = await _read_back(version.id, first_id, filenames)
             await _count_quality(added)
-            created = await add_tasks_for_new_assets(version.id, [(a.id, a.annotation is not None) for a in added])
+            created = await add_tasks_for_new_assets(version.id, [(a.id, a.has_annotation) for a in added])
     except IntegrityError:
         # The unique (version, filename) index refused a row: name the first clash for the client.
         clash = await _existing_filenames(version.id, filenames)
