@@ -15,12 +15,15 @@ from stepwise.permissions.roles import DatasetRole, OrgRole, effective_dataset_r
 class Access:
     """What the current viewer may see and do. One cached query answers every check."""
 
-    def __init__(self, viewer: User | None, token_rejected: bool = False) -> None:
+    def __init__(self, viewer: User | None, token_rejected: bool = False, roles: list | None = None) -> None:
+        """`roles`: the viewer's role rows when they were read with the viewer (authenticate_with_roles)."""
         self.viewer = viewer
         # Credentials were sent but named no session: say so rather than "sign in first".
         self.token_rejected = viewer is None and token_rejected
         self._org_roles: dict[int, OrgRole] | None = None
         self._worker_roles: dict[int, DatasetRole] | None = None
+        if viewer is not None and roles is not None:
+            self._keep(roles)
         # Sibling resolvers run concurrently: load each cache once, not once per resolver.
         self._loading = asyncio.Lock()
 
@@ -39,13 +42,16 @@ class Access:
         viewer = self.require_viewer()
         async with self._loading:
             if self._org_roles is None or self._worker_roles is None:
-                org_roles, worker_roles = {}, {}
-                for scope, key, role in await roles_of_user(viewer.id):
-                    if scope == "organization":
-                        org_roles[key] = OrgRole(role)
-                    else:
-                        worker_roles[key] = DatasetRole(role)
-                self._org_roles, self._worker_roles = org_roles, worker_roles
+                self._keep(await roles_of_user(viewer.id))
+
+    def _keep(self, rows) -> None:
+        org_roles, worker_roles = {}, {}
+        for scope, key, role in rows:
+            if scope == "organization":
+                org_roles[key] = OrgRole(role)
+            else:
+                worker_roles[key] = DatasetRole(role)
+        self._org_roles, self._worker_roles = org_roles, worker_roles
 
     async def org_roles(self) -> dict[int, OrgRole]:
         await self._load()
