@@ -26,7 +26,7 @@ from stepwise.exports import EXPORT_PATH, export_endpoint
 from stepwise.graphiql import graphiql_assets, graphiql_page
 from stepwise.guards import RequestGuards, SecurityHeaders
 from stepwise.models import stored_files
-from stepwise.models.actions.accounts import authenticate
+from stepwise.models.actions.accounts import authenticate_with_roles
 from stepwise.models.actions.instructions import kept_names
 from stepwise.models.db.lifecycle import open_database, ping_database
 from stepwise.notifier import run_notifier
@@ -130,13 +130,14 @@ class StepwiseGraphQL(GraphQL):
     async def get_context(self, request: Any, response: Any) -> Context:
         header = request.headers.get("authorization")
         token = bearer_token(header)
-        viewer = await authenticate(token, self.settings.session_rules)
+        found = await authenticate_with_roles(token, self.settings.session_rules)
+        viewer, roles = found if found is not None else (None, None)
         request.scope[SIGNED_IN] = viewer is not None  # read when a multipart body is parsed, just after
         return Context(
             request=request,
             response=response,
             settings=self.settings,
-            access=Access(viewer, token_rejected=bool(header)),
+            access=Access(viewer, token_rejected=bool(header), roles=roles),
             request_id=request.scope.get("state", {}).get("request_id", "-"),
             token=token if viewer is not None else None,
             subscription_caps=self.subscription_caps,

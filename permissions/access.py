@@ -15,12 +15,15 @@ from stepwise.permissions.roles import DatasetRole, OrgRole, effective_dataset_r
 class Access:
     """What the current viewer may see and do. One cached query answers every check."""
 
-    def __init__(self, viewer: User | None, token_rejected: bool = False) -> None:
+    def __init__(self, viewer: User | None, token_rejected: bool = False, roles: list | None = None) -> None:
+        """`roles`: the viewer's role rows when they were read with the viewer (authenticate_with_roles)."""
         self.viewer = viewer
         # Credentials were sent but named no session: say so rather than "sign in first".
         self.token_rejected = viewer is None and token_rejected
         self._org_roles: dict[int, OrgRole] | None = None
         self._worker_roles: dict[int, DatasetRole] | None = None
+        if viewer is not None and roles is not None:
+            self.use_roles(roles)
         # Sibling resolvers run concurrently: load each cache once, not once per resolver.
         self._loading = asyncio.Lock()
 

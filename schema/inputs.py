@@ -6,6 +6,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 
 from stepwise.models.shapes import ShapeDraft
+from stepwise.schema.bulk_inputs import install as install_bulk_inputs
 from stepwise.schema.types.enums import AnnotationFormat, DatasetRole, OrgRole, ShapeKind
 
 
@@ -111,3 +112,7 @@ class ImportAnnotationsInput:
         "pre-existing annotation. YOLO: a zip whose files annotate assets already in the version, "
         "matched by file name without extension."
     )
+
+
+# addAssets sends up to 10,000 of these: built directly from the coerced values (bulk_inputs.py).
+install_bulk_inputs(PointInput, ShapeInput, AssetInput)

@@ -14,6 +14,7 @@ from stepwise.models.actions.sessions import (
 from stepwise.models.db import sql
 from stepwise.models.db.accounts import ApiToken, Invitation, Membership, User
 from stepwise.models.errors import DomainError, ErrorCode
+from stepwise.models.queries.accounts import ALL_ROLES
 from stepwise.models.validation import (
     normalize_email,
     require_strong_password,
@@ -77,19 +78,34 @@ async def log_in(username: str, password: str, address: str | None,
 async def authenticate(token: str | None, rules: SessionRules) -> User | None:
     """The user behind a bearer token, or None for a missing, malformed, unknown or idle one
     (unused for longer than rules.token_idle_seconds)."""
+    found = await authenticate_with_roles(token, rules, roles=False)
+    return None if found is None else found[0]
+
+
+async def authenticate_with_roles(token: str | None, rules: SessionRules, *,
+                                  roles: bool = True) -> tuple[User, list] | None:
+    """authenticate(), with the user's roles read in the same statement (("organization" or
+    "dataset", id, role) rows, what roles_of_user returns): a request that checks a role then
+    needs no round trip of its own for them."""
     if not token or not plausible_token(token):
         return None
     # Plain SQL, one statement: this runs on every authenticated request.
     columns, select = sql.model_columns(User, "u")
-    rows = await sql.fetch(f"SELECT {select}, t.id, t.last_used FROM api_token t JOIN \"user\" u ON u.id = t.user_id"
-                           " WHERE t.token_hash = ?", [token_digest(token)])
+    source = 'api_token t JOIN "user" u ON u.id = t.user_id'
+    if roles:
+        source += f" LEFT JOIN ({ALL_ROLES}) r ON r.user_id = u.id"
+    extra = ", r.scope, r.scope_id, r.role" if roles else ""
+    rows = await sql.fetch(f"SELECT {select}, t.id, t.last_used{extra} FROM {source} WHERE t.token_hash = ?",
+                           [token_digest(token)])
     if not rows:
         return None
-    token_id, last_used = rows[0][-2:]
+    width = len(columns)
+    token_id, last_used = rows[0][width:width + 2]
     if is_idle(last_used, rules):
         return None
     await touch_if_due(token_id, last_used)
-    return sql.model_from_row(User, columns, rows[0][:-2])
+    held = [tuple(row[width + 2:]) for row in rows if roles and row[width + 2] is not None]
+    return sql.model_from_row(User, columns, rows[0][:width]), held
 
 
 async def revoke_token(token: str | None) -> bool:

@@ -187,6 +187,8 @@ async def _move(task: TaskRow, campaign, action: TaskAction, request: Request, v
                                            1 if change.counts_submit else 0)]))
     if counts is not None:  # the task's status, step or holder changed: progress counts move
         writes.append(counts)
+    # Up to here no write reads what another one writes: PostgreSQL sends them as one statement.
+    independent = len(writes)
     outcome.events = [TaskChanged(kind, campaign.organization_id, campaign.id, task.id, viewer_id, new_assignee,
                                   task.assignee_id, now) for kind in change.move.events]
     if change.accepts_annotation:
@@ -196,7 +198,7 @@ async def _move(task: TaskRow, campaign, action: TaskAction, request: Request, v
     # Last: the campaign's event log (on PostgreSQL its seq's row lock, held until commit).
     logged = [*outcome.issue_events, *outcome.events]
     writes.append(log_append(sql.is_postgres(sql.current_connection()), campaign.id, logged))
-    results = await sql.execute_all_returning(writes)
+    results = await sql.execute_all_returning(writes, together=independent)
     if results[0][0] != 1:
         raise DomainError(ErrorCode.CONFLICT, "The task changed meanwhile; reload it.")
     logged = with_seqs(logged, results[-1][1])

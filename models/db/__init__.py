@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tortoise.backends.base.config_generator import expand_db_url
+
 from stepwise.models.db.sqlite_engine import shares_file
 
 APP_LABEL = "stepwise"
@@ -24,8 +26,8 @@ def connection_config(database_url: str, sqlite_engine: str = "inline", loop_bud
     """SQLite gets WAL, a busy timeout and synchronous=NORMAL. With the `inline` engine
     (sqlite_engine.py): IMMEDIATE write transactions, short statements on the event loop, each
     checked against `loop_budget_ms` of CPU time when it is not 0, and long ones on a thread. With
-    `aiosqlite`: Tortoise's own client, every statement on its connection thread. PostgreSQL gets
-    the URL as is."""
+    `aiosqlite`: Tortoise's own client, every statement on its connection thread. PostgreSQL: the
+    URL's settings, with a pool that does not reset a connection it gets back (keep_session)."""
     if database_url.startswith("sqlite://"):
         path = database_url.removeprefix("sqlite://")
         if shares_file(path):
@@ -43,7 +45,18 @@ def connection_config(database_url: str, sqlite_engine: str = "inline", loop_bud
             "engine": "stepwise.models.db.sqlite_engine",
             "credentials": {**credentials, "loop_budget_ms": loop_budget_ms},
         }
-    return database_url.replace("postgresql://", "postgres://", 1)
+    config = expand_db_url(database_url.replace("postgresql://", "postgres://", 1))
+    config["credentials"]["reset"] = keep_session
+    return config
+
+
+async def keep_session(_connection) -> None:
+    """asyncpg's pool, by default, sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL` each time a connection goes back to it: one more round trip per statement run
+    outside a transaction, and per transaction. Stepwise changes no session state on the pool's
+    connections (no SET, LISTEN, advisory lock or cursor outliving its transaction; the broker
+    listens on a connection of its own), so there is nothing to reset. asyncpg still rolls back
+    a transaction left open (docs/benchmarks.md, "PostgreSQL round trips")."""
 
 
 def tortoise_config(database_url: str, sqlite_engine: str = "inline", loop_budget_ms: float = 0) -> dict:

@@ -107,27 +107,52 @@ def _run_in_order(connection, statements: list) -> list[tuple[int, list]]:
     return results
 
 
-async def execute_all(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+async def execute_all(statements: Sequence[tuple[str, Sequence[Any]]], *, together: int = 0) -> list[int]:
     """Several writes of the enclosing transaction, in order; the rows each changed. On SQLite one
-    call runs them all (one trip when the transaction runs on the connection thread);
-    PostgreSQL runs them one after the other."""
-    return [changed for changed, _ in await execute_all_returning(statements)]
+    call runs them all (one trip when the transaction runs on the connection thread); PostgreSQL
+    runs the first `together` as one statement (see merge_writes), the rest one after the other."""
+    return [changed for changed, _ in await execute_all_returning(statements, together=together)]
 
 
-async def execute_all_returning(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[tuple[int, list]]:
+async def execute_all_returning(statements: Sequence[tuple[str, Sequence[Any]]], *,
+                                together: int = 0) -> list[tuple[int, list]]:
     """execute_all(), with the rows each statement returned (PostgreSQL returns rows only for a
-    statement that starts with SELECT or WITH, as Tortoise's client fetches only for those)."""
+    statement that starts with SELECT or WITH, as Tortoise's client fetches only for those; and
+    none for the `together` first ones)."""
     conn = current_connection()
     if not isinstance(conn, TransactionalDBClient):
         raise RuntimeError("execute_all() runs inside sql.transaction(): its writes commit together")
-    statements = [(to_dialect(conn, statement), list(params)) for statement, params in statements]
     if is_postgres(conn):
-        return [tuple(await conn.execute_query(statement, params)) for statement, params in statements]
+        results: list[tuple[int, list]] = []
+        if together > 1:
+            merged, params = merge_writes(statements[:together])
+            _, rows = await conn.execute_query(to_dialect(conn, merged), params)
+            results = [(changed, []) for changed in rows[0]]
+            statements = statements[together:]
+        for statement, params in statements:
+            results.append(tuple(await conn.execute_query(to_dialect(conn, statement), list(params))))
+        return results
+    statements = [(statement, list(params)) for statement, params in statements]
     async with conn.acquire_connection() as connection:
         for statement, params in statements:
             conn.log.debug("%s: %s", statement, params)  # as Tortoise logs each statement
         # aiosqlite's own way to run a function on its thread (InlineConnection runs it in place).
         return await connection._execute(_run_in_order, connection._conn, statements)
+
+
+def merge_writes(statements: Sequence[tuple[str, Sequence[Any]]]) -> tuple[str, list]:
+    """PostgreSQL: INSERT/UPDATE/DELETE statements as one, each a data-modifying CTE, in one round
+    trip instead of one each; it returns one row, the rows each changed. They all run on the
+    snapshot from before the statement, so none may read what another of them writes, nor change
+    a row another one changes (PostgreSQL's rule for such CTEs)."""
+    parts, params = [], []
+    for k, (statement, values) in enumerate(statements):
+        if not statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")) or "RETURNING" in statement.upper():
+            raise ValueError(f"merge_writes() takes plain INSERT/UPDATE/DELETE statements: {statement[:60]}")
+        parts.append(f"w{k} AS ({statement} RETURNING 1)")
+        params += values
+    counts = ", ".join(f"(SELECT COUNT(*) FROM w{k})" for k in range(len(statements)))
+    return f"WITH {', '.join(parts)} SELECT {counts}", params
 
 
 async def execute(sql: str, params: Sequence[Any] = ()) -> int:

@@ -9,6 +9,11 @@ ROLES_OF_USER = (
     "SELECT 'organization', organization_id, role FROM membership WHERE user_id = ?"
     " UNION ALL SELECT 'dataset', dataset_id, role FROM dataset_worker WHERE user_id = ?"
 )
+# Every role of every user, to join on user_id (authentication reads the viewer's with its token).
+ALL_ROLES = (
+    "SELECT 'organization' AS scope, organization_id AS scope_id, role, user_id FROM membership"
+    " UNION ALL SELECT 'dataset', dataset_id, role, user_id FROM dataset_worker"
+)
 
 
 async def roles_of_user(user_id: int) -> list:

@@ -80,6 +80,11 @@ class AssetRow:
     def annotation(self):
         return _json(self._raw[6])
 
+    @property
+    def has_annotation(self) -> bool:
+        """Whether it has one, without decoding its JSON."""
+        return self._raw[6] is not None
+
     @cached_property
     def annotation_updated_at(self) -> datetime | None:
         return as_datetime(self._raw[7])

@@ -748,9 +748,9 @@ async def test_progress_costs_a_fixed_number_of_statements(api, world, count_que
         progress = (await api.data(PROGRESS, {"c": campaign}, world.manager))["campaign"]["progress"]
     assert [(s["step"]["name"], s["count"]) for s in progress["byStep"]] == [("Annotate", 12), ("Review", 0)]
     print(*counter.statements, sep="\n  ")
-    # token+user, the campaign, the viewer's roles, the steps (for byStep and their positions),
+    # token+user with the viewer's roles, the campaign, the steps (for byStep and their positions),
     # the grouped count of the campaign's tasks
-    assert len(counter.statements) == 5, counter.statements
+    assert len(counter.statements) == 4, counter.statements
 
 
 async def test_two_concurrent_launches_create_the_tasks_once(api, world):

@@ -179,3 +179,35 @@ def test_uvicorn_httptools_protocol_has_the_hooks_the_headers_deadline_overrides
     assert "self.transport" in inspect.getsource(HttpToolsProtocol.connection_made)
     headers_complete = inspect.getsource(HttpToolsProtocol.on_headers_complete)
     assert "should_upgrade" in headers_complete  # an upgrade passes here before leaving the protocol
+
+
+# --- strawberry's from_input hook and asyncpg's pool reset (schema/bulk_inputs.py, models/db) ----
+
+def test_strawberry_calls_an_input_types_from_input_hook():
+    from strawberry.types.arguments import convert_argument
+
+    from stepwise.schema.inputs import PointInput
+
+    calls = []
+    definition = PointInput.__strawberry_definition__
+    hook = definition.from_input
+    relies(hook is not None, "StrawberryObjectDefinition.from_input", "schema/bulk_inputs.py")
+    definition.from_input = lambda cls, value, context: calls.append(value) or hook(cls, value, context)
+    try:
+        built = convert_argument({"x": 1.0, "y": 2.0}, PointInput, {}, strawberry.schema.config.StrawberryConfig())
+    finally:
+        definition.from_input = hook
+    relies(calls == [{"x": 1.0, "y": 2.0}] and built == PointInput(x=1.0, y=2.0),
+           "convert_argument calling from_input(cls, value, context)", "schema/bulk_inputs.py")
+
+
+def test_asyncpg_pool_takes_a_reset_hook_through_tortoise_credentials():
+    import asyncpg
+
+    from stepwise.models.db import connection_config, keep_session
+
+    relies("reset" in inspect.signature(asyncpg.create_pool).parameters, "asyncpg.create_pool(reset=...)",
+           "models/db/__init__.py (keep_session)")
+    config = connection_config("postgres://u:p@db.example:5432/stepwise?maxsize=9")
+    assert config["credentials"]["reset"] is keep_session
+    assert (config["credentials"]["host"], config["credentials"]["maxsize"]) == ("db.example", "9")

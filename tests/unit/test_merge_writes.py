@@ -1,0 +1,24 @@
+"""sql.merge_writes: a transition's independent writes as one PostgreSQL statement (its effect on
+both backends is covered by tests/api/test_transitions.py and test_analytics_rollups.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from stepwise.models.db.sql import merge_writes
+
+
+def test_writes_become_ctes_with_their_parameters_in_order():
+    statement, params = merge_writes([("UPDATE task SET version = ? WHERE id = ?", [2, 7]),
+                                      ("INSERT INTO task_event (task_id) VALUES (?)", [7])])
+    assert statement == ("WITH w0 AS (UPDATE task SET version = ? WHERE id = ? RETURNING 1),"
+                         " w1 AS (INSERT INTO task_event (task_id) VALUES (?) RETURNING 1)"
+                         " SELECT (SELECT COUNT(*) FROM w0), (SELECT COUNT(*) FROM w1)")
+    assert params == [2, 7, 7]
+
+
+@pytest.mark.parametrize("statement", ["SELECT 1", "WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a",
+                                       "INSERT INTO t (a) VALUES (?) RETURNING id"])
+def test_only_plain_writes_without_returning_are_merged(statement):
+    with pytest.raises(ValueError):
+        merge_writes([(statement, [])])
