@@ -8,6 +8,7 @@ from stepwise.config import load_settings
 from stepwise.models.db.issues import CommentAction, IssueKind, IssueStatus
 from stepwise.models.errors import ErrorCode
 from stepwise.models.history import StepState
+from stepwise.models.interchange.common import AnnotationFormat
 from stepwise.models.notifications import NotificationKind
 from stepwise.models.shapes import ShapeKind
 from stepwise.models.workflow import (
@@ -28,6 +29,7 @@ DOMAIN = {
     "AttributionPolicy": AttributionPolicy, "PreexistingAnnotationStrategy": PreexistingStrategy,
     "TaskStatus": TaskStatus, "TaskEventKind": EventKind, "IssueKind": IssueKind, "IssueStatus": IssueStatus,
     "IssueCommentAction": CommentAction, "StepState": StepState, "NotificationKind": NotificationKind,
+    "AnnotationFormat": AnnotationFormat,
 }
 API_ONLY = {"Granularity", "IssueUpdateKind"}
 

@@ -1,4 +1,4 @@
-"""Browser fixtures: Debian's chromium driven by playwright, one browser for the whole session
+"""Browser fixtures: Debian's chromium driven by playwright, one browser per test module
 (the server with demo data, `demo_server`, is in tests/conftest.py)."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import pytest
 from browser_helpers import CHROMIUM
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: a live sync_playwright keeps its event loop marked as running in
+# the main thread, and every later asyncio test of the session would fail to start its own.
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI") == "true":
