@@ -94,8 +94,10 @@ class AssetRow:
         return as_datetime(self._raw[9])
 
 
-async def task_rows(where: str, params: list, suffix: str = "") -> list[TaskRow]:
-    return [TaskRow(r) for r in await sql.fetch(f"SELECT {TASK_COLUMNS} FROM task WHERE {where} {suffix}", params)]
+async def task_rows(where: str, params: list, suffix: str = "", *, off_loop: bool = False) -> list[TaskRow]:
+    """`off_loop`: on SQLite, read on a connection thread (sql.fetch_scan) rather than the loop."""
+    fetch = sql.fetch_scan if off_loop else sql.fetch
+    return [TaskRow(r) for r in await fetch(f"SELECT {TASK_COLUMNS} FROM task WHERE {where} {suffix}", params)]
 
 
 async def asset_rows(where: str, params: list, suffix: str = "") -> list[AssetRow]:
