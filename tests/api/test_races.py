@@ -164,3 +164,57 @@ async def test_racing_transitions_and_worker_removal_on_two_sqlite_processes(mig
            "STEPWISE_BROKER_URL": redis_url(), **SQLITE_SETTINGS}
     with running_server(env, "--workers", "2") as base:
         await run_rounds(base, migrated_sqlite_url)
+
+
+async def waiting_on_locks(conn, database: str) -> int:
+    return await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+                               database)
+
+
+async def test_a_rework_back_to_a_worker_being_removed_is_serialized_with_the_removal(api, settings_env):
+    """PostgreSQL, made deterministic: the rework has read who submitted the task at Annotate (X)
+    and waits (the test holds the task's row lock) while X's removal runs. The removal must wait
+    for the rework (both lock the step) and then refuse X, who holds the task again (INVALID_STATE);
+    before the fix it committed, and X, no longer a worker, got an active task."""
+    url = settings_env["STEPWISE_DATABASE_URL"]
+    if not url.startswith("postgres"):
+        pytest.skip("SQLite runs one write transaction at a time: nothing can interleave")
+    world = await build_world(api)
+    ids = world.ids
+    assert (await api.data(ADD_WORKER, {"i": {"datasetId": ids["dataset"], "userId": ids["member"]}}, world.manager)
+            )["addDatasetWorker"]["errors"] == []
+    await add_assets(api, world, ["0.jpg"])
+    campaign, _ = await campaign_with_steps(api, world, STEPS)
+    assert (await api.data(LAUNCH, {"c": campaign}, world.manager))["launchCampaign"]["errors"] == []
+    [task] = [t["id"] for t in await all_tasks(api, world, campaign)]
+    assert (await api.data(SUBMIT, {"i": {"taskId": task}}, world.labeler))["submitTask"]["errors"] == []
+    # The issue exists beforehand: the rework opens none (opening one locks more than the task).
+    asset = (await api.data("query($t: ID!) { task(id: $t) { asset { id } } }", {"t": task}, world.manager))["task"]["asset"]["id"]
+    created = await api.data("mutation($i: CreateIssueInput!) { createIssue(input: $i) { errors { code } } }",
+                             {"i": {"assetId": asset, **ISSUE}}, world.contributor)
+    assert created["createIssue"]["errors"] == []
+    database = url.rsplit("/", 1)[1]
+    blocker = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    watcher = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.execute("SELECT 1 FROM task WHERE id = $1 FOR UPDATE", decode_id(task, "Task"))
+        rework = asyncio.create_task(api.data(RACERS["rework"], {"i": {"taskId": task}}, world.contributor))
+        while await waiting_on_locks(watcher, database) < 1:  # the rework waits on the task's row
+            await asyncio.sleep(0.02)
+        remove = asyncio.create_task(api.data(RACERS["remove"], {"i": {"datasetId": ids["dataset"], "userId": ids["labeler"]}},
+                                              world.manager))
+        for _ in range(100):  # the removal either finishes (the race lost) or waits on a lock too
+            if remove.done() or await waiting_on_locks(watcher, database) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        await transaction.rollback()
+        reworked, removed = await rework, await remove
+    finally:
+        await blocker.close()
+        await watcher.close()
+    assert reworked["sendTaskToRework"]["errors"] == []
+    assert [e["code"] for e in removed["removeDatasetWorker"]["errors"]] == ["INVALID_STATE"], removed
+    state = (await api.data(STATE, {"t": task}, world.manager))["task"]
+    assert (state["status"], state["assignee"]) == ("TO_REWORK", {"username": "labeler1"})
