@@ -16,6 +16,9 @@ import uuid
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from stepwise.models.db.availability import database_unavailable
+from stepwise.models.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE
+
 logger = logging.getLogger("stepwise.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Largest websocket message. `stepwise serve` gives it to uvicorn (--ws-max-size), which refuses a
@@ -124,7 +127,13 @@ class RequestGuards:
         except ClientDisconnect:
             # The client left mid-body (a cancelled upload): nobody to answer, nothing to report.
             logger.info("client disconnected during request %s", request_id)
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):  # not a bug: the database is down or restarting
+                logger.warning("request %s: database unavailable: %s", request_id, exc)
+                if not started:
+                    error = {"message": DATABASE_UNAVAILABLE_MESSAGE, "extensions": {"code": DATABASE_UNAVAILABLE}}
+                    await _send_json(send, 503, {"errors": [error]}, request_id)
+                return
             # A bug: log it with the request id the client gets, and answer without internals.
             logger.exception("unhandled error in request %s", request_id)
             if not started:

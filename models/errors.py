@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# The top-level code of a request that failed because the database could not be reached (it is
+# down or restarting): nothing was changed, and the same request may simply be sent again.
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+DATABASE_UNAVAILABLE_MESSAGE = "The database is unreachable at the moment; nothing was changed. Try again shortly."
+
 
 class ErrorCode(StrEnum):
     INVALID_INPUT = "INVALID_INPUT"

@@ -9,7 +9,8 @@ from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from stepwise.models.errors import AccessError, DomainError
+from stepwise.models.db.availability import database_unavailable
+from stepwise.models.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE, AccessError, DomainError
 
 logger = logging.getLogger("stepwise.errors")
 SUGGESTION = re.compile(r" Did you mean .*\?$")
@@ -58,6 +59,10 @@ class ErrorPolicy(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = self._request_id()
+        if database_unavailable(error.original_error):  # not a bug: say so, with its own code
+            logger.warning("request %s at %s: database unavailable: %s", request_id, error.path, error.original_error)
+            return GraphQLError(DATABASE_UNAVAILABLE_MESSAGE, nodes=error.nodes, path=error.path,
+                                extensions={"code": DATABASE_UNAVAILABLE, "requestId": request_id})
         logger.error(
             "unexpected error in request %s at %s", request_id, error.path, exc_info=error.original_error
         )
