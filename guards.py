@@ -16,8 +16,8 @@ import uuid
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stepwise.models.db.availability import database_unavailable
-from stepwise.models.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE
+from stepwise.models.db.availability import database_full, database_unavailable
+from stepwise.models.errors import storage_failure
 
 logger = logging.getLogger("stepwise.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -128,10 +128,11 @@ class RequestGuards:
             # The client left mid-body (a cancelled upload): nobody to answer, nothing to report.
             logger.info("client disconnected during request %s", request_id)
         except Exception as exc:
-            if database_unavailable(exc):  # not a bug: the database is down or restarting
-                logger.warning("request %s: database unavailable: %s", request_id, exc)
+            failure = storage_failure(database_unavailable(exc), database_full(exc))
+            if failure:  # not a bug: the database is down or restarting, or its disk is full
+                logger.warning("request %s: %s: %s", request_id, failure[0], exc)
                 if not started:
-                    error = {"message": DATABASE_UNAVAILABLE_MESSAGE, "extensions": {"code": DATABASE_UNAVAILABLE}}
+                    error = {"message": failure[1], "extensions": {"code": failure[0], "requestId": request_id}}
                     await _send_json(send, 503, {"errors": [error]}, request_id)
                 return
             # A bug: log it with the request id the client gets, and answer without internals.
