@@ -5,7 +5,10 @@ server takes the same request again.
 
 The kill comes after a delay that grows from try to try (the launch takes a fraction of a second
 here), so some land before the commit; the test prints where each landed. STEPWISE_TEST_KILL_TRIES
-(default 4) sets the tries per operation; docs/reliability.md.
+(default 3) sets the tries per operation; docs/reliability.md.
+
+SQLite only: there a crash leaves a WAL with uncommitted frames that the next process must roll
+back; PostgreSQL aborts a transaction whose connection dies, which its own tests cover.
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ import httpx
 from campaign_helpers import LAUNCH, TASKS, campaign_with_steps
 
 from stepwise.schema.ids import decode_id
-from tests.conftest import ROOT, Api, build_world, free_port
+from tests.conftest import ROOT, SQLITE_SETTINGS, Api, build_world, free_port
 
-TRIES = int(os.environ.get("STEPWISE_TEST_KILL_TRIES", "4"))
+TRIES = int(os.environ.get("STEPWISE_TEST_KILL_TRIES", "3"))
 ASSETS = 100_000
 STEPS = [("Annotate", "ANNOTATION", ["labeler1", "contributor1"]), ("Review", "REVIEW", ["manager1"])]
 ADD = "mutation($i: AddAssetsInput!) { addAssets(input: $i) { errors { code } } }"
@@ -92,8 +95,9 @@ async def killed_during(env: dict[str, str], query: str, variables: dict, token:
                 return "killed before answering"
 
 
-async def test_kill_9_during_a_launch_and_a_bulk_reassign_is_all_or_nothing(settings_env):
-    url = settings_env["STEPWISE_DATABASE_URL"]
+async def test_kill_9_during_a_launch_and_a_bulk_reassign_is_all_or_nothing(migrated_sqlite_url, tmp_path):
+    settings_env = {"STEPWISE_DATABASE_URL": migrated_sqlite_url, "STEPWISE_DATA_DIR": str(tmp_path), **SQLITE_SETTINGS}
+    url = migrated_sqlite_url
     with server_process(settings_env) as (_, base):
         async with httpx.AsyncClient(base_url=base, timeout=120) as client:
             api = Api(client)

@@ -1,5 +1,5 @@
 """Soak: a bounded run of mixed traffic against a real `stepwise serve` (SQLite, loopback): 8
-clients for STEPWISE_SOAK_SECONDS (default 20; 600 by hand), of which 2 hold subscriptions
+clients for STEPWISE_TEST_SOAK_SECONDS (default 20; 600 by hand), of which 2 hold subscriptions
 (taskUpdates and campaignProgress, graphql-transport-ws) while 6 read task pages, progress and
 their tasks, submit, raise and resolve issues, reassign and add assets in a loop.
 
@@ -29,7 +29,7 @@ from campaign_helpers import ISSUE, LAUNCH, PROGRESS, TASKS, add_assets, campaig
 from tests.api.test_kill9 import server_process
 from tests.conftest import SQLITE_SETTINGS, Api, build_world
 
-SECONDS = float(os.environ.get("STEPWISE_SOAK_SECONDS", "20"))
+SECONDS = float(os.environ.get("STEPWISE_TEST_SOAK_SECONDS", "20"))
 STEPS = [("Annotate", "ANNOTATION", ["labeler1", "contributor1"]), ("Review", "REVIEW", ["contributor1", "manager1"])]
 MY_TASKS = "query($o: ID!) { myTasks(organizationId: $o) { tasks { id status } } }"
 SUBMIT = "mutation($i: SubmitTaskInput!) { submitTask(input: $i) { errors { code } } }"
