@@ -370,7 +370,8 @@ def workflow_machine(server: Server):
             if isinstance(task.assignee, tuple):
                 _, options = task.assignee
                 self.sync_task_ids()
-                actual = self.server_task(index)["assignee"]["username"]
+                username = self.server_task(index)["assignee"]["username"]
+                actual = next(name for name, known in server.names.items() if known == username)
                 assert actual in options, (actual, options)
                 task.assignee = actual
 
