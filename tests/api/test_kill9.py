@@ -5,7 +5,7 @@ server takes the same request again.
 
 The kill comes after a delay that grows from try to try (the launch takes a fraction of a second
 here), so some land before the commit; the test prints where each landed. STEPWISE_TEST_KILL_TRIES
-(default 3) sets the tries per operation; docs/reliability.md.
+(default 2) sets the tries per operation; docs/reliability.md.
 
 SQLite only: there a crash leaves a WAL with uncommitted frames that the next process must roll
 back; PostgreSQL aborts a transaction whose connection dies, which its own tests cover.
@@ -30,7 +30,7 @@ from campaign_helpers import LAUNCH, TASKS, campaign_with_steps
 from stepwise.schema.ids import decode_id
 from tests.conftest import ROOT, SQLITE_SETTINGS, Api, build_world, free_port
 
-TRIES = int(os.environ.get("STEPWISE_TEST_KILL_TRIES", "3"))
+TRIES = int(os.environ.get("STEPWISE_TEST_KILL_TRIES", "2"))
 ASSETS = 100_000
 STEPS = [("Annotate", "ANNOTATION", ["labeler1", "contributor1"]), ("Review", "REVIEW", ["manager1"])]
 ADD = "mutation($i: AddAssetsInput!) { addAssets(input: $i) { errors { code } } }"

@@ -15,7 +15,7 @@ reassignment to Y, and the removal of X from the dataset. Whatever the order the
   no active task (a rework gives the task back to whoever submitted it there; the removal
   refuses a worker who holds active tasks, so one of the two must see the other).
 
-Rounds: STEPWISE_TEST_RACE_ROUNDS (default 8) per backend; docs/reliability.md.
+Rounds: STEPWISE_TEST_RACE_ROUNDS (default 4: each line-up once) per backend; docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from stepwise.schema.ids import decode_id
 from tests.api.test_concurrency import log_in, redis_url
 from tests.conftest import SQLITE_SETTINGS, Api, build_world, running_server
 
-ROUNDS = int(os.environ.get("STEPWISE_TEST_RACE_ROUNDS", "8"))
+ROUNDS = int(os.environ.get("STEPWISE_TEST_RACE_ROUNDS", "4"))
 STEPS = [("Annotate", "ANNOTATION", ["labeler1", "member1"]), ("Review", "REVIEW", ["contributor1"])]
 STATE = """query($t: ID!) { task(id: $t) { status version step { name } assignee { username }
   events { kind step { name } assignee { username } } } }"""

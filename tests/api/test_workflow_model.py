@@ -17,7 +17,7 @@ count the moving task; DONE and SKIPPED tasks keep no step or assignee; after a 
 changed a step's assignee list the model accepts whichever assignee the next rotation there
 picks, and follows the rotation from that one.
 
-Budget: STEPWISE_TEST_STATEFUL_EXAMPLES (default 6) examples of at most
+Budget: STEPWISE_TEST_STATEFUL_EXAMPLES (default 4) examples of at most
 STEPWISE_TEST_STATEFUL_STEPS (default 40) steps, per backend; docs/reliability.md.
 """
 
@@ -39,7 +39,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from stepwise.schema.ids import decode_id
 from tests.conftest import running_server
 
-EXAMPLES = int(os.environ.get("STEPWISE_TEST_STATEFUL_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("STEPWISE_TEST_STATEFUL_EXAMPLES", "4"))
 STEPS = int(os.environ.get("STEPWISE_TEST_STATEFUL_STEPS", "40"))
 PASSWORD = "correct horse battery"
 ORG_NAMES = itertools.count()
