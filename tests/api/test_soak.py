@@ -23,6 +23,7 @@ import statistics
 import time
 
 import httpx
+import pytest
 import websockets
 from campaign_helpers import ISSUE, LAUNCH, PROGRESS, TASKS, add_assets, campaign_with_steps
 
@@ -132,6 +133,7 @@ async def subscriber(base: str, token: str, query: str, campaign: str, received:
             received.append(time.monotonic())
 
 
+@pytest.mark.timeout(SECONDS + 180)
 async def test_mixed_traffic_soak_keeps_memory_files_and_lag_flat(migrated_sqlite_url, tmp_path):
     env = {"STEPWISE_DATABASE_URL": migrated_sqlite_url, "STEPWISE_DATA_DIR": str(tmp_path), **SQLITE_SETTINGS,
            "STEPWISE_LOG_LEVEL": "WARNING"}
