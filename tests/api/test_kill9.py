@@ -38,11 +38,12 @@ REASSIGN_MANY = "mutation($i: ReassignTasksInput!) { reassignTasks(input: $i) { 
 
 
 @contextmanager
-def server_process(env: dict[str, str]):
-    """`stepwise serve` as a subprocess; yields (process, base URL)."""
+def server_process(env: dict[str, str], log: str | None = None):
+    """`stepwise serve` as a subprocess; yields (process, base URL). Its output goes to `log` (a
+    path, kept for the test to read) or to a temporary file."""
     port = free_port()
     full_env = {**{k: v for k, v in os.environ.items() if not k.startswith("STEPWISE_")}, **env}
-    with tempfile.TemporaryFile() as output:
+    with (open(log, "wb") if log else tempfile.TemporaryFile()) as output:
         process = subprocess.Popen([sys.executable, "-m", "stepwise", "serve", "--port", str(port)],
                                    env=full_env, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT)
         base = f"http://127.0.0.1:{port}"

@@ -137,7 +137,17 @@ async def subscriber(base: str, token: str, query: str, campaign: str, received:
 async def test_mixed_traffic_soak_keeps_memory_files_and_lag_flat(migrated_sqlite_url, tmp_path):
     env = {"STEPWISE_DATABASE_URL": migrated_sqlite_url, "STEPWISE_DATA_DIR": str(tmp_path), **SQLITE_SETTINGS,
            "STEPWISE_LOG_LEVEL": "WARNING"}
-    with server_process(env) as (process, base):
+    log = tmp_path / "server.log"
+    try:
+        await run_soak(env, str(log))
+    except BaseException:
+        print("\nserver log, errors:", *[line for line in log.read_text().splitlines() if "ERROR" in line or "Error" in line][-20:],
+              sep="\n")
+        raise
+
+
+async def run_soak(env: dict[str, str], log: str) -> None:
+    with server_process(env, log) as (process, base):
         async with httpx.AsyncClient(base_url=base, timeout=60) as client, \
                 httpx.AsyncClient(base_url=base, timeout=60) as probe:
             api = Api(client)
