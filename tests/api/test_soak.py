@@ -39,8 +39,9 @@ RESOLVE = "mutation($i: CommentIssueInput!) { resolveIssue(input: $i) { errors {
 REASSIGN = "mutation($i: ReassignTaskInput!) { reassignTask(input: $i) { errors { code } } }"
 TASK_UPDATES = "subscription($c: ID!) { taskUpdates(campaignId: $c) { kind task { status } } }"
 PROGRESS_FEED = "subscription($c: ID!) { campaignProgress(campaignId: $c) { percent } }"
-# Refusals that racing clients cause one another (another client moved the task first).
-RACE_CODES = {"CONFLICT", "INVALID_STATE", "NOT_ASSIGNEE", "OPEN_ISSUES"}
+# Refusals that racing clients cause one another (another client moved the task first, or the
+# workers finished every task, so the campaign is COMPLETED, after the MANAGER read a page).
+RACE_CODES = {"CONFLICT", "INVALID_STATE", "NOT_ASSIGNEE", "OPEN_ISSUES", "CAMPAIGN_NOT_ONGOING"}
 
 
 def sample(pid: int) -> tuple[float, int]:
