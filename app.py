@@ -29,6 +29,7 @@ from stepwise.models import stored_files
 from stepwise.models.actions.accounts import authenticate_with_roles
 from stepwise.models.actions.instructions import kept_names
 from stepwise.models.db.lifecycle import open_database, ping_database
+from stepwise.housekeeping import run_housekeeping
 from stepwise.notifier import run_notifier
 from stepwise.permissions.access import Access
 from stepwise.permissions.auth import bearer_token, use_password_hashing
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.bus = bus  # for in-process listeners (tests, background jobs)
             notifier = asyncio.create_task(run_notifier(bus, settings.notification_interval_seconds))
             revocations = asyncio.create_task(follow_revocations(bus, graphql.open_sockets))
+            housekeeping = asyncio.create_task(run_housekeeping(settings.session_rules))
             # Start-up objects (schema, models, modules) never die: keep them out of every
             # collection. Measured: p90 of a task page 81 -> 33 ms (docs/benchmarks.md).
             gc.freeze()
@@ -193,9 +195,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 yield {"bus": bus, "feeds": Feeds(bus)}
             finally:
                 gc.unfreeze()  # this app's objects may die with it (an app in a longer process: tests)
-                for job in (notifier, revocations):  # before the bus and the database close under them
+                jobs = (notifier, revocations, housekeeping)
+                for job in jobs:  # before the bus and the database close under them
                     job.cancel()
-                await asyncio.gather(notifier, revocations, return_exceptions=True)
+                await asyncio.gather(*jobs, return_exceptions=True)
 
     graphql = StepwiseGraphQL(settings)
     return Starlette(

@@ -16,6 +16,9 @@ import uuid
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from stepwise.models.db.availability import database_full, database_unavailable
+from stepwise.models.errors import storage_failure
+
 logger = logging.getLogger("stepwise.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Largest websocket message. `stepwise serve` gives it to uvicorn (--ws-max-size), which refuses a
@@ -124,7 +127,14 @@ class RequestGuards:
         except ClientDisconnect:
             # The client left mid-body (a cancelled upload): nobody to answer, nothing to report.
             logger.info("client disconnected during request %s", request_id)
-        except Exception:
+        except Exception as exc:
+            failure = storage_failure(database_unavailable(exc), database_full(exc))
+            if failure:  # not a bug: the database is down or restarting, or its disk is full
+                logger.warning("request %s: %s: %s", request_id, failure[0], exc)
+                if not started:
+                    error = {"message": failure[1], "extensions": {"code": failure[0], "requestId": request_id}}
+                    await _send_json(send, 503, {"errors": [error]}, request_id)
+                return
             # A bug: log it with the request id the client gets, and answer without internals.
             logger.exception("unhandled error in request %s", request_id)
             if not started:

@@ -9,6 +9,23 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# The top-level code of a request that failed because the database could not be reached (it is
+# down or restarting): nothing was changed, and the same request may simply be sent again.
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+DATABASE_UNAVAILABLE_MESSAGE = "The database is unreachable at the moment; nothing was changed. Try again shortly."
+# The same when the database's disk is full: the write was rolled back; reads go on.
+DATABASE_FULL = "DATABASE_FULL"
+DATABASE_FULL_MESSAGE = "The database's disk is full; nothing was changed. Try again once space is freed."
+
+
+def storage_failure(unavailable: bool, full: bool) -> tuple[str, str] | None:
+    """(code, message) of a request that failed for want of a database or of disk space."""
+    if unavailable:
+        return DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE
+    if full:
+        return DATABASE_FULL, DATABASE_FULL_MESSAGE
+    return None
+
 
 class ErrorCode(StrEnum):
     INVALID_INPUT = "INVALID_INPUT"

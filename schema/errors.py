@@ -9,7 +9,8 @@ from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from stepwise.models.errors import AccessError, DomainError
+from stepwise.models.db.availability import database_full, database_unavailable
+from stepwise.models.errors import AccessError, DomainError, storage_failure
 
 logger = logging.getLogger("stepwise.errors")
 SUGGESTION = re.compile(r" Did you mean .*\?$")
@@ -58,6 +59,12 @@ class ErrorPolicy(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = self._request_id()
+        original = error.original_error
+        failure = storage_failure(database_unavailable(original), database_full(original))
+        if failure:  # not a bug (the database is down, or its disk full): say so, with its own code
+            logger.warning("request %s at %s: %s: %s", request_id, error.path, failure[0], original)
+            return GraphQLError(failure[1], nodes=error.nodes, path=error.path,
+                                extensions={"code": failure[0], "requestId": request_id})
         logger.error(
             "unexpected error in request %s at %s", request_id, error.path, exc_info=error.original_error
         )

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -266,16 +267,20 @@ def running_server(env: dict[str, str], *args: str):
     """`stepwise serve` in a real uvicorn process; yields its base URL."""
     port = free_port()
     full_env = {**{k: v for k, v in os.environ.items() if not k.startswith("STEPWISE_")}, **env}
+    # Its output goes to a file, not a pipe: a long test's logs would fill a pipe nobody reads,
+    # and the server would hang on its next log line.
+    output = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "stepwise", "serve", "--port", str(port), *args],
-        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT,
+        env=full_env, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited: {process.stdout.read().decode()}")
+                output.seek(0)
+                raise RuntimeError(f"server exited: {output.read().decode()}")
             try:
                 if httpx.get(f"{base}/health", timeout=1).status_code in (200, 503):
                     break
@@ -290,6 +295,7 @@ def running_server(env: dict[str, str], *args: str):
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        output.close()
 
 
 @pytest.fixture

@@ -39,14 +39,16 @@ def holder_write(task_id: int, step_id: int, user_id: int) -> tuple[str, list]:
             " ON CONFLICT (task_id, step_id) DO UPDATE SET user_id = excluded.user_id", [task_id, step_id, user_id])
 
 
-async def choose_assignee(campaign: Campaign, holder_now: int | None, step: WorkflowStep,
-                          forced: int | None = None) -> tuple[int, int]:
-    """Who gets an active task held by `holder_now` entering `step` (`forced`: a rework back to its
-    submitter), and the step's round-robin position afterwards. `step` comes from load_task_workflow."""
-    if forced is not None:
-        return forced, step.round_robin_next
-    if step.holder not in step.assignees:  # no sticky return: the policy decides
-        await lock_step(step)
+async def choose_assignee(campaign: Campaign, task_id: int, holder_now: int | None, step: WorkflowStep,
+                          back_to_holder: bool = False) -> tuple[int, int]:
+    """Who gets an active task held by `holder_now` entering `step` (`back_to_holder`: a rework
+    back to its submitter, even if no longer an assignee there), and the step's round-robin
+    position afterwards. `step` comes from load_task_workflow."""
+    # Always under the step's lock, a return to a holder included: a removeDatasetWorker of that
+    # holder committing meanwhile would leave them an active task (found by tests/api/test_races.py).
+    await lock_step(step, task_id)
+    if back_to_holder and step.holder is not None:
+        return step.holder, step.round_robin_next
     # With one candidate, least loaded is that one: nothing to count.
     counts = campaign.attribution_policy is AttributionPolicy.LEAST_LOADED and len(set(step.assignees)) > 1
     loads = await active_loads(campaign.id, step.assignees, holder_now) if counts else None

@@ -71,6 +71,15 @@ async def take_back_attempt(keys: list[str]) -> None:
         await sql.execute("UPDATE login_failures SET failures = failures - 1 WHERE key = ? AND failures > 0", [keys[1]])
 
 
+async def purge_expired_failures(rules: SessionRules, now: float | None = None) -> int:
+    """Delete the counts whose window has ended; how many. They count nothing any more (the next
+    attempt of their key starts a new window), but each address and name ever tried would keep a
+    row. A scan of the table: on SQLite it runs on the bulk connection's thread."""
+    expired = int(now or time.time()) - rules.window_seconds
+    async with sql.bulk_transaction():
+        return await sql.execute("DELETE FROM login_failures WHERE window_started <= ?", [expired])
+
+
 def is_idle(last_used: int, rules: SessionRules, now: float | None = None) -> bool:
     return (now or time.time()) - last_used > rules.token_idle_seconds
 

@@ -137,8 +137,8 @@ async def _placement(task: TaskRow, campaign, steps: list[WorkflowStep], change:
     target = steps[change.move.step_index]
     # LAST_HOLDER (a rework): whoever held it there last, i.e. submitted it there (a task leaves an
     # ANNOTATION step only by its assignee's submit, or for good by a skip).
-    forced = target.holder if change.holder is Holder.LAST_HOLDER else None
-    assignee, next_index = await choose_assignee(campaign, task.assignee_id, target, forced)
+    assignee, next_index = await choose_assignee(campaign, task.id, task.assignee_id, target,
+                                                 back_to_holder=change.holder is Holder.LAST_HOLDER)
     if next_index != target.round_robin_next:
         writes.append(round_robin_write(target, next_index))
     return assignee, writes

@@ -21,11 +21,13 @@ async def _lock_workflows(dataset_id: int) -> None:
     """PostgreSQL: lock the dataset's campaigns, then their steps (the order launch and step edits
     take them; a transition locks the step it attributes at), so that no launch, step edit or
     attribution to this user commits between the checks below and the removal. SQLite has one
-    write transaction at a time already."""
+    write transaction at a time already. NO KEY UPDATE: it excludes every other writer of these
+    rows but not the key-share locks that inserting a row referring to them takes (a transition's
+    task event): a transition holding its step's lock would otherwise deadlock with us."""
     if sql.is_postgres(sql.current_connection()):
-        await sql.fetch("SELECT id FROM campaign WHERE dataset_id = ? ORDER BY id FOR UPDATE", [dataset_id])
+        await sql.fetch("SELECT id FROM campaign WHERE dataset_id = ? ORDER BY id FOR NO KEY UPDATE", [dataset_id])
         await sql.fetch("SELECT s.id FROM step s JOIN campaign c ON c.id = s.campaign_id WHERE c.dataset_id = ?"
-                        " ORDER BY s.id FOR UPDATE OF s", [dataset_id])
+                        " ORDER BY s.id FOR NO KEY UPDATE OF s", [dataset_id])
 
 
 async def _check_removable(dataset_id: int, user_id: int) -> None:

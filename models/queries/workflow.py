@@ -51,13 +51,22 @@ async def load_task_workflow(campaign_id: int, task_id: int) -> tuple[list[Workf
     return _steps(row[:6] for row in rows), rows[0][6]
 
 
-async def lock_step(step: WorkflowStep) -> None:
-    """Before attributing at `step`: on PostgreSQL, take the step's row lock and its current
-    round-robin position, so that concurrent transactions attribute there one after the other.
-    SQLite has one write transaction at a time already (BEGIN IMMEDIATE): nothing to do."""
+async def lock_step(step: WorkflowStep, task_id: int) -> None:
+    """Before attributing at `step`: on PostgreSQL, take the step's row lock and read again what
+    attribution there depends on (round-robin position, assignees, who held `task_id` there), so
+    that concurrent transactions attribute there one after the other, and a removeDatasetWorker
+    (which locks every step of the dataset) either commits before (its worker is gone from the
+    list and the holds) or waits for this transaction (and then sees the task it gave them).
+    SQLite has one write transaction at a time already (BEGIN IMMEDIATE): nothing to do. (NO KEY
+    UPDATE: rows that refer to the step may still be inserted meanwhile, see models/actions/workers.py.)"""
     if sql.is_postgres(sql.current_connection()):
-        rows = await sql.fetch("SELECT round_robin_next FROM step WHERE id = ? FOR UPDATE", [step.id])
-        step.round_robin_next = rows[0][0]
+        rows = await sql.fetch(
+            "SELECT s.round_robin_next, a.user_id, h.user_id FROM step s"
+            " LEFT JOIN step_assignee a ON a.step_id = s.id"
+            " LEFT JOIN task_step_holder h ON h.step_id = s.id AND h.task_id = ?"
+            " WHERE s.id = ? ORDER BY a.position FOR NO KEY UPDATE OF s", [task_id, step.id])
+        step.round_robin_next, step.holder = rows[0][0], rows[0][2]
+        step.assignees = [row[1] for row in rows if row[1] is not None]
 
 
 def round_robin_write(step: WorkflowStep, next_index: int) -> tuple[str, list]:

@@ -97,3 +97,40 @@ async def test_a_token_expires_after_the_idle_time_and_use_keeps_it_alive(api):
     assert (await api.data(ME, token=token))["me"] is None
     body = await api.post("{ organizations { id } }", token=token)
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_counts_whose_window_ended_are_purged_and_live_ones_stay(strict_api):
+    """Expired rows of login_failures are deleted (by the housekeeping job every window), those
+    still in their window stay and keep counting."""
+    from stepwise.housekeeping import run_housekeeping
+    from stepwise.models.actions.sessions import purge_expired_failures
+    from stepwise.permissions.session_rules import SessionRules
+
+    api = strict_api
+    await api.sign_up("ada")
+    for username, address in (("ada", "203.0.113.9"), ("old1", "198.51.100.7"), ("old2", "198.51.100.7")):
+        await log_in(api, username, "wrong", address=address)
+    rules = SessionRules(max_failures_per_account=3, max_failures_per_address=5)
+    # Two names and one address tried more than a window ago; ada and her address in this window.
+    await sql.execute("UPDATE login_failures SET window_started = window_started - 901"
+                      " WHERE key IN ('user:old1', 'user:old2', 'address:198.51.100.7')")
+    assert await purge_expired_failures(rules) == 3
+    keys = sorted(row[0] for row in await sql.fetch("SELECT key FROM login_failures"))
+    assert keys == ["address:203.0.113.9", "user:ada"]
+    assert await purge_expired_failures(rules) == 0  # a second process's purge finds nothing
+    # Ada's live count still counts: two more failures, and the next attempt is refused.
+    for _ in range(2):
+        await log_in(api, "ada", "wrong", address="203.0.113.9")
+    response, _ = await log_in(api, "ada", "correct horse battery", address="203.0.113.9")
+    assert response.status_code == 429
+    # The job itself: with a short interval it purges without being asked.
+    await sql.execute("UPDATE login_failures SET window_started = window_started - 901")
+    job = asyncio.create_task(run_housekeeping(rules, interval_seconds=0.05))
+    try:
+        for _ in range(100):
+            if not await sql.fetch("SELECT key FROM login_failures"):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        job.cancel()
+    assert await sql.fetch("SELECT key FROM login_failures") == []
