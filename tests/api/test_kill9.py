@@ -1,5 +1,5 @@
-"""Crashes: `kill -9` of a real `stepwise serve` in the middle of a 100,000-asset launch and of a
-500-task bulk reassignment, then a restart on the same database: each is there entirely or not
+"""Crashes: `kill -9` of a real `stepwise serve` in the middle of a 100,000-asset launch, of a
+500-task bulk reassignment and of a COCO import into a launched campaign, then a restart on the same database: each is there entirely or not
 at all (tasks, their events and the campaign's log counted in the database), and the restarted
 server takes the same request again.
 
@@ -14,6 +14,7 @@ back; PostgreSQL aborts a transaction whose connection dies, which its own tests
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -80,13 +81,20 @@ async def counts(database_url: str, campaign: str) -> tuple[int, int, int]:
         await conn.close()
 
 
-async def killed_during(env: dict[str, str], query: str, variables: dict, token: str, delay: float) -> str:
-    """Start a server, send the request, kill -9 the server `delay` s later; what the client saw."""
+async def killed_during(env: dict[str, str], query: str, variables: dict, token: str, delay: float,
+                        upload: bytes | None = None) -> str:
+    """Start a server, send the request (with `upload` as the multipart file of `variables.i.file`),
+    kill -9 the server `delay` s later; what the client saw."""
+    if upload is None:
+        body = {"json": {"query": query, "variables": variables}}
+    else:
+        operations = json.dumps({"query": query, "variables": variables})
+        body = {"data": {"operations": operations, "map": json.dumps({"0": ["variables.i.file"]})},
+                "files": {"0": ("coco.json", upload, "application/json")}}
     with server_process(env) as (process, base):
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
             await client.get("/health")
-            request = asyncio.create_task(client.post("/graphql", json={"query": query, "variables": variables},
-                                                      headers={"authorization": f"Bearer {token}"}))
+            request = asyncio.create_task(client.post("/graphql", headers={"authorization": f"Bearer {token}"}, **body))
             await asyncio.sleep(delay)
             process.send_signal(signal.SIGKILL)
             try:
@@ -151,3 +159,60 @@ async def test_kill_9_during_a_launch_and_a_bulk_reassign_is_all_or_nothing(migr
             # contributor1 held half of the launch by rotation, and now the 500 as well
             assert page["campaign"]["tasks"]["totalCount"] == ASSETS // 2 + 500
     print("bulk reassignment of 500 tasks, kill -9 after:", seen)
+
+
+IMPORT = "mutation($i: ImportAnnotationsInput!) { importAnnotations(input: $i) { assetsAdded errors { code message } } }"
+IMPORTED = 40_000
+
+
+async def version_assets(database_url: str, version: str) -> int:
+    pk = decode_id(version, "DatasetVersion")
+    conn = sqlite3.connect(database_url.removeprefix("sqlite://"))
+    try:
+        return conn.execute(f"SELECT COUNT(*) FROM asset WHERE version_id = {pk}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+async def test_kill_9_during_a_coco_import_into_a_launched_campaign_is_all_or_nothing(migrated_sqlite_url, tmp_path):
+    """The import's assets, annotations, tasks, their events and the log rows commit together or
+    not at all; the restarted server then takes the same file."""
+    settings_env = {"STEPWISE_DATABASE_URL": migrated_sqlite_url, "STEPWISE_DATA_DIR": str(tmp_path), **SQLITE_SETTINGS}
+    url = migrated_sqlite_url
+    with server_process(settings_env) as (_, base):
+        async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+            api = Api(client)
+            world = await build_world(api)
+            first = [{"filename": "first.jpg", "width": 640, "height": 480}]  # a campaign launches with assets
+            assert (await api.data(ADD, {"i": {"datasetVersionId": world.ids["version"], "assets": first}}, world.manager)
+                    )["addAssets"]["errors"] == []
+            campaign, _ = await campaign_with_steps(api, world, STEPS, newAssetPolicy="ADD_TO_CAMPAIGN")
+            assert (await api.data(LAUNCH, {"c": campaign}, world.manager))["launchCampaign"]["errors"] == []
+    coco = json.dumps({
+        "images": [{"id": i, "file_name": f"{i:06}.jpg", "width": 640, "height": 480} for i in range(IMPORTED)],
+        "categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "person"}],
+        "annotations": [{"id": i, "image_id": i, "category_id": 1 + i % 2, "bbox": [10, 20, 100, 50 + i % 97]}
+                        for i in range(0, IMPORTED, 2)],
+    }).encode()
+    variables = {"i": {"datasetVersionId": world.ids["version"], "format": "COCO", "file": None}}
+
+    seen = []
+    for attempt in range(TRIES):
+        delay = 0.5 * 2 ** attempt  # 40,000 images are read, checked and written in about a second here
+        said = await killed_during(settings_env, IMPORT, variables, world.manager, delay, upload=coco)
+        assets, found = await version_assets(url, world.ids["version"]), await counts(url, campaign)
+        assert (assets, found) in ((1, (1, 1, 1)), (IMPORTED + 1, (IMPORTED + 1,) * 3)), (delay, said, assets, found)
+        seen.append((delay, said, "imported" if assets > 1 else "nothing"))
+        if assets > 1:
+            break
+    with server_process(settings_env) as (_, base):
+        async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+            if seen[-1][2] == "nothing":
+                operations = json.dumps({"query": IMPORT, "variables": variables})
+                response = await client.post("/graphql", data={"operations": operations, "map": json.dumps({"0": ["variables.i.file"]})},
+                                             files={"0": ("coco.json", coco, "application/json")},
+                                             headers={"authorization": f"Bearer {world.manager}"})
+                assert response.json()["data"]["importAnnotations"] == {"assetsAdded": IMPORTED, "errors": []}
+            assert await version_assets(url, world.ids["version"]) == IMPORTED + 1
+            assert await counts(url, campaign) == (IMPORTED + 1,) * 3
+    print("\nCOCO import of 40,000 images into a launched campaign, kill -9 after:", seen)
