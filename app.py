@@ -17,13 +17,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from stepwise.client_pages import client_pages
 from stepwise.config import Settings, load_settings
 from stepwise.downloads import INSTRUCTIONS_PATH, instructions_endpoint
 from stepwise.exports import EXPORT_PATH, export_endpoint
-from stepwise.graphiql import graphiql_assets, graphiql_page
+from stepwise.graphiql import content_security_policy, graphiql_assets, graphiql_page
 from stepwise.guards import RequestGuards, SecurityHeaders
 from stepwise.models import stored_files
 from stepwise.models.actions.accounts import authenticate_with_roles
@@ -76,11 +76,15 @@ class StepwiseGraphQL(GraphQL):
         self.subscription_caps = SubscriptionCaps(settings.max_subscriptions_per_user,
                                                   settings.max_subscriptions_per_process)
         self._graphiql_page = graphiql_page()
+        self._graphiql_policy = content_security_policy(self._graphiql_page)
 
     @property
     def graphql_ide_html(self) -> str:
         """Our GraphiQL page, whose assets this server serves (strawberry's loads them from a CDN)."""
         return self._graphiql_page
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self.graphql_ide_html, headers={"content-security-policy": self._graphiql_policy})
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON that is not UTF-8 or nests absurdly deep is a client error, not a crash."""

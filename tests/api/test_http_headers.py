@@ -42,6 +42,11 @@ def test_every_answer_carries_the_security_headers(servers):
         if name != "graphiql":  # JSON: no script of it may ever run
             assert headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'", name
         assert headers.get_list("x-content-type-options") == ["nosniff"], name  # never twice
+    # The GraphiQL page runs its own scripts only: its inline one by hash, no other inline script.
+    policy = dict(part.strip().split(" ", 1) for part in answers["graphiql"].headers["content-security-policy"].split(";"))
+    assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
+    assert policy["script-src"].startswith("'self' 'sha256-") and "unsafe" not in policy["script-src"]
+    assert policy["connect-src"] == "'self'"
 
 
 def test_a_frontend_on_another_origin_may_call_the_api_when_allowed(servers):

@@ -26,6 +26,8 @@ def test_graphiql_renders_offline_and_runs_a_query(browser, demo_server, tmp_pat
     page, blocked = offline_page(browser, demo_server, log_in(demo_server, "max"))
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Anything the page's content security policy refused shows up on the console.
+    page.on("console", lambda message: errors.append(message.text) if "Content Security Policy" in message.text else None)
     page.goto(f"{demo_server}/graphql?q={quote(QUERY)}")
     page.wait_for_selector(".graphiql-execute-button", timeout=30_000)
     page.click(".graphiql-execute-button")
