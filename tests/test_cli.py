@@ -183,3 +183,37 @@ def test_the_default_data_directory_is_per_user_and_printed(tmp_path):
     assert (expected / "stepwise.sqlite3").exists()
     xdg = stepwise("migrate", env={"HOME": str(home), "XDG_DATA_HOME": str(tmp_path / "xdg"), "COLUMNS": "300"})
     assert f"Data directory: {tmp_path / 'xdg' / 'stepwise'}" in xdg.stderr
+
+
+def test_serve_prints_the_urls_of_the_api_and_the_pages_and_they_answer(env, tmp_path):
+    import re
+    import tempfile
+    import time
+
+    import httpx
+    from conftest import free_port
+
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STEPWISE_")}
+    with tempfile.TemporaryFile() as output:
+        server = subprocess.Popen([sys.executable, "-m", "stepwise", "serve", "--port", str(port)],
+                                  env={**clean, **env}, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            deadline, printed = time.monotonic() + 30, ""
+            while time.monotonic() < deadline and server.poll() is None:
+                output.seek(0)
+                printed = output.read().decode()
+                try:
+                    if "annotator's queue" in printed and httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).is_success:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+            urls = re.findall(r"http://127\.0\.0\.1:\d+/\S*", printed)
+            assert [url.rsplit(":", 1)[1] for url in urls] == [f"{port}/graphql", f"{port}/dashboard/", f"{port}/worker/"]
+            for url in urls:  # each opens in a browser: the HTML page GraphiQL, the dashboard, the worker page
+                answer = httpx.get(url, headers={"accept": "text/html"}, timeout=10)
+                assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html"), url
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
