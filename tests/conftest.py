@@ -263,7 +263,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(env: dict[str, str], *args: str):
+def running_server(env: dict[str, str], *args: str, cwd: Path = ROOT):
     """`stepwise serve` in a real uvicorn process; yields its base URL."""
     port = free_port()
     full_env = {**{k: v for k, v in os.environ.items() if not k.startswith("STEPWISE_")}, **env}
@@ -272,7 +272,7 @@ def running_server(env: dict[str, str], *args: str):
     output = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "stepwise", "serve", "--port", str(port), *args],
-        env=full_env, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT,
+        env=full_env, stdout=output, stderr=subprocess.STDOUT, cwd=cwd,
     )
     base = f"http://127.0.0.1:{port}"
     try:
