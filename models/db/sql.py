@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from tortoise import connections
@@ -68,6 +69,19 @@ async def fetch_scan(sql: str, params: Sequence[Any] = ()) -> list:
     if isinstance(conn, InlineSqliteClient):
         return list(await conn.offloaded_fetch(sql, list(params)))
     return await fetch(sql, params)
+
+
+async def concurrent_reads(reads: Sequence[Callable[[], Awaitable[None]]]) -> None:
+    """Independent reads (coroutine functions). On PostgreSQL outside a transaction they run at
+    once, each on its own connection of the pool, so the caller waits for the slowest instead of
+    the sum of their round trips; elsewhere (SQLite answers on the loop, a transaction has one
+    connection) one after the other, in order."""
+    conn = current_connection()
+    if len(reads) > 1 and is_postgres(conn) and not isinstance(conn, TransactionalDBClient):
+        await asyncio.gather(*(read() for read in reads))
+        return
+    for read in reads:
+        await read()
 
 
 def model_columns(model, alias: str = "") -> tuple[list[str], str]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from stepwise.models.db.accounts import User as UserModel
+from stepwise.models.db import sql
 from stepwise.models.db.datasets import Asset as AssetModel
 from stepwise.models.queries.tasks import TaskCriteria, task_count, task_page
 
@@ -50,19 +51,30 @@ async def campaign_task_page(info: Info, campaign_id: int, criteria: TaskCriteri
                              wanted: set[str]) -> TaskPage:
     """Up to `first` tasks after `after_id`, then, once for the page, each relation in `wanted`
     (node field names): one batched query each, called directly (a DataLoader would add a
-    future per task)."""
+    future per task). On PostgreSQL, outside a transaction, those reads go at once, each on a
+    connection of the pool: the page waits for one round trip instead of up to four."""
     rows, has_next = await task_page(campaign_id, criteria, first, after_id)
     loaders = info.context.loaders
     found = TaskPage(rows, has_next)
-    if "step" in wanted:
-        found.steps = await loaders.steps_by_campaign.load(campaign_id)
-    if "assignee" in wanted:
-        ids = sorted({r.assignee_id for r in rows if r.assignee_id is not None})
-        found.users = [u for u in await loaders.by_id(UserModel).load_fn(ids) if u]
     asset_ids = list(dict.fromkeys(r.asset_id for r in rows))
+    reads = []
+    if "step" in wanted:
+        async def steps():
+            found.steps = await loaders.steps_by_campaign.load(campaign_id)
+        reads.append(steps)
+    if "assignee" in wanted:
+        async def users():
+            ids = sorted({r.assignee_id for r in rows if r.assignee_id is not None})
+            found.users = [u for u in await loaders.by_id(UserModel).load_fn(ids) if u]
+        reads.append(users)
     if "asset" in wanted:
-        found.assets = [a for a in await loaders.by_id(AssetModel).load_fn(asset_ids) if a]
+        async def assets():
+            found.assets = [a for a in await loaders.by_id(AssetModel).load_fn(asset_ids) if a]
+        reads.append(assets)
     if "openIssueCount" in wanted:
-        counts = await loaders.open_issue_count_by_asset.load_fn(asset_ids)
-        found.open_issues = dict(zip(asset_ids, counts, strict=True))
+        async def open_issues():
+            counts = await loaders.open_issue_count_by_asset.load_fn(asset_ids)
+            found.open_issues = dict(zip(asset_ids, counts, strict=True))
+        reads.append(open_issues)
+    await sql.concurrent_reads(reads)
     return found
