@@ -28,7 +28,7 @@ from stepwise.models.db.datasets import Asset
 from stepwise.models.errors import DomainError, ErrorCode, invalid_input
 from stepwise.models.events import IssueChanged, TaskChanged
 from stepwise.models.queries.rows import TaskRow
-from stepwise.models.queries.workflow import WorkflowStep, load_task_workflow, round_robin_write
+from stepwise.models.queries.workflow import WorkflowStep, load_task_workflow, round_robin_write, step_row
 from stepwise.models.shapes import ShapeDraft, validate_shapes
 from stepwise.models.workflow import (
     TRANSITIONS,
@@ -61,6 +61,9 @@ class Outcome:
     campaign: Campaign | None = None  # the task's campaign, for who may see the result
     events: list[TaskChanged] = field(default_factory=list)
     issue_events: list[IssueChanged] = field(default_factory=list)
+    # Rows the transaction read that the payload may show (the task's step and holder as moved),
+    # for the resolver to prime its loaders with: no read of them after the commit.
+    known_rows: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,7 @@ async def _placement(task: TaskRow, campaign, steps: list[WorkflowStep], change:
                                                  back_to_holder=change.holder is Holder.LAST_HOLDER)
     if next_index != target.round_robin_next:
         writes.append(round_robin_write(target, next_index))
+        target.round_robin_next = next_index  # as this transaction leaves it (step_row)
     return assignee, writes
 
 
@@ -204,7 +208,15 @@ async def _move(task: TaskRow, campaign, action: TaskAction, request: Request, v
     logged = with_seqs(logged, results[-1][1])
     outcome.issue_events, outcome.events = logged[:len(outcome.issue_events)], logged[len(outcome.issue_events):]
     outcome.task = _as_written(task, changes)
+    outcome.known_rows = _known_rows(steps, campaign.id, outcome.task)
     return outcome
+
+
+def _known_rows(steps: list[WorkflowStep], campaign_id: int, task: TaskRow) -> list:
+    """The step the task is at and its holder, as the transaction read them."""
+    rows = [step_row(s, campaign_id) for s in steps if s.id == task.step_id]
+    holder = next((s.assignee_rows[task.assignee_id] for s in steps if task.assignee_id in s.assignee_rows), None)
+    return rows if holder is None else [*rows, holder]
 
 
 def _count_key(task: TaskRow, campaign_id: int, changes: dict) -> tuple:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stepwise.models.db import sql
+from stepwise.models.db.accounts import User
+from stepwise.models.db.campaigns import Step
 from stepwise.models.workflow import StepType
 
 
@@ -17,6 +19,8 @@ class WorkflowStep:
     round_robin_next: int
     # Who held the task at this step last (load_task_workflow), for a sticky return.
     holder: int | None = None
+    name: str = ""  # load_task_workflow only
+    assignee_rows: dict = field(default_factory=dict)  # user id -> User row; load_task_workflow only
 
 
 def _steps(rows) -> list[WorkflowStep]:
@@ -41,14 +45,33 @@ async def load_workflow(campaign_id: int) -> list[WorkflowStep]:
 
 async def load_task_workflow(campaign_id: int, task_id: int) -> tuple[list[WorkflowStep], int]:
     """The workflow as a transition needs it, in one round trip: the steps with who held this
-    task at each, and the task's current version (to see at once whether it moved since read)."""
+    task at each, the task's current version (to see at once whether it moved since read), and
+    each step's name and its assignees' user rows, for the payload of the task as moved (so that
+    its step and assignee cost no read after the commit)."""
+    _, user_names = sql.model_columns(User, "u")
     rows = await sql.fetch(
-        "SELECT s.id, s.type, s.position, s.round_robin_next, h.user_id, a.user_id, t.version FROM step s"
+        "SELECT s.id, s.type, s.position, s.round_robin_next, h.user_id, a.user_id, t.version, s.name,"
+        f" {user_names} FROM step s"
         " JOIN task t ON t.id = ? LEFT JOIN task_step_holder h ON h.step_id = s.id AND h.task_id = t.id"
-        " LEFT JOIN step_assignee a ON a.step_id = s.id WHERE s.campaign_id = ? ORDER BY s.position, a.position",
+        " LEFT JOIN step_assignee a ON a.step_id = s.id LEFT JOIN \"user\" u ON u.id = a.user_id"
+        " WHERE s.campaign_id = ? ORDER BY s.position, a.position",
         [task_id, campaign_id],
     )
-    return _steps(row[:6] for row in rows), rows[0][6]
+    steps = _steps(row[:6] for row in rows)
+    user_columns = sql.model_columns(User)[0]
+    names = {row[0]: row[7] for row in rows}
+    users = {row[5]: sql.model_from_row(User, user_columns, row[8:]) for row in rows if row[5] is not None}
+    for step in steps:
+        step.name = names[step.id]
+        step.assignee_rows = {user_id: users[user_id] for user_id in step.assignees}
+    return steps, rows[0][6]
+
+
+def step_row(step: WorkflowStep, campaign_id: int) -> Step:
+    """The step's model row as load_task_workflow read it (with its round-robin position as
+    this transaction leaves it)."""
+    return Step._init_from_db(id=step.id, campaign_id=campaign_id, name=step.name, type=step.type.value,
+                              position=step.position, round_robin_next=step.round_robin_next)
 
 
 async def lock_step(step: WorkflowStep, task_id: int) -> None:

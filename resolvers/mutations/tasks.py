@@ -43,6 +43,8 @@ async def act(info: Info, task_gid: strawberry.ID, action: TaskAction, request: 
     async def run() -> TaskPayload:
         outcome = await transitions.perform(info.context.access, task_id, action, request)
         await publish_committed(info.context.bus, [*outcome.issue_events, *outcome.events])
+        for row in outcome.known_rows:  # the payload's step and assignee: no read after the commit
+            info.context.loaders.by_id(type(row)).prime(row.id, row)
         # A LABELER whose submit or skip moved the task away from them sees it sealed, as
         # task(id) and their updates would show it from now on (docs/permissions.md).
         visible = await can_see_task(info.context.access, outcome.task, outcome.campaign)
