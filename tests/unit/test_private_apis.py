@@ -201,6 +201,25 @@ def test_strawberry_calls_an_input_types_from_input_hook():
            "convert_argument calling from_input(cls, value, context)", "schema/bulk_inputs.py")
 
 
+def test_graphql_core_looks_up_its_variable_nesting_check_in_its_module():
+    """schema/variable_depth.py replaces values.input_is_nested_too_deeply; coerce_variable_values
+    must still call it through the module (else the shortcut silently stops applying)."""
+    from graphql import GraphQLArgument, GraphQLField, GraphQLInt, GraphQLList, GraphQLObjectType, GraphQLSchema, graphql_sync
+    from graphql.execution import values
+
+    calls = []
+    installed = values.input_is_nested_too_deeply
+    values.input_is_nested_too_deeply = lambda value, type_: calls.append(value) or installed(value, type_)
+    try:
+        query = GraphQLObjectType("Query", {"n": GraphQLField(GraphQLInt, args={"a": GraphQLArgument(GraphQLList(GraphQLInt))},
+                                                                resolve=lambda _, __, a: len(a))})
+        result = graphql_sync(GraphQLSchema(query), "query($a: [Int]) { n(a: $a) }", variable_values={"a": [1, 2]})
+    finally:
+        values.input_is_nested_too_deeply = installed
+    relies(result.data == {"n": 2} and calls == [[1, 2]], "values.input_is_nested_too_deeply(value, type_)",
+           "schema/variable_depth.py")
+
+
 def test_asyncpg_pool_takes_a_reset_hook_through_tortoise_credentials():
     import asyncpg
 
