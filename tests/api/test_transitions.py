@@ -27,6 +27,7 @@ from campaign_helpers import (
     add_assets,
     all_tasks,
     campaign_with_steps,
+    mutation,
 )
 from stepwise.models.db.campaigns import TaskEvent as TaskEventRow
 from stepwise.models.db.issues import Issue as IssueRow
@@ -634,6 +635,27 @@ async def test_a_single_task_loads_only_the_relations_its_query_selects(api, wor
     assert counts["asset"] == counts["plain"] + 1 and counts["all"] == counts["plain"] + 4, counts
     assert answers["all"] == {**answers["plain"], "asset": {"filename": "a.jpg"}, "step": {"name": "Annotate"},
                               "assignee": {"username": "labeler1"}, "openIssueCount": 0}
+
+
+RELATIONS = "step { id name type position } assignee { id username }"
+SUBMIT_RELATIONS = mutation("submitTask", "SubmitTaskInput", f"task {{ id {RELATIONS} }} errors {{ code }}")
+REWORK_RELATIONS = mutation("sendTaskToRework", "SendToReworkInput", f"task {{ id {RELATIONS} }} errors {{ code }}")
+TASK_RELATIONS = f"query($t: ID!) {{ task(id: $t) {{ id {RELATIONS} }} }}"
+
+
+async def test_a_payloads_step_and_assignee_are_the_rows_a_fresh_read_gives(api, world):
+    """The payload's step and holder come from the transition's own workflow read (no read after
+    the commit): through a submit, a rework back to the submitter and a resubmit, each equals
+    what task(id) reads afterwards."""
+    _, tasks, _ = await launched(api, world)
+    moves = [(SUBMIT_RELATIONS, {"taskId": tasks["a.jpg"]}, world.labeler, "Review"),
+             (REWORK_RELATIONS, {"taskId": tasks["a.jpg"], "issue": ISSUE}, world.manager, "Annotate"),
+             (SUBMIT_RELATIONS, {"taskId": tasks["a.jpg"]}, world.labeler, "Review")]
+    for query, variables, token, step in moves:
+        payload = await act(api, query, variables, token)
+        assert payload["errors"] == [], payload
+        fresh = (await api.data(TASK_RELATIONS, {"t": tasks["a.jpg"]}, world.manager))["task"]
+        assert payload["task"] == fresh and fresh["step"]["name"] == step and fresh["assignee"] is not None
 
 
 async def test_a_submit_costs_a_fixed_number_of_statements(api, world, count_queries, database_url):
