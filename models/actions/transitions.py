@@ -28,7 +28,7 @@ from stepwise.models.db.datasets import Asset
 from stepwise.models.errors import DomainError, ErrorCode, invalid_input
 from stepwise.models.events import IssueChanged, TaskChanged
 from stepwise.models.queries.rows import TaskRow
-from stepwise.models.queries.workflow import WorkflowStep, load_task_workflow, round_robin_write, step_row
+from stepwise.models.queries.workflow import WorkflowStep, load_task_workflow, round_robin_write, step_row, user_row
 from stepwise.models.shapes import ShapeDraft, validate_shapes
 from stepwise.models.workflow import (
     TRANSITIONS,
@@ -215,7 +215,7 @@ async def _move(task: TaskRow, campaign, action: TaskAction, request: Request, v
 def _known_rows(steps: list[WorkflowStep], campaign_id: int, task: TaskRow) -> list:
     """The step the task is at and its holder, as the transaction read them."""
     rows = [step_row(s, campaign_id) for s in steps if s.id == task.step_id]
-    holder = next((s.assignee_rows[task.assignee_id] for s in steps if task.assignee_id in s.assignee_rows), None)
+    holder = user_row(steps, task.assignee_id)
     return rows if holder is None else [*rows, holder]
 
 

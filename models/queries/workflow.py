@@ -20,7 +20,8 @@ class WorkflowStep:
     # Who held the task at this step last (load_task_workflow), for a sticky return.
     holder: int | None = None
     name: str = ""  # load_task_workflow only
-    assignee_rows: dict = field(default_factory=dict)  # user id -> User row; load_task_workflow only
+    # user id -> the assignee's user columns (a model is built only for the one shown: user_row)
+    assignee_rows: dict = field(default_factory=dict)  # load_task_workflow only
 
 
 def _steps(rows) -> list[WorkflowStep]:
@@ -58,13 +59,18 @@ async def load_task_workflow(campaign_id: int, task_id: int) -> tuple[list[Workf
         [task_id, campaign_id],
     )
     steps = _steps(row[:6] for row in rows)
-    user_columns = sql.model_columns(User)[0]
     names = {row[0]: row[7] for row in rows}
-    users = {row[5]: sql.model_from_row(User, user_columns, row[8:]) for row in rows if row[5] is not None}
+    users = {row[5]: row[8:] for row in rows if row[5] is not None}
     for step in steps:
         step.name = names[step.id]
         step.assignee_rows = {user_id: users[user_id] for user_id in step.assignees}
     return steps, rows[0][6]
+
+
+def user_row(steps: list[WorkflowStep], user_id: int | None) -> User | None:
+    """The User model of an assignee of one of the steps, from load_task_workflow's columns."""
+    values = next((s.assignee_rows[user_id] for s in steps if user_id in s.assignee_rows), None)
+    return None if values is None else sql.model_from_row(User, sql.model_columns(User)[0], values)
 
 
 def step_row(step: WorkflowStep, campaign_id: int) -> Step:
