@@ -29,8 +29,11 @@ import asyncpg
 import httpx
 import pytest
 from campaign_helpers import ISSUE, LAUNCH, REASSIGN, SUBMIT, add_assets, all_tasks, campaign_with_steps
+from import_helpers import import_file, yolo_zip
 
+from stepwise.models.db.datasets import Asset
 from stepwise.schema.ids import decode_id
+from tests.api.test_import_export import assert_quality_counts_match_a_rebuild
 from tests.api.test_concurrency import log_in, redis_url
 from tests.conftest import SQLITE_SETTINGS, Api, build_world, running_server
 
@@ -218,3 +221,47 @@ async def test_a_rework_back_to_a_worker_being_removed_is_serialized_with_the_re
     assert [e["code"] for e in removed["removeDatasetWorker"]["errors"]] == ["INVALID_STATE"], removed
     state = (await api.data(STATE, {"t": task}, world.manager))["task"]
     assert (state["status"], state["assignee"]) == ("TO_REWORK", {"username": "labeler1"})
+
+
+async def test_a_yolo_import_and_the_acceptance_of_the_same_asset_keep_the_quality_counts(api, settings_env):
+    """PostgreSQL, made deterministic: a YOLO import replacing an asset's annotation and the
+    final submit of that asset's task (the workflow's end writes the task's annotation to the
+    asset) both take the old annotation's shapes out of the quality counts and add the new ones.
+    The test holds the asset's row lock until both wait on a lock, then lets go. Before the fix
+    both read the old annotation before waiting (on the asset's UPDATE), so its shapes were taken
+    out twice; now each locks the asset first, and the second one reads what the first wrote."""
+    url = settings_env["STEPWISE_DATABASE_URL"]
+    if not url.startswith("postgres"):
+        pytest.skip("SQLite runs one write transaction at a time: nothing can interleave")
+    world = await build_world(api)
+    [asset] = await add_assets(api, world, ["a.jpg"], annotated=["a.jpg"])
+    campaign, _ = await campaign_with_steps(api, world, [("Annotate", "ANNOTATION", ["labeler1"])])
+    assert (await api.data(LAUNCH, {"c": campaign}, world.manager))["launchCampaign"]["errors"] == []
+    [task] = [t["id"] for t in await all_tasks(api, world, campaign)]
+    polygon = {"label": "person", "kind": "POLYGON", "points": [{"x": 1, "y": 1}, {"x": 50, "y": 1}, {"x": 9, "y": 60}]}
+    labels = yolo_zip({"labels/a.txt": "0 0.5 0.5 0.2 0.4\n0 0.2 0.2 0.3 0.3\n"})
+    database = url.rsplit("/", 1)[1]
+    blocker = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    watcher = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.execute("SELECT 1 FROM asset WHERE id = $1 FOR UPDATE", decode_id(asset["id"], "Asset"))
+        submit = asyncio.create_task(api.data(SUBMIT, {"i": {"taskId": task, "shapes": [polygon]}}, world.labeler))
+        imported = asyncio.create_task(import_file(api, world.manager, world.ids["version"], "YOLO", labels, "labels.zip"))
+        waiting = 0
+        for _ in range(500):  # both wait on the asset's row (a failure would end either early)
+            waiting = await waiting_on_locks(watcher, database)
+            if submit.done() or imported.done() or waiting >= 2:
+                break
+            await asyncio.sleep(0.02)
+        await transaction.rollback()
+        submitted, result = await submit, await imported
+    finally:
+        await blocker.close()
+        await watcher.close()
+    assert submitted["submitTask"]["errors"] == [] and result["errors"] == []
+    assert waiting == 2  # the interleaving happened: both read nothing of the asset before it
+    [last] = await Asset.filter(id=decode_id(asset["id"], "Asset")).values_list("annotation", flat=True)
+    assert [s["kind"] for s in last] in (["POLYGON"], ["RECTANGLE", "RECTANGLE"])  # one of the two wrote last, whole
+    await assert_quality_counts_match_a_rebuild()
