@@ -205,7 +205,8 @@ async def run_soak(env: dict[str, str], log: str) -> None:
     assert max(s[1] for s in samples) <= samples[0][1] + 2 and after[1] <= samples[0][1] - 7, (before, samples, after)
     second_half = samples[len(samples) // 2:]
     rise = fitted_rise([s[3] for s in second_half], [s[0] for s in second_half])
-    print(f"memory over the second half: {second_half[0][0]:.1f} -> {second_half[-1][0]:.1f} MB, fitted rise {rise:.1f} MB")
+    print(f"memory over the second half: {second_half[0][0]:.1f} -> {second_half[-1][0]:.1f} MB, fitted rise {rise:.1f} MB;"
+          f" every 10th sample: {[round(s[0], 1) for s in samples[::10]]}")
     assert rise < MEMORY_RISE_MB, [round(s[0], 1) for s in samples]
 
 
