@@ -14,6 +14,7 @@ import weakref
 from typing import Any
 
 from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema, Undefined, is_leaf_type
+from graphql.pyutils import RefMap
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
@@ -43,12 +44,23 @@ def plain_leaves(schema: GraphQLSchema) -> PlainLeaves:
 
 class PlainLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context with the plain-leaf path (off when an extension wraps
-    resolvers: it must see every field)."""
+    resolvers: it must see every field), and subscription events that keep nothing."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         wraps_resolvers = self.middleware_manager is not None and self.middleware_manager.middlewares
         self._plain_leaves = {} if wraps_resolvers else plain_leaves(self.schema)
+
+    def build_per_event_executor(self, payload: Any):  # noqa: ANN201
+        """graphql-core 3.3.2 runs each subscription event on a shallow copy of the subscription's
+        executor, so the copies share its memo of collected subfields, keyed by the identity of
+        lists that every event builds anew: the memo kept every event's entries for as long as
+        the subscription lived (a soak's 2 subscriptions grew the server by 20 MB in 4 minutes;
+        docs/reliability.md, "Soak"). Each event gets memos of its own, as a query does."""
+        executor = super().build_per_event_executor(payload)
+        executor._relevant_sub_fields = {}
+        executor._stream_usages = RefMap()
+        return executor
 
     def execute_field(self, parent_type, source, field_details_list, path, position_context):  # noqa: ANN001, ANN201
         plain = self._plain_leaves.get(parent_type)

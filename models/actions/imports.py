@@ -164,6 +164,8 @@ POSTGRES_ANNOTATE = (
     "UPDATE asset SET annotation = t.a::jsonb, annotation_updated_at = ?, annotation_updated_by_id = NULL"
     " FROM unnest(?::int[], ?::text[]) AS t(id, a) WHERE asset.id = t.id")
 
+POSTGRES_LOCK = "SELECT id FROM asset WHERE id = ANY(?::int[]) ORDER BY id FOR NO KEY UPDATE"
+
 
 async def _annotate(annotations: list[tuple[int, list[dict]]]) -> None:
     """Replace the annotations of these assets; the quality counts lose the old shapes and gain
@@ -176,6 +178,8 @@ async def _annotate(annotations: list[tuple[int, list[dict]]]) -> None:
         postgres = sql.is_postgres(sql.current_connection())
         where, params = ("a.id = ANY(?::int[])", [ids]) if postgres else (
             "a.id IN (SELECT value FROM json_each(?))", [orjson.dumps(ids).decode()])
+        if postgres:  # before reading the old shapes, in id order (as a workflow's end locks one: transitions.py)
+            await sql.execute(POSTGRES_LOCK, [ids])
         await sql.execute(*quality_counts_write(postgres, where, params, -1))
         if postgres:
             await sql.execute(POSTGRES_ANNOTATE, [now, ids, [_encoded(s) for _, s in annotations]])

@@ -236,11 +236,18 @@ def _as_written(task, changes: dict):
     return task
 
 
+ASSET_LOCK = "SELECT id FROM asset WHERE id = ? FOR NO KEY UPDATE"
+
+
 def _accept_annotation(asset_id: int, annotation, user_id: int, now) -> list[tuple[str, list]]:
     """The workflow finished: the task's annotation becomes the asset's, and the version's quality
     counts lose the asset's previous shapes (if any) and gain the new ones."""
     postgres = sql.is_postgres(sql.current_connection())
-    return [quality_counts_write(postgres, "a.id = ?", [asset_id], -1),
+    # PostgreSQL: the asset's row lock first, so that the shapes taken out are those of the
+    # annotation this write replaces, not of one a concurrent import is replacing too (each
+    # statement reads the last commit: taken out twice). Imports lock their assets the same way.
+    lock = [(ASSET_LOCK, [asset_id])] if postgres else []
+    return [*lock, quality_counts_write(postgres, "a.id = ?", [asset_id], -1),
             ("UPDATE asset SET annotation = ?, annotation_updated_at = ?, annotation_updated_by_id = ? WHERE id = ?",
              [sql.json_param(annotation or []), now, user_id, asset_id]),
             quality_counts_write(postgres, "a.id = ?", [asset_id], 1)]

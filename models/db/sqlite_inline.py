@@ -6,11 +6,14 @@ a statement that spends longer than it on the loop's thread fails with `LoopBudg
 naming itself: SQLite's progress handler interrupts it, or the check after it returns (a single
 step, such as a sort, can run long between two calls of the handler). The budget counts the
 thread's CPU time (`time.thread_time`), not the wall clock: a loaded machine that pauses the
-process does not make a cheap statement fail.
+process does not make a cheap statement fail. The error tells that time apart (user, system,
+page faults, preemptions: `getrusage` of the thread), to say whether the statement computed or
+the kernel worked for it.
 """
 
 from __future__ import annotations
 
+import resource
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -54,6 +57,7 @@ class InlineConnection:
         self._conn.row_factory = sqlite3.Row
         self._budget_seconds = loop_budget_ms / 1000
         self._started, self._deadline = 0.0, float("inf")
+        self._usage = resource.getrusage(resource.RUSAGE_THREAD)
         if self._budget_seconds:
             self._conn.set_progress_handler(self._past_deadline, PROGRESS_STEPS)
 
@@ -66,6 +70,8 @@ class InlineConnection:
         `started` (by default: now)."""
         if not self._budget_seconds:
             return run()
+        if started is None:
+            self._usage = resource.getrusage(resource.RUSAGE_THREAD)
         self._started = time.thread_time() if started is None else started
         self._deadline = self._started + self._budget_seconds
         try:
@@ -84,9 +90,16 @@ class InlineConnection:
     def _overrun(self, statement: str) -> LoopBudgetExceeded:
         spent_ms = (time.thread_time() - self._started) * 1000
         return LoopBudgetExceeded(
-            f"SQLite statement spent {spent_ms:.0f} ms on the event loop, over the budget of "
+            f"SQLite statement spent {spent_ms:.0f} ms on the event loop ({self._spent()}), over the budget of "
             f"{self._budget_seconds * 1000:g} ms (STEPWISE_SQLITE_LOOP_BUDGET_MS); run it on a thread "
             f"(sql.bulk_transaction, sql.fetch_scan) or make it cheaper: {statement[:MESSAGE_CHARS]}")
+
+    def _spent(self) -> str:
+        """What kind of time it was: computing (user), the kernel's (system: I/O, page faults)."""
+        now = resource.getrusage(resource.RUSAGE_THREAD)
+        before = self._usage
+        return (f"user {(now.ru_utime - before.ru_utime) * 1000:.0f} ms, system {(now.ru_stime - before.ru_stime) * 1000:.0f} ms,"
+                f" {now.ru_minflt - before.ru_minflt} page faults, {now.ru_nivcsw - before.ru_nivcsw} preemptions")
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
         cursor = self._within_budget(sql, lambda: self._conn.execute(sql, parameters or ()))

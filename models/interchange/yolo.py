@@ -1,4 +1,4 @@
-"""YOLO detection zips: reading one (data.yaml + `<stem>.txt` per image) onto existing assets,
+"""YOLO zips (detection boxes and segmentation polygons): reading one (data.yaml + `<stem>.txt` per image) onto existing assets,
 and writing one entry at a time.
 
 A zip is hostile until checked: entry names that climb out (`../x.txt`) or start at a root are
@@ -10,6 +10,7 @@ read (a small zip that inflates to gigabytes is refused before it does). Entries
 from __future__ import annotations
 
 import math
+import struct
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,10 +19,11 @@ from pathlib import Path
 import yaml
 
 from stepwise.models.interchange.common import DECIMALS, refuse, unsupported
-from stepwise.models.shapes import MAX_SHAPES, ShapeKind
+from stepwise.models.shapes import MAX_POINTS, MAX_SHAPES, ShapeKind
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a first entry, or an empty zip's directory
 MAX_ENTRIES = 1_000_000
+MAX_DIRECTORY_BYTES = 128 * 1024 * 1024  # the central directory: 1,000,000 entries named labels/<12 chars>.txt take 75 MB
 MAX_ENTRY_BYTES = 1024 * 1024  # one label file: 1,000 boxes take about 40 KB
 MAX_TOTAL_BYTES = 512 * 1024 * 1024  # everything read from one zip, decompressed
 DATA_YAML = ("data.yaml", "data.yml")
@@ -51,12 +53,24 @@ def read_zip(path: Path, head: bytes) -> tuple[list[str], dict[str, LabelFile]]:
     if not head.startswith(ZIP_MAGIC):
         raise unsupported("A YOLO upload is a zip file; this file is not one.")
     try:
+        entries, directory_bytes = declared_directory(path)
+    except OSError:
+        entries = directory_bytes = None
+    if entries is None:
+        raise unsupported("A YOLO upload is a zip file; this one cannot be read as a zip.")
+    # zipfile.ZipFile reads the whole central directory into ZipInfo objects (about 600 bytes
+    # each) before anything could be checked: the end record's counts are checked first.
+    if entries > MAX_ENTRIES:
+        raise refuse("zip", f"{entries} entries; a zip may have {MAX_ENTRIES}.")
+    if directory_bytes > MAX_DIRECTORY_BYTES:
+        raise refuse("zip", f"a central directory of {directory_bytes} bytes; a zip may have {MAX_DIRECTORY_BYTES}.")
+    try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
         raise unsupported("A YOLO upload is a zip file; this one cannot be read as a zip.") from None
     with archive:
         entries = archive.infolist()
-        if len(entries) > MAX_ENTRIES:
+        if len(entries) > MAX_ENTRIES:  # a directory holding more entries than its end record says
             raise refuse("zip", f"more than {MAX_ENTRIES} entries.")
         wanted, declared = [], 0
         for info in entries:
@@ -87,6 +101,34 @@ def read_zip(path: Path, head: bytes) -> tuple[list[str], dict[str, LabelFile]]:
     if names is None:
         raise refuse("data.yaml", "missing: the zip needs a data.yaml naming the classes.")
     return names, files
+
+
+END = struct.Struct("<4s4H2LH")  # end of central directory: signature, disks, entries here, entries, size, offset, comment
+END64_LOCATOR = struct.Struct("<4sLQL")  # signature, disk, offset of the zip64 end record, disks
+END64 = struct.Struct("<4sQ2H2L4Q")  # signature, size, versions, disks, entries here, entries, size, offset
+
+
+def declared_directory(path: Path) -> tuple[int | None, int]:
+    """(entries, central directory bytes) as the zip's end record (zip64's when it has one)
+    declares them, read from the file's last 64 KB; (None, 0) when there is no end record."""
+    with open(path, "rb") as handle:
+        size = handle.seek(0, 2)
+        start = max(0, size - END.size - 0xFFFF)  # the record, then a comment of up to 64 KB
+        handle.seek(start)
+        tail = handle.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < END.size:
+            return None, 0
+        _, _, _, _, entries, directory_bytes, _, _ = END.unpack_from(tail, at)
+        if at >= END64_LOCATOR.size and tail[at - END64_LOCATOR.size:at].startswith(b"PK\x06\x07"):
+            _, _, offset, _ = END64_LOCATOR.unpack_from(tail, at - END64_LOCATOR.size)
+            handle.seek(offset)
+            record = handle.read(END64.size)
+            if len(record) < END64.size or not record.startswith(b"PK\x06\x06"):
+                return None, 0
+            fields = END64.unpack(record)
+            entries, directory_bytes = fields[7], fields[8]
+    return entries, directory_bytes
 
 
 def _text(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
@@ -124,37 +166,58 @@ def _class_names(text: str, entry: str) -> list[str]:
 
 def shapes_of(label_file: LabelFile, class_labels: list[int | None], names: list[str],
               width: int, height: int) -> list[dict]:
-    """The stored shapes of one label file, for an image of width x height."""
+    """The stored shapes of one label file, for an image of width x height: a detection line
+    (`class cx cy w h`) gives a RECTANGLE, a segmentation line (`class x1 y1 x2 y2 x3 y3 ...`,
+    3 points or more) a POLYGON."""
     shapes = []
     for number, line in enumerate(label_file.text.splitlines(), 1):
         words = line.split()
         if not words:
             continue
         place = f"{label_file.entry} line {number}"
-        if len(words) != 5:
-            raise refuse(place, f"expected 'class cx cy w h'; got {len(words)} values.")
+        if len(words) != 5 and (len(words) < 7 or len(words) % 2 == 0):
+            raise refuse(place, "expected 'class cx cy w h' (a box) or 'class x1 y1 x2 y2 x3 y3 ...' (a polygon);"
+                                f" got {len(words)} values.")
+        if len(words) > 1 + 2 * MAX_POINTS:
+            raise refuse(place, f"a polygon has at most {MAX_POINTS} points; got {(len(words) - 1) // 2}.")
         try:
             cls = int(words[0])
-            cx, cy, w, h = (float(word) for word in words[1:])
+            values = [float(word) for word in words[1:]]
         except ValueError:
-            raise refuse(place, "the class is an integer and cx cy w h are numbers.") from None
+            raise refuse(place, "the class is an integer and the coordinates are numbers.") from None
         if not 0 <= cls < len(names):
             raise refuse(place, f"class {cls} is not in data.yaml (classes 0 to {len(names) - 1}).")
         label_id = class_labels[cls]
         if label_id is None:
             raise refuse(place, f"class {cls} ({names[cls][:100]!r}) is not a label of this dataset version.")
-        if not all(map(math.isfinite, (cx, cy, w, h))) or w <= 0 or h <= 0:
-            raise refuse(place, "cx cy must be finite and w h positive.")
-        left, top, right, bottom = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-        if left < -EPSILON or top < -EPSILON or right > 1 + EPSILON or bottom > 1 + EPSILON:
-            raise refuse(place, "the box is outside the image (coordinates are normalised to 0..1).")
-        points = [[_pixel(left, width), _pixel(top, height)], [_pixel(right, width), _pixel(bottom, height)]]
-        if not (points[0][0] < points[1][0] and points[0][1] < points[1][1]):
-            raise refuse(place, "the box is smaller than a billionth of a pixel.")
-        shapes.append({"label": label_id, "kind": ShapeKind.RECTANGLE.value, "points": points})
+        if len(values) == 4:
+            shapes.append({"label": label_id, "kind": ShapeKind.RECTANGLE.value, "points": _box(values, width, height, place)})
+        else:
+            shapes.append({"label": label_id, "kind": ShapeKind.POLYGON.value, "points": _polygon(values, width, height, place)})
         if len(shapes) > MAX_SHAPES:
-            raise refuse(place, f"more than {MAX_SHAPES} boxes for one image.")
+            raise refuse(place, f"more than {MAX_SHAPES} shapes for one image.")
     return shapes
+
+
+def _box(values: list[float], width: int, height: int, place: str) -> list[list[float]]:
+    cx, cy, w, h = values
+    if not all(map(math.isfinite, values)) or w <= 0 or h <= 0:
+        raise refuse(place, "cx cy must be finite and w h positive.")
+    left, top, right, bottom = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+    if left < -EPSILON or top < -EPSILON or right > 1 + EPSILON or bottom > 1 + EPSILON:
+        raise refuse(place, "the box is outside the image (coordinates are normalised to 0..1).")
+    points = [[_pixel(left, width), _pixel(top, height)], [_pixel(right, width), _pixel(bottom, height)]]
+    if not (points[0][0] < points[1][0] and points[0][1] < points[1][1]):
+        raise refuse(place, "the box is smaller than a billionth of a pixel.")
+    return points
+
+
+def _polygon(values: list[float], width: int, height: int, place: str) -> list[list[float]]:
+    for k, value in enumerate(values):
+        if not (math.isfinite(value) and -EPSILON <= value <= 1 + EPSILON):
+            axis = "x" if k % 2 == 0 else "y"
+            raise refuse(place, f"{axis}{k // 2 + 1} = {value!r} is outside the image (coordinates are normalised to 0..1).")
+    return [[_pixel(values[k], width), _pixel(values[k + 1], height)] for k in range(0, len(values), 2)]
 
 
 def _pixel(normalised: float, size: int) -> float:
@@ -169,12 +232,17 @@ def data_yaml(label_names: Iterable[str]) -> bytes:
 
 
 def label_text(shapes: list[dict], classes: Mapping[int, int], width: int, height: int) -> bytes:
-    """One image's label file: its RECTANGLE shapes (YOLO detection has no other kind)."""
+    """One image's label file: a detection line per RECTANGLE, a segmentation line per POLYGON
+    (YOLO has no form for the other kinds)."""
     lines = []
     for shape in shapes:
-        if shape["kind"] != ShapeKind.RECTANGLE.value or shape["label"] not in classes:
+        if shape["label"] not in classes:
             continue
-        (x1, y1), (x2, y2) = shape["points"]
-        lines.append(f"{classes[shape['label']]} {(x1 + x2) / 2 / width!r} {(y1 + y2) / 2 / height!r}"
-                     f" {(x2 - x1) / width!r} {(y2 - y1) / height!r}\n")
+        if shape["kind"] == ShapeKind.RECTANGLE.value:
+            (x1, y1), (x2, y2) = shape["points"]
+            lines.append(f"{classes[shape['label']]} {(x1 + x2) / 2 / width!r} {(y1 + y2) / 2 / height!r}"
+                         f" {(x2 - x1) / width!r} {(y2 - y1) / height!r}\n")
+        elif shape["kind"] == ShapeKind.POLYGON.value:
+            coordinates = " ".join(f"{x / width!r} {y / height!r}" for x, y in shape["points"])
+            lines.append(f"{classes[shape['label']]} {coordinates}\n")
     return "".join(lines).encode()

@@ -101,6 +101,43 @@ async def test_yolo_round_trip(api, world):
     await assert_quality_counts_match_a_rebuild()
 
 
+async def test_yolo_round_trip_keeps_polygons(api, world):
+    """Segmentation lines (`class x1 y1 x2 y2 ...`) give POLYGONs; the export writes POLYGONs so,
+    boxes as detection lines, in the shapes' order; a COCO polygon survives COCO -> YOLO -> import."""
+    await add_assets(api, world, ["a.jpg"])  # 100 x 100
+    lines = "0 0.1 0.1 0.5 0.1 0.3 0.4\n1 0.5 0.5 0.2 0.4\n1 0 0 1 0 1 1 0 1\n"
+    result = await import_file(api, world.manager, world.ids["version"], "YOLO", yolo_zip({"labels/a.txt": lines}), "seg.zip")
+    assert (result["errors"], result["assetsAnnotated"], result["shapesAdded"]) == ([], 1, 3)
+    expected = {"a.jpg": [("POLYGON", "car", [(10, 10), (50, 10), (30, 40)]), ("RECTANGLE", "person", [(40, 30), (60, 70)]),
+                          ("POLYGON", "person", [(0, 0), (100, 0), (100, 100), (0, 100)])]}
+    assert {n: a["shapes"] for n, a in (await version_assets(api, world.manager, world.ids["version"])).items()} == expected
+
+    response = await download(api, world.manager, world.ids["version"], "YOLO")
+    with zipfile.ZipFile(io.BytesIO(response.content)) as exported:
+        written = exported.read("labels/a.txt").decode().splitlines()
+    assert [len(line.split()) for line in written] == [7, 5, 9]
+    copy = await new_version(api, world, "v2")
+    await api.data("mutation($i: AddAssetsInput!) { addAssets(input: $i) { errors { code } } }",
+                   {"i": {"datasetVersionId": copy, "assets": [{"filename": "a.png", "width": 100, "height": 100}]}}, world.manager)
+    again = await import_file(api, world.manager, copy, "YOLO", response.content, "export.zip")
+    assert (again["errors"], again["shapesAdded"]) == ([], 3)
+    assert {n: a["shapes"] for n, a in (await version_assets(api, world.manager, copy)).items()} == {"a.png": expected["a.jpg"]}
+
+    # COCO's polygons (b.jpg, 100 x 50) and boxes through a YOLO export into a third version.
+    third = await new_version(api, world, "v3")
+    assert (await import_file(api, world.manager, third, "COCO", as_bytes(STREET)))["errors"] == []
+    response = await download(api, world.manager, third, "YOLO")
+    fourth = await new_version(api, world, "v4")
+    assets = [{"filename": name, "width": w, "height": h} for name, (w, h) in (("a.jpg", (640, 480)), ("b.jpg", (100, 50)))]
+    await api.data("mutation($i: AddAssetsInput!) { addAssets(input: $i) { errors { code } } }",
+                   {"i": {"datasetVersionId": fourth, "assets": assets}}, world.manager)
+    again = await import_file(api, world.manager, fourth, "YOLO", response.content, "export.zip")
+    assert (again["errors"], again["shapesAdded"]) == ([], 4)
+    found = await version_assets(api, world.manager, fourth)
+    assert {n: a["shapes"] for n, a in found.items()} == {n: EXPECTED[n]["shapes"] for n in ("a.jpg", "b.jpg")}
+    await assert_quality_counts_match_a_rebuild()
+
+
 async def test_a_yolo_export_names_every_label_file_once(api, world):
     """Two assets sharing a stem: the second's file gets its id appended, and a name so made
     that another asset already has is not written twice (one entry would hide the other)."""

@@ -29,8 +29,11 @@ import asyncpg
 import httpx
 import pytest
 from campaign_helpers import ISSUE, LAUNCH, REASSIGN, SUBMIT, add_assets, all_tasks, campaign_with_steps
+from import_helpers import import_file, yolo_zip
 
+from stepwise.models.db.datasets import Asset
 from stepwise.schema.ids import decode_id
+from tests.api.test_import_export import assert_quality_counts_match_a_rebuild
 from tests.api.test_concurrency import log_in, redis_url
 from tests.conftest import SQLITE_SETTINGS, Api, build_world, running_server
 
@@ -166,9 +169,32 @@ async def test_racing_transitions_and_worker_removal_on_two_sqlite_processes(mig
         await run_rounds(base, migrated_sqlite_url)
 
 
-async def waiting_on_locks(conn, database: str) -> int:
-    return await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
-                               database)
+class HeldRowLock:
+    """A transaction holding one row's lock (released by `release()`, rolled back), and a second
+    connection that counts the sessions of the database waiting on a lock."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.database = url.replace("postgres://", "postgresql://", 1), url.rsplit("/", 1)[1]
+
+    async def __aenter__(self) -> HeldRowLock:
+        self.blocker, self.watcher = await asyncpg.connect(self.url), await asyncpg.connect(self.url)
+        self.transaction = self.blocker.transaction()
+        await self.transaction.start()
+        return self
+
+    async def lock(self, table: str, row_id: int) -> None:
+        await self.blocker.execute(f"SELECT 1 FROM {table} WHERE id = $1 FOR UPDATE", row_id)
+
+    async def waiting(self) -> int:
+        return await self.watcher.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", self.database)
+
+    async def release(self) -> None:
+        await self.transaction.rollback()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.blocker.close()
+        await self.watcher.close()
 
 
 async def test_a_rework_back_to_a_worker_being_removed_is_serialized_with_the_removal(api, settings_env):
@@ -193,28 +219,56 @@ async def test_a_rework_back_to_a_worker_being_removed_is_serialized_with_the_re
     created = await api.data("mutation($i: CreateIssueInput!) { createIssue(input: $i) { errors { code } } }",
                              {"i": {"assetId": asset, **ISSUE}}, world.contributor)
     assert created["createIssue"]["errors"] == []
-    database = url.rsplit("/", 1)[1]
-    blocker = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
-    watcher = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
-    try:
-        transaction = blocker.transaction()
-        await transaction.start()
-        await blocker.execute("SELECT 1 FROM task WHERE id = $1 FOR UPDATE", decode_id(task, "Task"))
+    async with HeldRowLock(url) as held:
+        await held.lock("task", decode_id(task, "Task"))
         rework = asyncio.create_task(api.data(RACERS["rework"], {"i": {"taskId": task}}, world.contributor))
-        while await waiting_on_locks(watcher, database) < 1:  # the rework waits on the task's row
+        while await held.waiting() < 1:  # the rework waits on the task's row
             await asyncio.sleep(0.02)
         remove = asyncio.create_task(api.data(RACERS["remove"], {"i": {"datasetId": ids["dataset"], "userId": ids["labeler"]}},
                                               world.manager))
         for _ in range(100):  # the removal either finishes (the race lost) or waits on a lock too
-            if remove.done() or await waiting_on_locks(watcher, database) >= 2:
+            if remove.done() or await held.waiting() >= 2:
                 break
             await asyncio.sleep(0.02)
-        await transaction.rollback()
+        await held.release()
         reworked, removed = await rework, await remove
-    finally:
-        await blocker.close()
-        await watcher.close()
     assert reworked["sendTaskToRework"]["errors"] == []
     assert [e["code"] for e in removed["removeDatasetWorker"]["errors"]] == ["INVALID_STATE"], removed
     state = (await api.data(STATE, {"t": task}, world.manager))["task"]
     assert (state["status"], state["assignee"]) == ("TO_REWORK", {"username": "labeler1"})
+
+
+async def test_a_yolo_import_and_the_acceptance_of_the_same_asset_keep_the_quality_counts(api, settings_env):
+    """PostgreSQL, made deterministic: a YOLO import replacing an asset's annotation and the
+    final submit of that asset's task (the workflow's end writes the task's annotation to the
+    asset) both take the old annotation's shapes out of the quality counts and add the new ones.
+    The test holds the asset's row lock until both wait on a lock, then lets go. Before the fix
+    both read the old annotation before waiting (on the asset's UPDATE), so its shapes were taken
+    out twice; now each locks the asset first, and the second one reads what the first wrote."""
+    url = settings_env["STEPWISE_DATABASE_URL"]
+    if not url.startswith("postgres"):
+        pytest.skip("SQLite runs one write transaction at a time: nothing can interleave")
+    world = await build_world(api)
+    [asset] = await add_assets(api, world, ["a.jpg"], annotated=["a.jpg"])
+    campaign, _ = await campaign_with_steps(api, world, [("Annotate", "ANNOTATION", ["labeler1"])])
+    assert (await api.data(LAUNCH, {"c": campaign}, world.manager))["launchCampaign"]["errors"] == []
+    [task] = [t["id"] for t in await all_tasks(api, world, campaign)]
+    polygon = {"label": "person", "kind": "POLYGON", "points": [{"x": 1, "y": 1}, {"x": 50, "y": 1}, {"x": 9, "y": 60}]}
+    labels = yolo_zip({"labels/a.txt": "0 0.5 0.5 0.2 0.4\n0 0.2 0.2 0.3 0.3\n"})
+    async with HeldRowLock(url) as held:
+        await held.lock("asset", decode_id(asset["id"], "Asset"))
+        submit = asyncio.create_task(api.data(SUBMIT, {"i": {"taskId": task, "shapes": [polygon]}}, world.labeler))
+        imported = asyncio.create_task(import_file(api, world.manager, world.ids["version"], "YOLO", labels, "labels.zip"))
+        waiting = 0
+        for _ in range(500):  # both wait on the asset's row (a failure would end either early)
+            waiting = await held.waiting()
+            if submit.done() or imported.done() or waiting >= 2:
+                break
+            await asyncio.sleep(0.02)
+        await held.release()
+        submitted, result = await submit, await imported
+    assert submitted["submitTask"]["errors"] == [] and result["errors"] == []
+    assert waiting == 2  # the interleaving happened: both read nothing of the asset before it
+    [last] = await Asset.filter(id=decode_id(asset["id"], "Asset")).values_list("annotation", flat=True)
+    assert [s["kind"] for s in last] in (["POLYGON"], ["RECTANGLE", "RECTANGLE"])  # one of the two wrote last, whole
+    await assert_quality_counts_match_a_rebuild()

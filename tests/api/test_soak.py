@@ -8,9 +8,17 @@ The server process is sampled before, every 2 s during, and after the run: resid
 answer GET /health, which needs the loop and one indexed read). What must hold: no request
 answered 5xx or with a top-level error, every payload error one the client's own action explains
 (a task another client moved first), the subscribers received updates throughout, the open files
-after the run are those before it (nothing leaked by closed clients), and memory in the second
-half of the run does not keep growing (its last sample within 15% or 20 MB of the second half's
-first). The figures are printed (docs/reliability.md, "Soak").
+after the run are those before it (nothing leaked by closed clients), and memory does not keep
+growing once warm.
+
+Memory: the first half of the run is warm-up (SQLite's page caches, the feeds' bounded caches
+and the allocator's arenas fill while the data grows). Over the second half a straight line is
+fitted through the resident-memory samples (least squares, so that one sample's allocator noise
+does not decide); the rise it gives over that half must stay under MEMORY_RISE_MB. A leak that
+keeps something per request or per event shows as a steady slope: the one this test found
+(graphql-core memoizing every subscription event, schema/execution.py) gave ~20 MB over the
+second half of a 240 s run. A 20 s run (CI) is too short to show a slow leak: 600 s by hand is
+the check that counts. The figures are printed (docs/reliability.md, "Soak").
 """
 
 from __future__ import annotations
@@ -31,6 +39,9 @@ from tests.api.test_kill9 import server_process
 from tests.conftest import SQLITE_SETTINGS, Api, build_world
 
 SECONDS = float(os.environ.get("STEPWISE_TEST_SOAK_SECONDS", "20"))
+# The server's loop budget: off, as in production; on (20) to check that no statement on the
+# loop runs long under this traffic (docs/reliability.md, "Soak").
+LOOP_BUDGET_MS = os.environ.get("STEPWISE_TEST_SOAK_LOOP_BUDGET_MS", "0")
 STEPS = [("Annotate", "ANNOTATION", ["labeler1", "contributor1"]), ("Review", "REVIEW", ["contributor1", "manager1"])]
 MY_TASKS = "query($o: ID!) { myTasks(organizationId: $o) { tasks { id status } } }"
 SUBMIT = "mutation($i: SubmitTaskInput!) { submitTask(input: $i) { errors { code } } }"
@@ -42,6 +53,7 @@ PROGRESS_FEED = "subscription($c: ID!) { campaignProgress(campaignId: $c) { perc
 # Refusals that racing clients cause one another (another client moved the task first, or the
 # workers finished every task, so the campaign is COMPLETED, after the MANAGER read a page).
 RACE_CODES = {"CONFLICT", "INVALID_STATE", "NOT_ASSIGNEE", "OPEN_ISSUES", "CAMPAIGN_NOT_ONGOING"}
+MEMORY_RISE_MB = 6.0  # the fitted rise over the second half allowed for allocator noise (module docstring)
 
 
 def sample(pid: int) -> tuple[float, int]:
@@ -136,10 +148,9 @@ async def subscriber(base: str, token: str, query: str, campaign: str, received:
 
 @pytest.mark.timeout(SECONDS + 180)
 async def test_mixed_traffic_soak_keeps_memory_files_and_lag_flat(migrated_sqlite_url, tmp_path):
-    # As production runs: the loop budget off (the suite's 20 ms budget is a tool for finding
-    # slow statements; docs/reliability.md, "Soak", says what it found here).
+    # By default as production runs: the loop budget off (LOOP_BUDGET_MS above).
     env = {"STEPWISE_DATABASE_URL": migrated_sqlite_url, "STEPWISE_DATA_DIR": str(tmp_path), **SQLITE_SETTINGS,
-           "STEPWISE_SQLITE_LOOP_BUDGET_MS": "0", "STEPWISE_LOG_LEVEL": "WARNING"}
+           "STEPWISE_SQLITE_LOOP_BUDGET_MS": LOOP_BUDGET_MS, "STEPWISE_LOG_LEVEL": "WARNING"}
     log = tmp_path / "server.log"
     try:
         await run_soak(env, str(log))
@@ -169,14 +180,14 @@ async def run_soak(env: dict[str, str], log: str) -> None:
             jobs.append(asyncio.create_task(traffic.client(traffic.manager, 99)))
             jobs.append(asyncio.create_task(subscriber(base, world.contributor, TASK_UPDATES, campaign, updates, traffic.stop)))
             jobs.append(asyncio.create_task(subscriber(base, world.manager, PROGRESS_FEED, campaign, progress, traffic.stop)))
-            samples = []
+            samples = []  # (resident MB, open files, /health ms, seconds since the start)
             started = time.monotonic()
             while time.monotonic() - started < SECONDS:
                 await asyncio.sleep(2)
                 for job in jobs:
                     if job.done():
                         job.result()  # a client's failure ends the run with its assertion
-                samples.append((*sample(process.pid), await lag_ms(probe)))
+                samples.append((*sample(process.pid), await lag_ms(probe), time.monotonic() - started))
             traffic.stop.set()
             await asyncio.gather(*jobs)
             await asyncio.sleep(1)  # the closed websockets' sockets go
@@ -193,5 +204,15 @@ async def run_soak(env: dict[str, str], log: str) -> None:
     # that load opens); later ones may not add to it, and after the clients left none may remain.
     assert max(s[1] for s in samples) <= samples[0][1] + 2 and after[1] <= samples[0][1] - 7, (before, samples, after)
     second_half = samples[len(samples) // 2:]
-    first, last = second_half[0][0], second_half[-1][0]
-    assert last <= first * 1.15 or last - first < 20, [s[0] for s in samples]
+    rise = fitted_rise([s[3] for s in second_half], [s[0] for s in second_half])
+    print(f"memory over the second half: {second_half[0][0]:.1f} -> {second_half[-1][0]:.1f} MB, fitted rise {rise:.1f} MB;"
+          f" every 10th sample: {[round(s[0], 1) for s in samples[::10]]}")
+    assert rise < MEMORY_RISE_MB, [round(s[0], 1) for s in samples]
+
+
+def fitted_rise(seconds: list[float], megabytes: list[float]) -> float:
+    """How much a least-squares line through the samples rises from the first to the last."""
+    if len(seconds) < 2:
+        return 0.0
+    slope, _ = statistics.linear_regression(seconds, megabytes)
+    return slope * (seconds[-1] - seconds[0])

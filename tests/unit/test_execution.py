@@ -1,9 +1,13 @@
-"""The fast path for plain leaf fields (schema/execution.py) answers exactly as graphql-core does."""
+"""The fast path for plain leaf fields (schema/execution.py) answers exactly as graphql-core does,
+and a subscription's events keep nothing once delivered."""
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import gc
+import tracemalloc
+from collections.abc import AsyncGenerator
 
 import pytest
 import strawberry
@@ -104,3 +108,43 @@ def test_errors_are_worded_by_graphql_core():
         ("Enum 'Color' cannot represent value: 'GREEN'", ("items", 3, "color")),
         ("Int cannot represent non-integer value: 'many'", ("items", 2, "count")),
     ]
+
+
+@strawberry.type
+class Update:
+    kind: str
+    item: Item
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def updates(self, count: int) -> AsyncGenerator[Update, None]:
+        for n in range(count):
+            yield Update(kind=f"k{n}", item=Item(name="a", nickname=None, count=n, color=Color.RED, ratio=0.5, later=n))
+
+
+async def _memory_after_events(schema: strawberry.Schema, warm: int, total: int) -> tuple[int, int]:
+    """Traced bytes after `warm` events and after `total`, with the subscription still open."""
+    stream = await schema.subscribe("subscription { updates(count: %d) { kind item { name count shout } } }" % total)
+    marks = []
+    n = 0
+    async for result in stream:
+        assert result.errors is None, result.errors
+        n += 1
+        if n in (warm, total):
+            gc.collect()
+            marks.append(tracemalloc.get_traced_memory()[0])
+    return marks[0], marks[1]
+
+
+def test_a_long_subscription_keeps_nothing_per_event():
+    """graphql-core 3.3.2 memoized every event's subfields on the subscription's executor: it
+    grew by each event for as long as the subscription lived (schema/execution.py)."""
+    schema = strawberry.Schema(query=Query, subscription=Subscription, execution_context_class=PlainLeafExecutionContext)
+    tracemalloc.start()
+    try:
+        warm, end = asyncio.run(_memory_after_events(schema, 200, 2_200))
+    finally:
+        tracemalloc.stop()
+    assert end - warm < 64 * 1024, end - warm  # 2,000 events kept 4.1 MB before the fix

@@ -5,6 +5,7 @@ the test says which file to revisit before anything else breaks in a less readab
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 import threading
 from importlib.metadata import version
@@ -164,6 +165,22 @@ def test_graphql_core_calls_the_overridden_execute_field():
     result = schema.execute_sync("{ items { name } }")
     assert result.errors is None and result.data == {"items": [{"name": "a"}, {"name": "b"}]}
     relies(calls == ["items", "name", "name"], "graphql-core calling ExecutionContext.execute_field per field", EXECUTION)
+
+
+def test_a_subscription_event_runs_on_a_copy_with_the_memos_the_override_replaces():
+    """schema/execution.py gives each event's executor memos of its own: graphql-core must still
+    make them with build_per_event_executor and keep them in these two attributes."""
+    from graphql import parse
+    graphql_execute = importlib.import_module("graphql.execution.execute")  # the package exports a function so named
+
+    schema = strawberry.Schema(query=ItemsQuery, execution_context_class=PlainLeafExecutionContext)
+    relies("executor.build_per_event_executor" in inspect.getsource(graphql_execute.map_source_to_response_event),
+           "graphql-core building each subscription event's executor with build_per_event_executor", EXECUTION)
+    executor = PlainLeafExecutionContext.build(schema._schema, parse("{ items { name } }"))
+    relies(isinstance(executor._relevant_sub_fields, dict) and hasattr(executor, "_stream_usages"),
+           "Executor._relevant_sub_fields and _stream_usages (the per-execution memos)", EXECUTION)
+    event = executor.build_per_event_executor(None)
+    assert event._relevant_sub_fields is not executor._relevant_sub_fields
 
 
 def test_uvicorn_httptools_protocol_has_the_hooks_the_headers_deadline_overrides():
