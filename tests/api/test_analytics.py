@@ -289,6 +289,21 @@ async def test_quality_of_a_version(api, world):
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
+async def test_areas_are_counted_at_three_significant_digits(api, world):
+    assets = [
+        # 1920 × 1080 = 2,073,600 counts as 2,070,000; boxes 123 × 101 = 12,423 (12,400) and 10 × 12.5 = 125
+        {"filename": "big.jpg", "width": 1920, "height": 1080,
+         "shapes": [shape("car", "RECTANGLE", (0, 0), (123, 101)), shape("car", "RECTANGLE", (0, 0), (10, 12.5))]},
+        {"filename": "odd.jpg", "width": 1921, "height": 1079},  # 2,072,759: the same count as the first
+    ]
+    payload = (await api.data("mutation($i: AddAssetsInput!) { addAssets(input: $i) { errors { code } } }",
+                              {"i": {"datasetVersionId": world.ids["version"], "assets": assets}}, world.manager))
+    assert payload["addAssets"]["errors"] == []
+    q = (await api.data(QUALITY, {"v": world.ids["version"], "bins": 2}, world.manager))["datasetVersion"]["quality"]
+    assert q["shapeAreas"] == [{"lower": 125.0, "upper": 6262.5, "count": 1}, {"lower": 6262.5, "upper": 12400.0, "count": 1}]
+    assert q["assetAreas"] == [{"lower": 2070000.0, "upper": 2070000.0, "count": 2}]
+
+
 async def test_analytics_never_load_rows_into_python(api, world, fake_clock, count_queries, monkeypatch):
     """Ten more completions (and twenty more tasks) cost no statement and no row more: the counting
     happens in SQL. A version that read events or tasks into Python would fetch ten rows more at least."""

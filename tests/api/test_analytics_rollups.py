@@ -145,3 +145,28 @@ async def test_the_rollup_statement_reads_its_unique_index(api, world, fake_cloc
     plan = await _plan(*q.rollup_completions_statement(query, hours))
     assert "completion_rollup" in plan and ("INDEX" in plan or "Index" in plan), plan
     assert "Seq Scan" not in plan and not any(line.startswith("SCAN completion_rollup") for line in plan.splitlines())
+
+
+async def test_migration_0010_merges_exact_areas_into_their_rounded_rows(api, world, monkeypatch):
+    """A database from before keeps one row per exact area; migration 0010 leaves the counts a
+    rebuild at three significant digits gives (several exact areas share one rounded row)."""
+    import importlib
+    from types import SimpleNamespace
+
+    from stepwise.models.actions import rollups
+
+    migration = importlib.import_module("stepwise.models.db.migrations.0010_quality_area_precision")
+    assets = [{"filename": f"m{i}.jpg", "width": 1000 + i, "height": 40,
+               "shapes": [{**BOX, "points": [{"x": 0, "y": 0}, {"x": 100 + i, "y": 37.5}]}, POLYGON]} for i in range(12)]
+    payload = (await api.data(ASSETS, {"i": {"datasetVersionId": world.ids["version"], "assets": assets}},
+                              world.manager))["addAssets"]
+    assert payload["errors"] == []
+    expected = (await _rebuilt())[1]
+    monkeypatch.setattr(rollups, "kept_area", lambda x, postgres: x)  # the counts as written before 0010
+    exact = (await _rebuilt())[1]
+    monkeypatch.undo()
+    assert len(exact) > len(expected) and sum(r[4] for r in exact) == sum(r[4] for r in expected)
+    async with sql.bulk_transaction():
+        await migration.merge_rounded(None, SimpleNamespace(client=sql.current_connection()))
+    assert (await _rollup_rows())[1] == expected
+    assert 3_790.0 in {row[3] for row in expected}  # the box 101 × 37.5 = 3,787.5 counts as 3,790
