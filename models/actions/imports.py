@@ -22,7 +22,14 @@ from tortoise.exceptions import IntegrityError
 from stepwise.models import clock
 from stepwise.models.actions.datasets import find_version
 from stepwise.models.actions.new_assets import add_tasks_for_new_assets
-from stepwise.models.actions.rollups import quality_counts_write
+from stepwise.models.actions.rollups import (
+    POSTGRES_QUALITY_COUNT_UPSERT,
+    QUALITY_COUNT_UPSERT,
+    QualityCounts,
+    quality_count_columns,
+    quality_counts_of,
+    quality_counts_write,
+)
 from stepwise.models.db import sql
 from stepwise.models.db.datasets import DatasetVersion
 from stepwise.models.errors import DomainError, ErrorCode, invalid_input
@@ -65,11 +72,12 @@ async def import_annotations(access: Access, version_id: int, format: Annotation
     incoming = checked_upload(file, max_bytes)
     labels = await reads.labels_by_name(version.id)
     started = time.perf_counter()
+    phases = Phases()
     with paused_gc():
         if format is AnnotationFormat.COCO:
-            assets = await asyncio.to_thread(_read_coco, incoming.path, labels)
-            read = time.perf_counter()
-            created = await _add_assets(version.id, assets)
+            assets, counts = await asyncio.to_thread(_read_coco, incoming.path, labels)
+            read = phases.last = time.perf_counter()
+            created = await _add_assets(version.id, assets, counts, phases)
             shapes = sum(len(a.shapes) for a in assets if a.shapes)
             result = ImportResult(version, len(assets), sum(1 for a in assets if a.shapes is not None), shapes, created)
         else:
@@ -79,14 +87,32 @@ async def import_annotations(access: Access, version_id: int, format: Annotation
             read = time.perf_counter()
             await _annotate(annotations)
             result = ImportResult(version, 0, len(annotations), sum(len(s) for _, s in annotations), None)
-    logger.info("%s import into version %s: %d assets added, %d annotated, %d shapes; read %.0f ms, written %.0f ms",
+    logger.info("%s import into version %s: %d assets added, %d annotated, %d shapes; read %.0f ms, written %.0f ms%s",
                 format.value, version.id, result.assets_added, result.assets_annotated, result.shapes_added,
-                (read - started) * 1000, (time.perf_counter() - read) * 1000)
+                (read - started) * 1000, (time.perf_counter() - read) * 1000, phases)
     return result
 
 
-def _read_coco(path: Path, labels: dict[str, int]) -> list[ImportedAsset]:
-    return coco.read(path.read_bytes(), labels)
+class Phases:
+    """Where a write's time went, for the import's log line: (name, ms) since the previous lap."""
+
+    def __init__(self) -> None:
+        self.laps: list[tuple[str, float]] = []
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps.append((name, (now - self.last) * 1000))
+        self.last = now
+
+    def __str__(self) -> str:
+        return f" ({', '.join(f'{name} {ms:.0f} ms' for name, ms in self.laps)})" if self.laps else ""
+
+
+def _read_coco(path: Path, labels: dict[str, int]) -> tuple[list[ImportedAsset], QualityCounts]:
+    """The file's assets, and their quality counts (counted here, off the event loop)."""
+    assets = coco.read(path.read_bytes(), labels)
+    return assets, quality_counts_of((a.width, a.height, a.shapes) for a in assets)
 
 
 def _match_yolo(names: list[str], files: dict[str, yolo.LabelFile], labels: dict[str, int],
@@ -125,7 +151,11 @@ def _encoded(shapes: list[dict] | None) -> str | None:
     return None if shapes is None else orjson.dumps(shapes).decode()
 
 
-async def _add_assets(version_id: int, assets: list[ImportedAsset]) -> TasksCreated | None:
+async def _add_assets(version_id: int, assets: list[ImportedAsset], quality: QualityCounts,
+                      phases: Phases) -> TasksCreated | None:
+    """Insert the assets, add their quality counts (those counted already, then the statement
+    over the assets left to it), create their tasks."""
+    counts, left = quality
     if not assets:
         return None
     now = clock.now()
@@ -137,7 +167,12 @@ async def _add_assets(version_id: int, assets: list[ImportedAsset]) -> TasksCrea
                            [a.url for a in assets], [_encoded(a.shapes) for a in assets]]
                 added = await sql.fetch(POSTGRES_INSERT, [version_id, now, now, *columns])
                 ids = [row[0] for row in added]
-                await sql.execute(*quality_counts_write(True, "a.id = ANY(?::int[])", [ids], 1, asset_areas=True))
+                phases.lap("assets")
+                if counts:
+                    await sql.execute(POSTGRES_QUALITY_COUNT_UPSERT, [version_id, *quality_count_columns(counts)])
+                if left:
+                    await sql.execute(*quality_counts_write(True, "a.id = ANY(?::int[])", [[ids[i] for i in left]], 1,
+                                                            asset_areas=True))
             else:
                 first_id = await sql.next_id("asset")
                 await sql.execute_many(SQLITE_INSERT, [
@@ -146,9 +181,16 @@ async def _add_assets(version_id: int, assets: list[ImportedAsset]) -> TasksCrea
                 # One writer at a time on SQLite: this version's rows from first_id are this call's.
                 added = await sql.fetch("SELECT id, annotation IS NOT NULL FROM asset WHERE version_id = ? AND id >= ?"
                                         " ORDER BY id", [version_id, first_id])
-                await sql.execute(*quality_counts_write(False, "a.version_id = ? AND a.id >= ?", [version_id, first_id],
-                                                        1, asset_areas=True))
-            return await add_tasks_for_new_assets(version_id, [(row[0], bool(row[1])) for row in added])
+                phases.lap("assets")
+                await sql.execute_many(QUALITY_COUNT_UPSERT, [(version_id, *key, n) for key, n in counts.items()])
+                if left:
+                    await sql.execute(*quality_counts_write(False, "a.id IN (SELECT value FROM json_each(?))",
+                                                            [orjson.dumps([added[i][0] for i in left]).decode()], 1,
+                                                            asset_areas=True))
+            phases.lap("quality counts")
+            created = await add_tasks_for_new_assets(version_id, [(row[0], bool(row[1])) for row in added])
+            phases.lap("tasks")
+            return created
     except IntegrityError:
         # The unique (version, filename) index refused a row: name the first one already there.
         present = await reads.filenames(version_id)

@@ -5,8 +5,9 @@ benchmarks that write raw rows). Each rebuild statement computes the same figure
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from stepwise.models.actions.task_writes import TaskEventRow
 from stepwise.models.db.rollups import BIN_COLUMNS, DURATION_BINS
@@ -184,6 +185,73 @@ def kept_area(x: str, postgres: bool) -> str:
     cases += [f"WHEN {x} < 1e{d + 1} THEN {_scaled(x, d - AREA_DIGITS + 1, postgres)}"
               for d in range(_LOWEST_DECADE, _HIGHEST_DECADE)]
     return f"CAST(CASE {' '.join(cases)} ELSE {_scaled(x, _HIGHEST_DECADE - AREA_DIGITS + 1, postgres)} END AS {real})"
+
+
+def _kept_in_steps(x: float, exponent: int) -> float:
+    # the arithmetic of _scaled, in the same float64 operations, so the same value to the bit
+    if exponent < 0:
+        return math.floor(x * float(f"1e{-exponent}") + 0.5) / float(f"1e{-exponent}")
+    return math.floor(x / float(f"1e{exponent}") + 0.5) * float(f"1e{exponent}")
+
+
+def kept_area_value(x: float) -> float:
+    """kept_area computed in Python: equal to the SQL's result for the same float."""
+    if x < 0:
+        return x
+    if x < float(f"1e{_LOWEST_DECADE}"):
+        return _kept_in_steps(x, _LOWEST_DECADE - AREA_DIGITS)
+    for d in range(_LOWEST_DECADE, _HIGHEST_DECADE):
+        if x < float(f"1e{d + 1}"):
+            return _kept_in_steps(x, d - AREA_DIGITS + 1)
+    return _kept_in_steps(x, _HIGHEST_DECADE - AREA_DIGITS + 1)
+
+
+# (kind, label, kept value) -> n, and the indexes of the assets left to quality_counts_write
+QualityCounts = tuple[dict[tuple[str, int, float], int], list[int]]
+
+
+def quality_counts_of(assets: Iterable[tuple[int, int, list[dict] | None]]) -> QualityCounts:
+    """The quality counts that quality_counts_write(asset_areas=True, sign 1) would add for these
+    (width, height, shapes as stored) assets, counted in Python from shapes already in memory (an
+    import), and the indexes of the assets it leaves to that statement: those with a POLYGON,
+    whose shoelace sum SQL adds in its own order. A RECTANGLE's area is the same two subtractions
+    and one product as the SQL's, so the same float."""
+    counts: dict[tuple[str, int, float], int] = {}
+    left: list[int] = []
+    for index, (width, height, shapes) in enumerate(assets):
+        if shapes is not None and any(shape["kind"] == "POLYGON" for shape in shapes):
+            left.append(index)
+            continue
+        key = ("ASSET_AREA", 0, kept_area_value(float(width * height)))
+        counts[key] = counts.get(key, 0) + 1
+        if shapes is None:
+            continue
+        key = ("SHAPE_COUNT", 0, float(len(shapes)))
+        counts[key] = counts.get(key, 0) + 1
+        for shape in shapes:
+            if shape["kind"] == "RECTANGLE":
+                (x1, y1), (x2, y2) = shape["points"]
+                area = kept_area_value(float(abs(x2 - x1) * abs(y2 - y1)))
+            else:
+                area = -1.0
+            key = ("SHAPE", shape.get("label") or 0, area)
+            counts[key] = counts.get(key, 0) + 1
+    return counts, left
+
+
+_QUALITY_CONFLICT = "ON CONFLICT (version_id, kind, label_id, value) DO UPDATE SET n = quality_value_count.n + excluded.n"
+# Counts from quality_counts_of: rows (version, kind, label, value, n) for an executemany on
+# SQLite; on PostgreSQL one statement over the columns (quality_count_columns).
+QUALITY_COUNT_UPSERT = ("INSERT INTO quality_value_count (version_id, kind, label_id, value, n) VALUES (?, ?, ?, ?, ?)"
+                        f" {_QUALITY_CONFLICT}")
+POSTGRES_QUALITY_COUNT_UPSERT = (
+    "INSERT INTO quality_value_count (version_id, kind, label_id, value, n) SELECT ?, k, l, v, n"
+    f" FROM unnest(?::text[], ?::int[], ?::float8[], ?::int[]) AS t(k, l, v, n) WHERE true {_QUALITY_CONFLICT}")
+
+
+def quality_count_columns(counts: dict[tuple[str, int, float], int]) -> list[list]:
+    """kinds, labels, values, counts: POSTGRES_QUALITY_COUNT_UPSERT's arrays."""
+    return [[key[0] for key in counts], [key[1] for key in counts], [key[2] for key in counts], list(counts.values())]
 
 
 def quality_counts_write(postgres: bool, where: str, params: Sequence, sign: int,

@@ -27,7 +27,8 @@ def connection_config(database_url: str, sqlite_engine: str = "inline", loop_bud
     (sqlite_engine.py): IMMEDIATE write transactions, short statements on the event loop, each
     checked against `loop_budget_ms` of CPU time when it is not 0, and long ones on a thread. With
     `aiosqlite`: Tortoise's own client, every statement on its connection thread. PostgreSQL: the
-    URL's settings, with a pool that does not reset a connection it gets back (keep_session)."""
+    URL's settings, with a pool that does not reset a connection it gets back (keep_session), and
+    the JIT compiler off on its connections."""
     if database_url.startswith("sqlite://"):
         path = database_url.removeprefix("sqlite://")
         if shares_file(path):
@@ -47,6 +48,10 @@ def connection_config(database_url: str, sqlite_engine: str = "inline", loop_bud
         }
     config = expand_db_url(database_url.replace("postgresql://", "postgres://", 1))
     config["credentials"]["reset"] = keep_session
+    # No JIT: PostgreSQL compiles any statement its planner costs above jit_above_cost, and a bulk
+    # write (an import's quality counts, a launch) spent 1-1.5 s compiling to save less than that
+    # (docs/benchmarks.md, issue 12). Stepwise's statements are indexed or one pass over a version.
+    config["credentials"].setdefault("server_settings", {})["jit"] = "off"
     return config
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import zipfile
 
 from campaign_helpers import LAUNCH, add_assets, all_tasks, campaign_with_steps
@@ -43,6 +44,27 @@ async def assert_quality_counts_match_a_rebuild() -> None:
         for statement, params in quality_rebuild(sql.is_postgres(sql.current_connection())):
             await sql.execute(statement, params)
     assert written == [tuple(row) for row in await sql.fetch(query)]
+
+
+async def test_imported_quality_counts_equal_a_rebuild_with_rounded_areas(api, world):
+    """An import counts its boxes' areas in Python (polygons in SQL): the same rows, at three
+    significant digits, as the rebuild's statement over the stored annotations."""
+    rng = random.Random(7)
+    images = [(i, f"r{i}.jpg", rng.choice([640, 1920, 1001]), rng.choice([480, 1080, 333])) for i in range(1, 61)]
+    annotations = []
+    for image_id, _, width, height in images:
+        for _ in range(rng.randint(0, 4)):
+            x, y = round(rng.uniform(0, width / 2), 2), round(rng.uniform(0, height / 2), 2)
+            w, h = round(rng.uniform(0.01, width / 2), rng.choice([0, 2, 6])) or 1, round(rng.uniform(0.01, height / 2), 2)
+            annotations.append({"image_id": image_id, "category_id": rng.randint(1, 2), "bbox": [x, y, w, h]})
+        if image_id % 7 == 0:
+            annotations.append({"image_id": image_id, "category_id": 2, "bbox": [0, 0, 1, 1],
+                                "segmentation": [[1.5, 1, 100.25, 3, 50, 77.75]]})
+    result = await import_file(api, world.manager, world.ids["version"], "COCO", as_bytes(coco(images, annotations)))
+    assert result["errors"] == [] and result["shapesAdded"] == len(annotations)
+    areas = await sql.fetch("SELECT COUNT(*), SUM(n) FROM quality_value_count WHERE kind = 'SHAPE'")
+    assert 0 < areas[0][0] < len(annotations) and areas[0][1] == len(annotations)  # rounded areas shared rows
+    await assert_quality_counts_match_a_rebuild()
 
 
 async def test_coco_round_trip(api, world):
