@@ -187,23 +187,19 @@ def kept_area(x: str, postgres: bool) -> str:
     return f"CAST(CASE {' '.join(cases)} ELSE {_scaled(x, _HIGHEST_DECADE - AREA_DIGITS + 1, postgres)} END AS {real})"
 
 
-def _kept_in_steps(x: float, exponent: int) -> float:
-    # the arithmetic of _scaled, in the same float64 operations, so the same value to the bit
-    if exponent < 0:
-        return math.floor(x * float(f"1e{-exponent}") + 0.5) / float(f"1e{-exponent}")
-    return math.floor(x / float(f"1e{exponent}") + 0.5) * float(f"1e{exponent}")
+# kept_area in Python: the decade's lower bounds (the SQL's literals, as floats) and, per decade,
+# the power of ten x is multiplied or divided by, in the same float64 operations as _scaled.
+_DECADES = tuple(float(f"1e{d}") for d in range(_LOWEST_DECADE, _HIGHEST_DECADE + 1))
+_SCALES = tuple((exponent < 0, float(f"1e{abs(exponent)}")) for exponent in
+                [_LOWEST_DECADE - AREA_DIGITS, *(d - AREA_DIGITS + 1 for d in range(_LOWEST_DECADE, _HIGHEST_DECADE + 1))])
 
 
 def kept_area_value(x: float) -> float:
     """kept_area computed in Python: equal to the SQL's result for the same float."""
     if x < 0:
         return x
-    if x < float(f"1e{_LOWEST_DECADE}"):
-        return _kept_in_steps(x, _LOWEST_DECADE - AREA_DIGITS)
-    for d in range(_LOWEST_DECADE, _HIGHEST_DECADE):
-        if x < float(f"1e{d + 1}"):
-            return _kept_in_steps(x, d - AREA_DIGITS + 1)
-    return _kept_in_steps(x, _HIGHEST_DECADE - AREA_DIGITS + 1)
+    below_one, scale = _SCALES[bisect_right(_DECADES, x)]
+    return math.floor(x * scale + 0.5) / scale if below_one else math.floor(x / scale + 0.5) * scale
 
 
 # (kind, label, kept value) -> n, and the indexes of the assets left to quality_counts_write
