@@ -3,7 +3,7 @@ zip's label files annotate assets already in the version; all or nothing.
 
 The whole file is read and checked first, off the event loop (models/interchange/, pure); only
 then one bulk transaction writes everything with each backend's bulk path: a prepared
-executemany on SQLite, INSERT ... SELECT FROM unnest(...) on PostgreSQL. New assets go through
+executemany on SQLite, COPY on PostgreSQL. New assets go through
 the same path as addAssets' (quality counts, and tasks with their CREATED events when the
 version's campaign takes new assets); the events are returned, to publish after commit.
 """
@@ -139,12 +139,9 @@ def _match_yolo(names: list[str], files: dict[str, yolo.LabelFile], labels: dict
 
 SQLITE_INSERT = ("INSERT INTO asset (version_id, filename, width, height, url, annotation, annotation_updated_at,"
                  " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-# One statement for any number of rows; ids follow the file's order (ORDER BY the ordinality).
-POSTGRES_INSERT = (
-    "WITH added AS (INSERT INTO asset (version_id, filename, width, height, url, annotation, annotation_updated_at,"
-    " created_at) SELECT ?, f, w, h, u, a::jsonb, CASE WHEN a IS NULL THEN NULL ELSE ?::timestamptz END, ?"
-    " FROM unnest(?::text[], ?::int[], ?::int[], ?::text[], ?::text[]) WITH ORDINALITY AS t(f, w, h, u, a, n)"
-    " ORDER BY n RETURNING id, annotation IS NOT NULL AS has) SELECT id, has FROM added ORDER BY id")
+POSTGRES_IDS = "SELECT nextval(pg_get_serial_sequence('asset', 'id')) FROM generate_series(1, ?::int)"
+COPY_COLUMNS = ("id", "version_id", "filename", "width", "height", "url", "annotation", "annotation_updated_at",
+                "created_at")
 
 
 def _encoded(shapes: list[dict] | None) -> str | None:
@@ -163,10 +160,12 @@ async def _add_assets(version_id: int, assets: list[ImportedAsset], quality: Qua
         async with sql.bulk_transaction():
             postgres = sql.is_postgres(sql.current_connection())
             if postgres:
-                columns = [[a.filename for a in assets], [a.width for a in assets], [a.height for a in assets],
-                           [a.url for a in assets], [_encoded(a.shapes) for a in assets]]
-                added = await sql.fetch(POSTGRES_INSERT, [version_id, now, now, *columns])
-                ids = [row[0] for row in added]
+                # Ids taken from the sequence first (in file order), then the rows COPYed in.
+                ids = sorted(row[0] for row in await sql.fetch(POSTGRES_IDS, [len(assets)]))
+                await sql.copy_rows("asset", COPY_COLUMNS, [
+                    (asset_id, version_id, a.filename, a.width, a.height, a.url, _encoded(a.shapes),
+                     None if a.shapes is None else now, now) for asset_id, a in zip(ids, assets, strict=True)])
+                added = [(asset_id, a.shapes is not None) for asset_id, a in zip(ids, assets, strict=True)]
                 phases.lap("assets")
                 if counts:
                     await sql.execute(POSTGRES_QUALITY_COUNT_UPSERT, [version_id, *quality_count_columns(counts)])

@@ -181,3 +181,17 @@ async def execute_many(sql: str, rows: Sequence[Sequence[Any]]) -> None:
     if rows:
         conn = current_connection()
         await conn.execute_many(to_dialect(conn, sql), [list(r) for r in rows])
+
+
+async def copy_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """PostgreSQL only: COPY the rows into the table, in the current transaction: the bulk path for
+    a big insert (no statement text to parse, no array parameters to unnest). A constraint it
+    breaks raises IntegrityError, as an INSERT's would."""
+    import asyncpg  # PostgreSQL's driver: only imported where PostgreSQL is used
+    from tortoise.exceptions import IntegrityError
+
+    async with current_connection().acquire_connection() as connection:
+        try:
+            await connection.copy_records_to_table(table, records=rows, columns=list(columns))
+        except asyncpg.exceptions.IntegrityConstraintViolationError as error:
+            raise IntegrityError(error) from error
