@@ -247,3 +247,19 @@ def test_asyncpg_pool_takes_a_reset_hook_through_tortoise_credentials():
     config = connection_config("postgres://u:p@db.example:5432/stepwise?maxsize=9")
     assert config["credentials"]["reset"] is keep_session
     assert (config["credentials"]["host"], config["credentials"]["maxsize"]) == ("db.example", "9")
+
+
+def test_a_tortoise_asyncpg_transaction_lends_its_connection_for_copy():
+    import asyncpg
+    from tortoise.backends.asyncpg.client import TransactionWrapper
+
+    relies(callable(getattr(TransactionWrapper, "acquire_connection", None))
+           and "records" in inspect.signature(asyncpg.Connection.copy_records_to_table).parameters,
+           "TransactionWrapper.acquire_connection() yielding the asyncpg connection; copy_records_to_table(records=)",
+           "models/db/sql.py (copy_rows)")
+    from stepwise.models.db import connection_config
+
+    config = connection_config("postgres://u:p@db.example:5432/stepwise")
+    relies("server_settings" in inspect.signature(asyncpg.connect).parameters,
+           "asyncpg.connect(server_settings=...) through Tortoise's credentials", "models/db/__init__.py (jit off)")
+    assert config["credentials"]["server_settings"] == {"jit": "off"}
