@@ -152,7 +152,8 @@ class StepwiseGraphQL(GraphQL):
 async def health(request: Request) -> JSONResponse:
     """503 when the database does not answer within two seconds. Otherwise 200: "ok", or
     "degraded" while the broker is lost (reads and writes work; live updates wait for the
-    broker, then catch up), so a load balancer keeps the process."""
+    broker, then catch up), so a load balancer keeps the process. `fanout` counts the shared
+    executions of subscription updates and the deliveries made from them."""
     broker = request.app.state.bus.status()
     try:
         await asyncio.wait_for(ping_database(), HEALTH_TIMEOUT_SECONDS)
@@ -160,7 +161,9 @@ async def health(request: Request) -> JSONResponse:
         logger.warning("health check failed: %s", error)
         return JSONResponse({"status": "unavailable", "database": "unreachable", **broker}, status_code=503)
     status = "ok" if broker["broker"] == "ok" else "degraded"
-    return JSONResponse({"status": status, "database": "ok", **broker})
+    feeds = getattr(request.state, "feeds", None)
+    fanout = {"fanout": feeds.stats.as_dict()} if feeds is not None else {}
+    return JSONResponse({"status": status, "database": "ok", **broker, **fanout})
 
 
 def cors(settings: Settings) -> Middleware:

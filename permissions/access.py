@@ -55,6 +55,20 @@ class Access:
                 worker_roles[key] = DatasetRole(role)
         self._org_roles, self._worker_roles = org_roles, worker_roles
 
+    def roles_key(self) -> tuple | None:
+        """The viewer's roles as a hashable value (None before they are loaded): two viewers
+        with the same key pass every role check alike (subscriptions/shared_results.py)."""
+        if self._org_roles is None or self._worker_roles is None:
+            return None
+        return (tuple(sorted(self._org_roles.items())), tuple(sorted(self._worker_roles.items())))
+
+    def snapshot(self) -> Access:
+        """The same viewer with the roles loaded now, unaffected by a later forget or reload."""
+        copy = Access(self.viewer)
+        if self._org_roles is not None and self._worker_roles is not None:
+            copy._org_roles, copy._worker_roles = dict(self._org_roles), dict(self._worker_roles)
+        return copy
+
     async def org_roles(self) -> dict[int, OrgRole]:
         await self._load()
         return self._org_roles

@@ -15,7 +15,9 @@ with whoever is at its position). Nothing waits in a queue per subscriber, nothi
 log has every event), nothing comes twice (positions only move forward).
 
 Visibility stays per subscriber (permissions/visibility.py, in subscriptions/fields.py): the feed
-hands out events and rows, never decides who sees them.
+hands out events and rows, never decides who sees them. Once a subscriber may see an event, the
+feed's `results` (subscriptions/shared_results.py) give it the payload executed once for every
+subscriber of its group.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from stepwise.models.queries.accounts import roles_of_user, user_rows_by_id
 from stepwise.models.queries.rows import in_list, task_rows
 from stepwise.subscriptions import channels
 from stepwise.subscriptions.bus import Bus, Gap
+from stepwise.subscriptions.shared_results import FanoutStats, SharedResults
 
 logger = logging.getLogger("stepwise.feeds")
 
@@ -41,7 +44,7 @@ Batch = list[dict]
 
 
 class CampaignFeed:
-    def __init__(self, bus: Bus, organization_id: int, campaign_id: int) -> None:
+    def __init__(self, bus: Bus, organization_id: int, campaign_id: int, stats: FanoutStats) -> None:
         self.bus = bus
         self.organization_id = organization_id
         self.campaign_id = campaign_id
@@ -52,6 +55,7 @@ class CampaignFeed:
         self._changed = asyncio.Event()  # replaced at each change: whoever holds the old one wakes
         self._pages: OrderedDict[int, asyncio.Future] = OrderedDict()
         self._tasks, self._users, self._roles = SharedReads(), SharedReads(), SharedReads()
+        self.results = SharedResults(stats)  # one execution per group of subscribers per event
         self._stack = AsyncExitStack()
         self._pump: asyncio.Task | None = None
 
@@ -165,17 +169,17 @@ class CampaignFeed:
 
 
 async def follow_feed(feeds: Feeds, organization_id: int, campaign_id: int, start: Callable[[], Awaitable[int]],
-                      refresh: Callable[[CampaignFeed, Batch], Awaitable[None]]) -> AsyncIterator[dict]:
+                      refresh: Callable[[CampaignFeed, Batch], Awaitable[None]]) -> AsyncIterator[tuple[CampaignFeed, dict]]:
     """The campaign streams' "follow the log" loop: the feed first (registered on the bus), then
     `start()` gives the seq to follow from (read now, or from `after:`), then each page is
     announced to `refresh` (roles reloaded, fresh loaders primed with the feed's rows) before its
-    events come out one by one. Use it under `aclosing`, like stream.follow_log."""
+    events come out one by one, each with the feed. Use it under `aclosing`, like stream.follow_log."""
     async with feeds.campaign(organization_id, campaign_id) as feed:
         async with aclosing(feed.batches(await start())) as batches:
             async for batch in batches:
                 await refresh(feed, batch)
                 for message in batch:
-                    yield message
+                    yield feed, message
 
 
 class SharedReads:
@@ -230,6 +234,7 @@ class Feeds:
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
+        self.stats = FanoutStats()
         self._feeds: dict[int, CampaignFeed] = {}
 
     def live(self) -> int:
@@ -252,7 +257,7 @@ class Feeds:
         while True:
             feed = self._feeds.get(campaign_id)
             if feed is None:
-                feed = self._feeds[campaign_id] = CampaignFeed(self.bus, organization_id, campaign_id)
+                feed = self._feeds[campaign_id] = CampaignFeed(self.bus, organization_id, campaign_id, self.stats)
                 feed.users += 1
                 try:
                     await feed.start()

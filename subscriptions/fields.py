@@ -6,6 +6,11 @@ campaign's feed shared by the process (subscriptions/feeds.py), myTaskUpdates wi
 position per campaign (subscriptions/stream.py). Registered on the bus first, then the position
 is read (or taken from `after:`), so nothing committed in between is missed; each update carries
 its `cursor` to resume from after a disconnect.
+
+Over the websocket, once a subscriber of taskUpdates or issueUpdates may see an event and its
+role sees every task, its payload comes from the group's one execution for that event
+(subscriptions/shared_results.py) and is sent from here; a LABELER's update is yielded, executed
+for them alone.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from stepwise.subscriptions import channels
 from stepwise.subscriptions.feeds import CampaignFeed, follow_feed
 from stepwise.subscriptions.notifications import viewer_notifications
 from stepwise.subscriptions.progress import progress_feed
+from stepwise.subscriptions.shared_results import current_delivery
 from stepwise.subscriptions.stream import Batch, LogPosition, follow_log
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
@@ -121,6 +127,27 @@ async def _task_update(info: Info, message: dict, role, cursor: str) -> TaskUpda
     return TaskUpdate(
         kind=EventKind(message["kind"]),
         task=Task.as_seen(task, info, visible),
+        actor=await load_user(info, message["actor_id"]), at=_at(message), cursor=cursor,
+    )
+
+
+async def _sent_shared(info: Info, feed: CampaignFeed, role, seq: int, build) -> bool:
+    """Whether the event went out as its group's shared payload (sent by now): only over this
+    server's websocket handlers and for a role that sees every task, whose view of an event
+    does not depend on who they are. `build(info)` makes the update, run once for the group."""
+    delivery = current_delivery()
+    if delivery is None or not visibility.sees_every_task(role):
+        return False
+    await feed.results.deliver(delivery, info, seq, build)
+    return True
+
+
+async def _issue_update(info: Info, message: dict, cursor: str) -> IssueUpdate | None:
+    issue = await issue_by_id(message["issue_id"])
+    if issue is None:
+        return None
+    return IssueUpdate(
+        kind=IssueUpdateKindType(message["kind"]), issue=Issue.from_row(issue),
         actor=await load_user(info, message["actor_id"]), at=_at(message), cursor=cursor,
     )
 
@@ -201,14 +228,18 @@ class Subscription:
         events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
                              lambda: _campaign_start(campaign, after), lambda feed, batch: _refreshed_from(info, feed, batch))
         async with aclosing(events):
-            async for message in events:
+            async for feed, message in events:
                 if message["type"] != "task":
                     continue
                 role = await _role(info, campaign)
                 if role is None:
                     return  # no longer a worker: the subscription ends
                 if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
-                    update = await _task_update(info, message, role, campaign_cursor(campaign.id, message["seq"]))
+                    build = functools.partial(_task_update, message=message, role=role,
+                                              cursor=campaign_cursor(campaign.id, message["seq"]))
+                    if await _sent_shared(info, feed, role, message["seq"], build):
+                        continue
+                    update = await build(info)
                     if update is not None:
                         yield update
 
@@ -260,7 +291,7 @@ class Subscription:
         events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
                              lambda: _campaign_start(campaign, after), lambda feed, batch: _refreshed_from(info, feed, batch))
         async with aclosing(events):
-            async for message in events:
+            async for feed, message in events:
                 if message["type"] != "issue":
                     continue
                 role = await _role(info, campaign)
@@ -268,13 +299,12 @@ class Subscription:
                     return
                 if not await _sees_issue(info, role, message):
                     continue
-                issue = await issue_by_id(message["issue_id"])
-                if issue is not None:
-                    yield IssueUpdate(
-                        kind=IssueUpdateKindType(message["kind"]), issue=Issue.from_row(issue),
-                        actor=await load_user(info, message["actor_id"]), at=_at(message),
-                        cursor=campaign_cursor(campaign.id, message["seq"]),
-                    )
+                build = functools.partial(_issue_update, message=message, cursor=campaign_cursor(campaign.id, message["seq"]))
+                if await _sent_shared(info, feed, role, message["seq"], build):
+                    continue
+                update = await build(info)
+                if update is not None:
+                    yield update
 
     @strawberry.subscription(
         description="The current progress at once, then again after every change to it. Not for LABELER workers.",

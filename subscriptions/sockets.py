@@ -8,13 +8,19 @@
   gets an `error` message with a code: strawberry closes a graphql-transport-ws socket on a
   syntax error, which would end the client's other subscriptions too.
 
+- Each operation runs with its Delivery (subscriptions/shared_results.py): how a payload shared
+  by a group of subscribers reaches this operation, in this protocol's envelope.
+
 Message size is bounded below this, where frames are read (guards.py, `stepwise serve`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 
+from starlette.websockets import WebSocketDisconnect
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
@@ -22,6 +28,7 @@ from stepwise.models.actions.accounts import authenticate, revoked_among
 from stepwise.models.errors import INVALID_TOKEN
 from stepwise.permissions.auth import token_digest
 from stepwise.subscriptions.revocations import REVOKED_CODE, REVOKED_REASON
+from stepwise.subscriptions.shared_results import Delivery, delivering
 
 INIT_TIMEOUT_CODE = 4408
 INIT_TIMEOUT_REASON = "Connection initialisation timeout"
@@ -52,6 +59,23 @@ async def viewer_of_connection(params: object, session_rules):
     """The user named by a websocket's connection_init payload, or None."""
     token = token_of_connection(params)
     return await authenticate(token, session_rules) if token else None
+
+
+def delivery_for(handler, operation_id: str, message_type: str, query: str, variables, operation_name) -> Delivery:
+    """How shared payloads reach one operation of this socket: `message_type` is `next`
+    (graphql-transport-ws) or `data` (graphql-ws)."""
+    envelope = f'{{"type":"{message_type}","id":{json.dumps(operation_id)},"payload":'
+
+    async def send_text(text: str) -> None:
+        if not handler.still_running(operation_id):
+            return  # completed meanwhile: nothing more goes to this id
+        try:
+            await handler.websocket.ws.send_text(text)
+        except WebSocketDisconnect as error:  # as strawberry's own sends report it
+            raise WebSocketDisconnected from error
+
+    return Delivery(handler.schema, query, variables, operation_name, envelope, send_text,
+                    encode=handler.view.encode_json)
 
 
 class Revocable:
@@ -105,6 +129,15 @@ class TransportWSHandler(Revocable, BaseGraphQLTransportWSHandler):
     def _get_pre_execution_close_reason(error) -> None:
         return None
 
+    async def run_operation(self, operation) -> None:
+        delivery = delivery_for(self, operation.id, "next", operation.query, operation.variables, operation.operation_name)
+        with delivering(delivery):
+            await super().run_operation(operation)
+
+    def still_running(self, operation_id: str) -> bool:
+        operation = self.operations.get(operation_id)
+        return operation is not None and not operation.completed
+
 
 class LegacyWSHandler(Revocable, BaseGraphQLWSHandler):
     """graphql-ws: the same connection_init deadline as the new protocol."""
@@ -121,6 +154,13 @@ class LegacyWSHandler(Revocable, BaseGraphQLWSHandler):
         self.connection_init_received = True
         await super().handle_connection_init(message)
         await self.register_if_signed_in()
+
+    async def handle_async_results(self, operation_id: str, query: str, operation_name, variables) -> None:
+        with delivering(delivery_for(self, operation_id, "data", query, variables, operation_name)):
+            await super().handle_async_results(operation_id, query, operation_name, variables)
+
+    def still_running(self, operation_id: str) -> bool:
+        return operation_id in self.tasks
 
     async def _close_unless_initialised(self) -> None:
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())

@@ -1,0 +1,195 @@
+"""Shared executions: subscribers of a campaign stream that would receive the same message get
+one execution of their selection and one serialized payload per event, sent to each in its own
+envelope (its operation id; `next` on graphql-transport-ws, `data` on the legacy graphql-ws).
+
+A group is (document, operation name, the variables the selection uses, the viewer's roles),
+plus the viewer's id when what they would see could depend on who they are: a selection with a
+viewer-specific field (VIEWER_FIELDS), or roles under which some rows are filtered per viewer
+(a LABELER anywhere). The subscription's own arguments (`campaignId`, `after`) are left out:
+they choose the events, not what an event shows, so a subscriber resuming with `after:` shares
+the executions of whoever is at the same event.
+
+Each member still runs its own resolver: it follows the feed from its own position and checks
+its own roles at every event (subscriptions/fields.py); only then does it ask for the group's
+payload of that event. The execution is started by the first member to ask, with a snapshot of
+that member's roles and the batch's loaders, and is not tied to it: a member that leaves
+cancels only its own wait. Results are kept per feed in a small LRU (CACHE_RESULTS), so a slow
+member that falls out of it executes again (same answer, rows as new or newer).
+
+Used only over this server's websocket handlers (subscriptions/sockets.py set the delivery);
+anything else (a LABELER's view, a test context) takes the per-subscriber path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
+
+from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, VariableNode, parse
+from graphql.language import Visitor, visit
+from strawberry.types.graphql import OperationType
+
+from stepwise.permissions import visibility
+
+CACHE_RESULTS = 1024  # serialized payloads kept per campaign feed
+# Fields whose answer depends on who asks, not only on their roles (resolvers/fields/accounts.py,
+# event_log.py): a selection with one of them is shared only among one viewer's subscriptions.
+VIEWER_FIELDS = frozenset({"email", "eventCursor", "campaigns"})
+
+
+@dataclass
+class FanoutStats:
+    """Process-wide counts since start, reported by /health: executions run for groups, and
+    payloads handed to sockets from them. deliveries / executions is the sharing achieved."""
+
+    executions: int = 0
+    deliveries: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"executions": self.executions, "deliveries": self.deliveries}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One subscriber's operation as its socket handler runs it: the document to execute, and
+    how to send it a payload (the envelope around the payload's JSON)."""
+
+    schema: Any
+    query: str
+    variables: dict | None
+    operation_name: str | None
+    envelope: str  # the message up to the payload: '{"type":"next","id":"1","payload":'
+    send_text: Callable[[str], Awaitable[None]]
+    encode: Callable[[object], str] = field(default=json.dumps)
+
+    async def send(self, payload: str, stats: FanoutStats) -> None:
+        stats.deliveries += 1
+        await self.send_text(f"{self.envelope}{payload}}}")
+
+
+_delivery: ContextVar[Delivery | None] = ContextVar("stepwise_delivery", default=None)
+
+
+@contextmanager
+def delivering(delivery: Delivery) -> Iterator[None]:
+    """Around a websocket operation's task: its resolver finds how to send shared payloads."""
+    token = _delivery.set(delivery)
+    try:
+        yield
+    finally:
+        _delivery.reset(token)
+
+
+def current_delivery() -> Delivery | None:
+    return _delivery.get()
+
+
+class _Shape(NamedTuple):
+    variables: frozenset[str] | None  # the variables the selection uses (None: take them all)
+    viewer_specific: bool
+
+
+@functools.lru_cache(maxsize=256)
+def _shape(query: str, operation_name: str | None) -> _Shape:
+    """What of the document decides an event's answer. It was validated before the resolver
+    ran, so it parses; anything unexpected counts every variable."""
+    document = parse(query)
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]
+    roots = chosen[0].selection_set.selections if chosen else ()
+    if len(roots) != 1 or not isinstance(roots[0], FieldNode):
+        return _Shape(None, True)
+    parts = [roots[0].selection_set, *(roots[0].directives or ())]
+    parts += [d for d in document.definitions if isinstance(d, FragmentDefinitionNode)]
+    seen = _Seen()
+    for part in parts:
+        if part is not None:
+            visit(part, seen)
+    return _Shape(frozenset(seen.variables), bool(seen.fields & VIEWER_FIELDS))
+
+
+class _Seen(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.variables: set[str] = set()
+        self.fields: set[str] = set()
+
+    def enter_variable(self, node: VariableNode, *_) -> None:
+        self.variables.add(node.name.value)
+
+    def enter_field(self, node: FieldNode, *_) -> None:
+        self.fields.add(node.name.value)
+
+
+def group_key(delivery: Delivery, access) -> tuple | None:
+    """The group of this member for its event, or None when its roles are not loaded."""
+    roles = access.roles_key()
+    if roles is None:
+        return None
+    shape = _shape(delivery.query, delivery.operation_name)
+    variables = delivery.variables or {}
+    used = variables if shape.variables is None else {k: v for k, v in variables.items() if k in shape.variables}
+    per_viewer = shape.viewer_specific or not all(visibility.sees_every_task(role) for _, role in roles[1])
+    viewer = access.require_viewer().id if per_viewer else None
+    return (delivery.query, delivery.operation_name, json.dumps(used, sort_keys=True, default=str), roles, viewer)
+
+
+class _RootInfo(NamedTuple):
+    """What building an event's root object reads of `info`: the context (loaders, access)."""
+
+    context: Any
+
+
+class SharedResults:
+    """A campaign feed's payloads, by (event seq, group)."""
+
+    def __init__(self, stats: FanoutStats) -> None:
+        self.stats = stats
+        self._results: OrderedDict[tuple, asyncio.Future] = OrderedDict()
+
+    async def deliver(self, delivery: Delivery, info, seq: int, build: Callable[[Any], Awaitable[object | None]]) -> None:
+        """Send this member the group's payload for the event `seq`, executing it if nobody of
+        the group has. `build(info)` makes the event's root object (None: nothing to send)."""
+        group = group_key(delivery, info.context.access)
+        if group is None:
+            raise RuntimeError("shared delivery before the viewer's roles were loaded")
+        key = (seq, group)
+        result = self._results.get(key)
+        if result is None:
+            context = replace(info.context, access=info.context.access.snapshot())  # the batch's loaders
+            result = self._results[key] = asyncio.ensure_future(self._execute(delivery, context, build))
+            result.add_done_callback(lambda done: self._forget_if_failed(key, done))
+            while len(self._results) > CACHE_RESULTS:
+                self._results.popitem(last=False)  # whoever awaits it holds its own reference
+        else:
+            self._results.move_to_end(key)
+        payload = await asyncio.shield(result)
+        if payload is not None:
+            await delivery.send(payload, self.stats)
+
+    async def _execute(self, delivery: Delivery, context, build) -> str | None:
+        root = await build(_RootInfo(context))
+        if root is None:
+            return None
+        self.stats.executions += 1
+        result = await delivery.schema.execute(
+            delivery.query, delivery.variables, context_value=context, root_value=root,
+            operation_name=delivery.operation_name, allowed_operation_types=(OperationType.SUBSCRIPTION,),
+        )
+        payload: dict[str, object] = {"data": result.data}  # as strawberry's handlers shape it
+        if result.errors:
+            payload["errors"] = [error.formatted for error in result.errors]
+        if result.extensions:
+            payload["extensions"] = result.extensions
+        return delivery.encode(payload)
+
+    def _forget_if_failed(self, key: tuple, result: asyncio.Future) -> None:
+        if (result.cancelled() or result.exception() is not None) and self._results.get(key) is result:
+            del self._results[key]
