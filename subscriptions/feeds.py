@@ -122,6 +122,8 @@ class CampaignFeed:
             self._trim()
         else:
             self._pages.move_to_end(seq)
+            if page.done() and not page.cancelled() and page.exception() is None:
+                return page.result()  # the common case, a live event: no shield to build
         return await asyncio.shield(page)
 
     async def task_rows(self, batch: Batch) -> dict[int, object]:
@@ -169,17 +171,18 @@ class CampaignFeed:
 
 
 async def follow_feed(feeds: Feeds, organization_id: int, campaign_id: int, start: Callable[[], Awaitable[int]],
-                      refresh: Callable[[CampaignFeed, Batch], Awaitable[None]]) -> AsyncIterator[tuple[CampaignFeed, dict]]:
+                      refresh: Callable[[CampaignFeed, Batch], Awaitable[None]]) -> AsyncIterator[tuple[CampaignFeed, Batch, dict]]:
     """The campaign streams' "follow the log" loop: the feed first (registered on the bus), then
     `start()` gives the seq to follow from (read now, or from `after:`), then each page is
     announced to `refresh` (roles reloaded, fresh loaders primed with the feed's rows) before its
-    events come out one by one, each with the feed. Use it under `aclosing`, like stream.follow_log."""
+    events come out one by one, each with the feed and its batch. Use it under `aclosing`, like
+    stream.follow_log."""
     async with feeds.campaign(organization_id, campaign_id) as feed:
         async with aclosing(feed.batches(await start())) as batches:
             async for batch in batches:
                 await refresh(feed, batch)
                 for message in batch:
-                    yield feed, message
+                    yield feed, batch, message
 
 
 class SharedReads:
@@ -204,7 +207,8 @@ class SharedReads:
         reads = {key: self._reads[key][1] for key in needed}  # taken now: a failed one is dropped
         rows = {}
         for key, future in reads.items():
-            found = (await asyncio.shield(future)).get(key)
+            done = future.done() and not future.cancelled() and future.exception() is None
+            found = (future.result() if done else await asyncio.shield(future)).get(key)
             if found is not None:
                 rows[key] = found
         return rows

@@ -55,7 +55,7 @@ from stepwise.subscriptions import channels
 from stepwise.subscriptions.feeds import CampaignFeed, follow_feed
 from stepwise.subscriptions.notifications import viewer_notifications
 from stepwise.subscriptions.progress import progress_feed
-from stepwise.subscriptions.shared_results import current_delivery
+from stepwise.subscriptions.shared_results import Delivery, current_delivery
 from stepwise.subscriptions.stream import Batch, LogPosition, follow_log
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
@@ -131,15 +131,12 @@ async def _task_update(info: Info, message: dict, role, cursor: str) -> TaskUpda
     )
 
 
-async def _sent_shared(info: Info, feed: CampaignFeed, role, seq: int, build) -> bool:
-    """Whether the event went out as its group's shared payload (sent by now): only over this
-    server's websocket handlers and for a role that sees every task, whose view of an event
-    does not depend on who they are. `build(info)` makes the update, run once for the group."""
+def _shared_delivery(role) -> Delivery | None:
+    """How this subscriber receives its group's shared payloads: only over this server's
+    websocket handlers, and for a role that sees every task, whose view of an event does not
+    depend on who they are; None: its updates are executed for it alone."""
     delivery = current_delivery()
-    if delivery is None or not visibility.sees_every_task(role):
-        return False
-    await feed.results.deliver(delivery, info, seq, build)
-    return True
+    return delivery if delivery is not None and visibility.sees_every_task(role) else None
 
 
 async def _issue_update(info: Info, message: dict, cursor: str) -> IssueUpdate | None:
@@ -162,18 +159,24 @@ async def _campaign_start(campaign: CampaignModel, after: str | None) -> int:
 
 
 async def _refreshed_from(info: Info, feed: CampaignFeed, batch: Batch) -> None:
-    """As _refreshed, with what the batch needs from the campaign's feed, read once for all of
-    its subscribers instead of once each: the viewer's roles (shared by their subscriptions),
-    the tasks' rows, and the users the updates show (actors, assignees)."""
+    """Before a batch of the campaign's feed: the viewer's roles as read once for all of their
+    subscriptions, after the batch's events committed (authorization is checked against them)."""
     info.context.access.use_roles(await feed.roles_of(info.context.access.require_viewer().id, batch))
-    info.context.loaders = Loaders()
+
+
+async def _batch_loaders(feed: CampaignFeed, batch: Batch) -> Loaders:
+    """Fresh loaders primed with what the batch's updates show, read once for all of the
+    campaign's subscribers instead of once each: the tasks' rows, the actors and assignees.
+    Made only where an update is built (a group's execution, or a LABELER's own)."""
+    loaders = Loaders()
     tasks = await feed.task_rows(batch)
     if tasks:
-        info.context.loaders.by_id(TaskModel).prime_many(tasks)
+        loaders.by_id(TaskModel).prime_many(tasks)
     users = {m["actor_id"] for m in batch if m.get("actor_id") is not None}
     users |= {t.assignee_id for t in tasks.values() if t.assignee_id is not None}
     if users:
-        info.context.loaders.by_id(UserModel).prime_many(await feed.user_rows(users, batch))
+        loaders.by_id(UserModel).prime_many(await feed.user_rows(users, batch))
+    return loaders
 
 
 async def _organization_position(info: Info, organization_id: int, after: str | None) -> LogPosition:
@@ -228,7 +231,7 @@ class Subscription:
         events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
                              lambda: _campaign_start(campaign, after), lambda feed, batch: _refreshed_from(info, feed, batch))
         async with aclosing(events):
-            async for feed, message in events:
+            async for feed, batch, message in events:
                 if message["type"] != "task":
                     continue
                 role = await _role(info, campaign)
@@ -237,8 +240,10 @@ class Subscription:
                 if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
                     build = functools.partial(_task_update, message=message, role=role,
                                               cursor=campaign_cursor(campaign.id, message["seq"]))
-                    if await _sent_shared(info, feed, role, message["seq"], build):
+                    if (shared := _shared_delivery(role)) is not None:
+                        await feed.results.deliver(shared, info, message["seq"], build, lambda: _batch_loaders(feed, batch))
                         continue
+                    info.context.loaders = await _batch_loaders(feed, batch)
                     update = await build(info)
                     if update is not None:
                         yield update
@@ -291,16 +296,19 @@ class Subscription:
         events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
                              lambda: _campaign_start(campaign, after), lambda feed, batch: _refreshed_from(info, feed, batch))
         async with aclosing(events):
-            async for feed, message in events:
+            async for feed, batch, message in events:
                 if message["type"] != "issue":
                     continue
                 role = await _role(info, campaign)
                 if role is None:
                     return
+                if (shared := _shared_delivery(role)) is None:
+                    info.context.loaders = await _batch_loaders(feed, batch)  # for _sees_issue and the update
                 if not await _sees_issue(info, role, message):
                     continue
                 build = functools.partial(_issue_update, message=message, cursor=campaign_cursor(campaign.id, message["seq"]))
-                if await _sent_shared(info, feed, role, message["seq"], build):
+                if shared is not None:
+                    await feed.results.deliver(shared, info, message["seq"], build, lambda: _batch_loaders(feed, batch))
                     continue
                 update = await build(info)
                 if update is not None:

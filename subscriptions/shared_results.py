@@ -154,27 +154,31 @@ class SharedResults:
         self.stats = stats
         self._results: OrderedDict[tuple, asyncio.Future] = OrderedDict()
 
-    async def deliver(self, delivery: Delivery, info, seq: int, build: Callable[[Any], Awaitable[object | None]]) -> None:
+    async def deliver(self, delivery: Delivery, info, seq: int, build: Callable[[Any], Awaitable[object | None]],
+                      loaders: Callable[[], Awaitable[Any]]) -> None:
         """Send this member the group's payload for the event `seq`, executing it if nobody of
-        the group has. `build(info)` makes the event's root object (None: nothing to send)."""
+        the group has: `loaders()` gives the execution its fresh loaders, then `build(info)`
+        makes the event's root object (None: nothing to send)."""
         group = group_key(delivery, info.context.access)
         if group is None:
             raise RuntimeError("shared delivery before the viewer's roles were loaded")
         key = (seq, group)
         result = self._results.get(key)
         if result is None:
-            context = replace(info.context, access=info.context.access.snapshot())  # the batch's loaders
-            result = self._results[key] = asyncio.ensure_future(self._execute(delivery, context, build))
+            context = replace(info.context, access=info.context.access.snapshot())  # its roles now
+            result = self._results[key] = asyncio.ensure_future(self._execute(delivery, context, build, loaders))
             result.add_done_callback(lambda done: self._forget_if_failed(key, done))
             while len(self._results) > CACHE_RESULTS:
                 self._results.popitem(last=False)  # whoever awaits it holds its own reference
         else:
             self._results.move_to_end(key)
-        payload = await asyncio.shield(result)
+        done = result.done() and not result.cancelled() and result.exception() is None
+        payload = result.result() if done else await asyncio.shield(result)  # no shield to build when done
         if payload is not None:
             await delivery.send(payload, self.stats)
 
-    async def _execute(self, delivery: Delivery, context, build) -> str | None:
+    async def _execute(self, delivery: Delivery, context, build, loaders) -> str | None:
+        context.loaders = await loaders()
         root = await build(_RootInfo(context))
         if root is None:
             return None

@@ -101,7 +101,7 @@ async def test_a_stream_left_early_releases_its_feed_at_once(api, world):
 
         events = follow_feed(feeds, org_pk, campaign_pk, from_the_start, nothing)
         async with aclosing(events):
-            async for _, message in events:
+            async for _, _, message in events:
                 assert (message["seq"], feeds.live()) == (1, 1)
                 break  # two more events of the page were never handed out
         assert feeds.live() == 0
