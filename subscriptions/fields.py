@@ -19,19 +19,16 @@ import contextlib
 import functools
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
 
 from stepwise.models.actions.campaigns import find_campaign
-from stepwise.models.db.accounts import User as UserModel
 from stepwise.models.db.campaigns import Campaign as CampaignModel
 from stepwise.models.db.campaigns import Task as TaskModel
 from stepwise.models.errors import BadRequest
 from stepwise.models.queries.campaigns import campaign_by_id
 from stepwise.models.queries.event_log import log_position, worker_positions
-from stepwise.models.queries.issues import issue_by_id
 from stepwise.permissions import visibility
 from stepwise.permissions.graphql import guard
 from stepwise.permissions.operations import operation
@@ -44,19 +41,15 @@ from stepwise.schema.event_cursors import (
     organization_cursor,
 )
 from stepwise.schema.ids import decode_id
-from stepwise.schema.types.accounts import load_user
 from stepwise.schema.types.campaigns import CampaignProgress, progress_from, progress_of
-from stepwise.schema.types.enums import EventKind, IssueUpdateKindType
-from stepwise.schema.types.issues import Issue
 from stepwise.schema.types.notifications import Notification
-from stepwise.schema.types.tasks import Task
 from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
 from stepwise.subscriptions import channels
-from stepwise.subscriptions.feeds import CampaignFeed, follow_feed
+from stepwise.subscriptions.feeds import follow_feed
 from stepwise.subscriptions.notifications import viewer_notifications
 from stepwise.subscriptions.progress import progress_feed
-from stepwise.subscriptions.shared_results import Delivery, current_delivery
 from stepwise.subscriptions.stream import Batch, LogPosition, follow_log
+from stepwise.subscriptions.updates import batch_loaders, issue_update, refreshed_from, sees_issue, shared_delivery, task_update
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
 MY_TASK_UPDATES, CAMPAIGN_PROGRESS = operation("Subscription.myTaskUpdates"), operation("Subscription.campaignProgress")
@@ -99,54 +92,8 @@ async def _refreshed(info: Info, batch: Batch) -> None:
         await info.context.loaders.by_id(TaskModel).load_many(task_ids)
 
 
-def _at(message: dict) -> datetime:
-    at = datetime.fromisoformat(message["at"])
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # SQLite keeps naive UTC text
-
-
 async def _role(info: Info, campaign: CampaignModel):
     return await info.context.access.dataset_role(campaign.dataset_id, campaign.organization_id)
-
-
-async def _sees_issue(info: Info, role, message: dict) -> bool:
-    """Whether the viewer may see the issue of this message (permissions/visibility.py)."""
-    if visibility.sees_every_task(role):
-        return True  # no need to load the asset's task
-    task = await info.context.loaders.task_by_asset.load(message["asset_id"])
-    viewer_id = info.context.access.require_viewer().id
-    return task is not None and visibility.can_see_issue(role, viewer_id, task.assignee_id, task.status)
-
-
-async def _task_update(info: Info, message: dict, role, cursor: str) -> TaskUpdate | None:
-    """The update as this viewer may see it: a task they may no longer see comes sealed."""
-    task = await info.context.loaders.get(TaskModel, message["task_id"])
-    if task is None:
-        return None
-    viewer_id = info.context.access.require_viewer().id
-    visible = visibility.can_see_task(role, viewer_id, task.assignee_id, task.status)
-    return TaskUpdate(
-        kind=EventKind(message["kind"]),
-        task=Task.as_seen(task, info, visible),
-        actor=await load_user(info, message["actor_id"]), at=_at(message), cursor=cursor,
-    )
-
-
-def _shared_delivery(role) -> Delivery | None:
-    """How this subscriber receives its group's shared payloads: only over this server's
-    websocket handlers, and for a role that sees every task, whose view of an event does not
-    depend on who they are; None: its updates are executed for it alone."""
-    delivery = current_delivery()
-    return delivery if delivery is not None and visibility.sees_every_task(role) else None
-
-
-async def _issue_update(info: Info, message: dict, cursor: str) -> IssueUpdate | None:
-    issue = await issue_by_id(message["issue_id"])
-    if issue is None:
-        return None
-    return IssueUpdate(
-        kind=IssueUpdateKindType(message["kind"]), issue=Issue.from_row(issue),
-        actor=await load_user(info, message["actor_id"]), at=_at(message), cursor=cursor,
-    )
 
 
 async def _campaign_start(campaign: CampaignModel, after: str | None) -> int:
@@ -156,27 +103,6 @@ async def _campaign_start(campaign: CampaignModel, after: str | None) -> int:
     if wanted is not None and wanted > current:
         raise BadRequest("`after` is ahead of this campaign's updates: pass a cursor you received.")
     return current if wanted is None else wanted
-
-
-async def _refreshed_from(info: Info, feed: CampaignFeed, batch: Batch) -> None:
-    """Before a batch of the campaign's feed: the viewer's roles as read once for all of their
-    subscriptions, after the batch's events committed (authorization is checked against them)."""
-    info.context.access.use_roles(await feed.roles_of(info.context.access.require_viewer().id, batch))
-
-
-async def _batch_loaders(feed: CampaignFeed, batch: Batch) -> Loaders:
-    """Fresh loaders primed with what the batch's updates show, read once for all of the
-    campaign's subscribers instead of once each: the tasks' rows, the actors and assignees.
-    Made only where an update is built (a group's execution, or a LABELER's own)."""
-    loaders = Loaders()
-    tasks = await feed.task_rows(batch)
-    if tasks:
-        loaders.by_id(TaskModel).prime_many(tasks)
-    users = {m["actor_id"] for m in batch if m.get("actor_id") is not None}
-    users |= {t.assignee_id for t in tasks.values() if t.assignee_id is not None}
-    if users:
-        loaders.by_id(UserModel).prime_many(await feed.user_rows(users, batch))
-    return loaders
 
 
 async def _organization_position(info: Info, organization_id: int, after: str | None) -> LogPosition:
@@ -229,7 +155,7 @@ class Subscription:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), TASK_UPDATES)
         viewer_id = info.context.access.require_viewer().id
         events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
-                             lambda: _campaign_start(campaign, after), lambda feed, batch: _refreshed_from(info, feed, batch))
+                             lambda: _campaign_start(campaign, after), lambda feed, batch: refreshed_from(info, feed, batch))
         async with aclosing(events):
             async for feed, batch, message in events:
                 if message["type"] != "task":
@@ -238,12 +164,12 @@ class Subscription:
                 if role is None:
                     return  # no longer a worker: the subscription ends
                 if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
-                    build = functools.partial(_task_update, message=message, role=role,
+                    build = functools.partial(task_update, message=message, role=role,
                                               cursor=campaign_cursor(campaign.id, message["seq"]))
-                    if (shared := _shared_delivery(role)) is not None:
-                        await feed.results.deliver(shared, info, message["seq"], build, lambda: _batch_loaders(feed, batch))
+                    if (shared := shared_delivery(role, feed)) is not None:
+                        await feed.results.deliver(shared, info, batch, message["seq"], build, lambda: batch_loaders(feed, batch))
                         continue
-                    info.context.loaders = await _batch_loaders(feed, batch)
+                    info.context.loaders = await batch_loaders(feed, batch)
                     update = await build(info)
                     if update is not None:
                         yield update
@@ -278,7 +204,7 @@ class Subscription:
                 role = await _role(info, campaign) if campaign is not None else None
                 if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
                     cursor = organization_cursor(org_id, position.positions)
-                    update = await _task_update(info, message, role, cursor)
+                    update = await task_update(info, message, role, cursor)
                     if update is not None:
                         yield update
 
@@ -294,7 +220,7 @@ class Subscription:
     ) -> AsyncGenerator[IssueUpdate, None]:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), ISSUE_UPDATES)
         events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
-                             lambda: _campaign_start(campaign, after), lambda feed, batch: _refreshed_from(info, feed, batch))
+                             lambda: _campaign_start(campaign, after), lambda feed, batch: refreshed_from(info, feed, batch))
         async with aclosing(events):
             async for feed, batch, message in events:
                 if message["type"] != "issue":
@@ -302,13 +228,13 @@ class Subscription:
                 role = await _role(info, campaign)
                 if role is None:
                     return
-                if (shared := _shared_delivery(role)) is None:
-                    info.context.loaders = await _batch_loaders(feed, batch)  # for _sees_issue and the update
-                if not await _sees_issue(info, role, message):
+                if (shared := shared_delivery(role, feed)) is None:
+                    info.context.loaders = await batch_loaders(feed, batch)  # for sees_issue and the update
+                if not await sees_issue(info, role, message):
                     continue
-                build = functools.partial(_issue_update, message=message, cursor=campaign_cursor(campaign.id, message["seq"]))
+                build = functools.partial(issue_update, message=message, cursor=campaign_cursor(campaign.id, message["seq"]))
                 if shared is not None:
-                    await feed.results.deliver(shared, info, message["seq"], build, lambda: _batch_loaders(feed, batch))
+                    await feed.results.deliver(shared, info, batch, message["seq"], build, lambda: batch_loaders(feed, batch))
                     continue
                 update = await build(info)
                 if update is not None:

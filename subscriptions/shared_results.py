@@ -12,8 +12,8 @@ the executions of whoever is at the same event.
 Each member still runs its own resolver: it follows the feed from its own position and checks
 its own roles at every event (subscriptions/fields.py); only then does it ask for the group's
 payload of that event. The execution is started by the first member to ask, with a snapshot of
-that member's roles and the batch's loaders, and is not tied to it: a member that leaves
-cancels only its own wait. Results are kept per feed in a small LRU (CACHE_RESULTS), so a slow
+that member's roles and loaders primed once per batch and group, and is not tied to it: a
+member that leaves cancels only its own wait. Results are kept per feed in a small LRU (CACHE_RESULTS), so a slow
 member that falls out of it executes again (same answer, rows as new or newer).
 
 Used only over this server's websocket handlers (subscriptions/sockets.py set the delivery);
@@ -39,6 +39,7 @@ from strawberry.types.graphql import OperationType
 from stepwise.permissions import visibility
 
 CACHE_RESULTS = 1024  # serialized payloads kept per campaign feed
+CACHE_LOADERS = 16  # primed loaders kept per campaign feed, by (batch, group)
 # Fields whose answer depends on who asks, not only on their roles (resolvers/fields/accounts.py,
 # event_log.py): a selection with one of them is shared only among one viewer's subscriptions.
 VIEWER_FIELDS = frozenset({"email", "eventCursor", "campaigns"})
@@ -153,12 +154,14 @@ class SharedResults:
     def __init__(self, stats: FanoutStats) -> None:
         self.stats = stats
         self._results: OrderedDict[tuple, asyncio.Future] = OrderedDict()
+        self._loaders: OrderedDict[tuple, asyncio.Future] = OrderedDict()
 
-    async def deliver(self, delivery: Delivery, info, seq: int, build: Callable[[Any], Awaitable[object | None]],
-                      loaders: Callable[[], Awaitable[Any]]) -> None:
-        """Send this member the group's payload for the event `seq`, executing it if nobody of
-        the group has: `loaders()` gives the execution its fresh loaders, then `build(info)`
-        makes the event's root object (None: nothing to send)."""
+    async def deliver(self, delivery: Delivery, info, batch: list[dict], seq: int,
+                      build: Callable[[Any], Awaitable[object | None]], loaders: Callable[[], Awaitable[Any]]) -> None:
+        """Send this member the group's payload for the event `seq` of `batch`, executing it if
+        nobody of the group has: `loaders()` primes fresh loaders for the batch (once per batch
+        and group, as a subscriber used to once per batch), then `build(info)` makes the event's
+        root object (None: nothing to send)."""
         group = group_key(delivery, info.context.access)
         if group is None:
             raise RuntimeError("shared delivery before the viewer's roles were loaded")
@@ -166,7 +169,8 @@ class SharedResults:
         result = self._results.get(key)
         if result is None:
             context = replace(info.context, access=info.context.access.snapshot())  # its roles now
-            result = self._results[key] = asyncio.ensure_future(self._execute(delivery, context, build, loaders))
+            batch_key = (batch[0]["seq"], batch[-1]["seq"], group)
+            result = self._results[key] = asyncio.ensure_future(self._execute(delivery, context, build, batch_key, loaders))
             result.add_done_callback(lambda done: self._forget_if_failed(key, done))
             while len(self._results) > CACHE_RESULTS:
                 self._results.popitem(last=False)  # whoever awaits it holds its own reference
@@ -177,8 +181,13 @@ class SharedResults:
         if payload is not None:
             await delivery.send(payload, self.stats)
 
-    async def _execute(self, delivery: Delivery, context, build, loaders) -> str | None:
-        context.loaders = await loaders()
+    async def _execute(self, delivery: Delivery, context, build, batch_key: tuple, loaders) -> str | None:
+        primed = self._loaders.get(batch_key)
+        if primed is None or primed.cancelled() or (primed.done() and primed.exception() is not None):
+            primed = self._loaders[batch_key] = asyncio.ensure_future(loaders())
+            while len(self._loaders) > CACHE_LOADERS:
+                self._loaders.popitem(last=False)
+        context.loaders = await asyncio.shield(primed)
         root = await build(_RootInfo(context))
         if root is None:
             return None
