@@ -156,6 +156,7 @@ class Subscription:
         viewer_id = info.context.access.require_viewer().id
         events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
                              lambda: _campaign_start(campaign, after), lambda feed, batch: refreshed_from(info, feed, batch))
+        primed = None  # the batch whose rows the connection's loaders hold, on the per-subscriber path
         async with aclosing(events):
             async for feed, batch, message in events:
                 if message["type"] != "task":
@@ -169,7 +170,8 @@ class Subscription:
                     if (shared := shared_delivery(role, feed)) is not None:
                         await feed.results.deliver(shared, info, batch, message["seq"], build, lambda: batch_loaders(feed, batch))
                         continue
-                    info.context.loaders = await batch_loaders(feed, batch)
+                    if primed is not batch:  # fresh loaders once per batch, as before the sharing
+                        info.context.loaders, primed = await batch_loaders(feed, batch), batch
                     update = await build(info)
                     if update is not None:
                         yield update
@@ -221,6 +223,7 @@ class Subscription:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), ISSUE_UPDATES)
         events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
                              lambda: _campaign_start(campaign, after), lambda feed, batch: refreshed_from(info, feed, batch))
+        primed = None  # the batch whose rows the connection's loaders hold, on the per-subscriber path
         async with aclosing(events):
             async for feed, batch, message in events:
                 if message["type"] != "issue":
@@ -228,8 +231,8 @@ class Subscription:
                 role = await _role(info, campaign)
                 if role is None:
                     return
-                if (shared := shared_delivery(role, feed)) is None:
-                    info.context.loaders = await batch_loaders(feed, batch)  # for sees_issue and the update
+                if (shared := shared_delivery(role, feed)) is None and primed is not batch:
+                    info.context.loaders, primed = await batch_loaders(feed, batch), batch  # for sees_issue and the update
                 if not await sees_issue(info, role, message):
                     continue
                 build = functools.partial(issue_update, message=message, cursor=campaign_cursor(campaign.id, message["seq"]))
