@@ -64,19 +64,22 @@ class Dashboard:
         self.url, self.token = url, token
         self.counts: Counter[str] = Counter()
         self.arrived = asyncio.Event()
+        self.first_update: float | None = None  # perf_counter() of the first taskUpdates message
         self.socket = None
         self.reader: asyncio.Task | None = None
 
-    async def open(self, campaign: str, cursor: str) -> None:
+    async def open(self, campaign: str, cursor: str, progress: bool = True) -> None:
         self.socket = await websockets.connect(self.url, subprotocols=["graphql-transport-ws"], max_size=None,
                                                ping_interval=None, open_timeout=60)
         await self.socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {self.token}"}}))
         if json.loads(await self.socket.recv())["type"] != "connection_ack":
             raise BenchError("no connection_ack")
-        for name, query, variables in (("progress", PROGRESS, {"c": campaign}), ("tasks", UPDATES, {"c": campaign, "a": cursor})):
+        wanted = [("progress", PROGRESS, {"c": campaign})] if progress else []
+        for name, query, variables in [*wanted, ("tasks", UPDATES, {"c": campaign, "a": cursor})]:
             await self.socket.send(json.dumps({"id": name, "type": "subscribe", "payload": {"query": query, "variables": variables}}))
         self.reader = asyncio.create_task(self._read())
-        await self.until("progress", 1)
+        if progress:
+            await self.until("progress", 1)
 
     async def _read(self) -> None:
         async for raw in self.socket:
@@ -84,6 +87,8 @@ class Dashboard:
             if message["type"] != "next" or "errors" in message["payload"]:
                 raise BenchError(f"unexpected message {message!r:.300}")
             self.counts[message["id"]] += 1
+            if message["id"] == "tasks" and self.first_update is None:
+                self.first_update = time.perf_counter()
             self.arrived.set()
 
     async def until(self, name: str, count: int) -> None:
@@ -125,15 +130,23 @@ async def measure(backend: str, args, env: dict) -> None:
                 if mode == "with":
                     cursor = (await api.data(CURSOR, {"c": campaign}))["campaign"]["eventCursor"]
                     dashboards = [Dashboard(url, token) for _ in range(args.subscribers)]
-                    await asyncio.gather(*(d.open(campaign, cursor) for d in dashboards))
+                    await asyncio.gather(*(d.open(campaign, cursor, not args.without_progress) for d in dashboards))
                 await asyncio.sleep(1)  # let the setup's work settle before the timed request
                 used = process_usage(server.pid)
+                sent = time.perf_counter()
                 elapsed = await launch(api, campaign)
                 cpu = (process_usage(server.pid) - used).cpu
                 results[mode].append((elapsed, cpu))
+                # Whether the subscribers' deliveries ran inside the request's span: updates
+                # they had received when its response came (then, when their first one came).
+                early = sum(d.counts["tasks"] for d in dashboards)
                 say(f"[{backend}] launch {mode:<4} subscribers: {elapsed * 1000:,.0f} ms (server CPU {cpu * 1000:,.0f} ms), "
                     f"{load_average()}")
                 await asyncio.gather(*(d.until("tasks", 1) for d in dashboards))  # they were served
+                if dashboards:
+                    first = min(d.first_update for d in dashboards) - sent - elapsed
+                    say(f"[{backend}]   {early} updates had arrived with the response; the first came "
+                        f"{first * 1000:,.0f} ms after it")
                 await asyncio.gather(*(d.close() for d in dashboards))
         for mode, runs in results.items():
             say(f"[{backend}] launch {mode}: " + ", ".join(f"{e * 1000:,.0f} ms ({c * 1000:,.0f})" for e, c in runs))
@@ -170,6 +183,8 @@ def parse_args(argv=None):
     parser.add_argument("--tasks", type=int, default=100_000, help="tasks of each timed launch")
     parser.add_argument("--rounds", type=int, default=2, help="launches without subscribers, and as many with them")
     parser.add_argument("--catch-up-tasks", type=int, default=100_000)
+    parser.add_argument("--without-progress", action="store_true",
+                        help="the dashboards subscribe to taskUpdates only (no campaignProgress)")
     parser.add_argument("--timeout", type=float, default=1800)
     return parser.parse_args(argv)
 
