@@ -54,10 +54,6 @@ from strawberry.exceptions import ConnectionRejectionError
 logger = logging.getLogger("stepwise")
 HEALTH_TIMEOUT_SECONDS = 2.0
 SIGNED_IN = "stepwise.signed_in"  # ASGI scope key
-# The young generation's collection threshold (Python's default: 700 allocations). Serving a
-# subscriber's update allocates thousands of short-lived objects; at 700 the collections they
-# set off were 12 % of the server's CPU in a catch-up (docs/benchmarks.md).
-GC_YOUNG_THRESHOLD = 20_000
 
 
 class StepwiseGraphQL(GraphQL):
@@ -199,13 +195,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Start-up objects (schema, models, modules) never die: keep them out of every
             # collection. Measured: p90 of a task page 81 -> 33 ms (docs/benchmarks.md).
             gc.freeze()
-            thresholds = gc.get_threshold()
-            gc.set_threshold(GC_YOUNG_THRESHOLD, *thresholds[1:])
             try:
                 yield {"bus": bus, "feeds": Feeds(bus)}
             finally:
                 gc.unfreeze()  # this app's objects may die with it (an app in a longer process: tests)
-                gc.set_threshold(*thresholds)
                 jobs = (notifier, revocations, housekeeping)
                 for job in jobs:  # before the bus and the database close under them
                     job.cancel()
