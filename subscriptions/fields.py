@@ -23,10 +23,10 @@ from stepwise.models.actions.campaigns import find_campaign
 from stepwise.models.db.accounts import User as UserModel
 from stepwise.models.db.campaigns import Campaign as CampaignModel
 from stepwise.models.db.campaigns import Task as TaskModel
+from stepwise.models.db.issues import Issue as IssueModel
 from stepwise.models.errors import BadRequest
 from stepwise.models.queries.campaigns import campaign_by_id
 from stepwise.models.queries.event_log import log_position, worker_positions
-from stepwise.models.queries.issues import issue_by_id
 from stepwise.permissions import visibility
 from stepwise.permissions.graphql import guard
 from stepwise.permissions.operations import operation
@@ -134,17 +134,26 @@ async def _campaign_start(campaign: CampaignModel, after: str | None) -> int:
     return current if wanted is None else wanted
 
 
-async def _refreshed_from(info: Info, feed: CampaignFeed, batch: Batch) -> None:
+async def _refreshed_from(info: Info, campaign: CampaignModel, feed: CampaignFeed, batch: Batch, kind: str) -> None:
     """As _refreshed, with what the batch needs from the campaign's feed, read once for all of
     its subscribers instead of once each: the viewer's roles (shared by their subscriptions),
-    the tasks' rows, and the users the updates show (actors, assignees)."""
+    the rows of the batch's tasks (taskUpdates) or issues (issueUpdates), and the users the
+    updates show (actors, assignees). A viewer who does not see every task (a LABELER) is
+    judged on the task's row as it is now, not as it was at the event: a page of the log read
+    late must not show them a task that was reassigned since (permissions/visibility.py)."""
     info.context.access.use_roles(await feed.roles_of(info.context.access.require_viewer().id, batch))
     info.context.loaders = Loaders()
-    tasks = await feed.task_rows(batch)
-    if tasks:
-        info.context.loaders.by_id(TaskModel).prime_many(tasks)
-    users = {m["actor_id"] for m in batch if m.get("actor_id") is not None}
-    users |= {t.assignee_id for t in tasks.values() if t.assignee_id is not None}
+    users = {m["actor_id"] for m in batch if m["type"] == kind and m.get("actor_id") is not None}
+    if kind == "task":
+        current = not visibility.sees_every_task(await _role(info, campaign))
+        tasks = await feed.task_rows(batch, current=current)
+        if tasks:
+            info.context.loaders.by_id(TaskModel).prime_many(tasks)
+        users |= {t.assignee_id for t in tasks.values() if t.assignee_id is not None}
+    else:
+        issues = await feed.issue_rows(batch)
+        if issues:
+            info.context.loaders.by_id(IssueModel).prime_many(issues)
     if users:
         info.context.loaders.by_id(UserModel).prime_many(await feed.user_rows(users, batch))
 
@@ -199,7 +208,8 @@ class Subscription:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), TASK_UPDATES)
         viewer_id = info.context.access.require_viewer().id
         events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
-                             lambda: _campaign_start(campaign, after), lambda feed, batch: _refreshed_from(info, feed, batch))
+                             lambda: _campaign_start(campaign, after),
+                             lambda feed, batch: _refreshed_from(info, campaign, feed, batch, "task"))
         async with aclosing(events):
             async for message in events:
                 if message["type"] != "task":
@@ -258,7 +268,8 @@ class Subscription:
     ) -> AsyncGenerator[IssueUpdate, None]:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), ISSUE_UPDATES)
         events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
-                             lambda: _campaign_start(campaign, after), lambda feed, batch: _refreshed_from(info, feed, batch))
+                             lambda: _campaign_start(campaign, after),
+                             lambda feed, batch: _refreshed_from(info, campaign, feed, batch, "issue"))
         async with aclosing(events):
             async for message in events:
                 if message["type"] != "issue":
@@ -268,7 +279,7 @@ class Subscription:
                     return
                 if not await _sees_issue(info, role, message):
                     continue
-                issue = await issue_by_id(message["issue_id"])
+                issue = await info.context.loaders.get(IssueModel, message["issue_id"])  # the feed's shared read
                 if issue is not None:
                     yield IssueUpdate(
                         kind=IssueUpdateKindType(message["kind"]), issue=Issue.from_row(issue),
