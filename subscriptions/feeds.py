@@ -6,8 +6,11 @@ One feed per campaign with local subscribers (taskUpdates, issueUpdates), whatev
 - a page of the log (the events after a seq) is read once for all: subscribers at the same
   position share the read, and an event that came in step on the bus is its own page, no read;
   pages are kept in a small LRU (CACHE_PAGES), so memory is bounded whatever the subscribers do;
-- the task rows an event's subscribers need are loaded once per event, not per subscriber: a row
-  serves an event only if it was read after that event committed (never older than the event).
+- the task and issue rows an event's subscribers need are loaded once per event, not per
+  subscriber: a row serves an event only if it was read after that event committed (never older
+  than the event); for a viewer whose view of a task hangs on its row (a LABELER), only if it was
+  read after every event the process knows of (a page of the log read late must not show them a
+  task as it was before a reassign that has committed since).
 
 Each subscriber keeps only its position. In step, it takes the next page from the cache; a slow
 one that fell out of it reads its own pages from the log at its own pace (then shares again
@@ -30,6 +33,7 @@ from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 
 from stepwise.models.queries.event_log import log_page, log_position
 from stepwise.models.queries.accounts import roles_of_user, user_rows_by_id
+from stepwise.models.queries.issues import issue_rows_by_id
 from stepwise.models.queries.rows import in_list, task_rows
 from stepwise.subscriptions import channels
 from stepwise.subscriptions.bus import Bus, Gap
@@ -54,7 +58,7 @@ class CampaignFeed:
         self.failed = False  # start() failed or was abandoned: whoever waited for it opens a new one
         self._changed = asyncio.Event()  # replaced at each change: whoever holds the old one wakes
         self._pages: OrderedDict[int, asyncio.Future] = OrderedDict()
-        self._tasks, self._users, self._roles = SharedReads(), SharedReads(), SharedReads()
+        self._tasks, self._issues, self._users, self._roles = SharedReads(), SharedReads(), SharedReads(), SharedReads()
         self.results = SharedResults(stats)  # one execution per group of subscribers per event
         self._stack = AsyncExitStack()
         self._pump: asyncio.Task | None = None
@@ -126,14 +130,19 @@ class CampaignFeed:
                 return page.result()  # the common case, a live event: no shield to build
         return await asyncio.shield(page)
 
-    async def task_rows(self, batch: Batch) -> dict[int, object]:
+    async def task_rows(self, batch: Batch, *, current: bool = False) -> dict[int, object]:
         """The rows of the batch's tasks, each read after its latest event in the batch
-        committed; shared with every subscriber that handles these events."""
-        needed: dict[int, int] = {}
-        for message in batch:
-            if message["type"] == "task":
-                needed[message["task_id"]] = max(needed.get(message["task_id"], 0), message["seq"])
+        committed, or with `current` after every event known to this process; shared with
+        every subscriber that handles these events."""
+        needed = _latest_seqs(batch, "task", "task_id")
+        if current:
+            needed = dict.fromkeys(needed, self.known)
         return await self._tasks.get(needed, self._mark(batch), _task_rows_by_id)
+
+    async def issue_rows(self, batch: Batch) -> dict[int, object]:
+        """The rows of the batch's issues, each read after its latest event in the batch
+        committed; shared like task_rows (one read per event for every issueUpdates subscriber)."""
+        return await self._issues.get(_latest_seqs(batch, "issue", "issue_id"), self._mark(batch), issue_rows_by_id)
 
     async def user_rows(self, user_ids: set[int], batch: Batch) -> dict[int, object]:
         """Users the batch's updates show (actors, assignees), read once after the batch."""
@@ -168,6 +177,15 @@ class CampaignFeed:
     def _trim(self) -> None:
         while len(self._pages) > CACHE_PAGES:
             self._pages.popitem(last=False)  # a reader awaiting it holds its own reference
+
+
+def _latest_seqs(batch: Batch, kind: str, key: str) -> dict[int, int]:
+    """{row id: the seq of its latest event in the batch} for the batch's events of `kind`."""
+    latest: dict[int, int] = {}
+    for message in batch:
+        if message["type"] == kind:
+            latest[message[key]] = max(latest.get(message[key], 0), message["seq"])
+    return latest
 
 
 async def follow_feed(feeds: Feeds, organization_id: int, campaign_id: int, start: Callable[[], Awaitable[int]],

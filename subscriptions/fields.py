@@ -168,10 +168,13 @@ class Subscription:
                     build = functools.partial(task_update, message=message, role=role,
                                               cursor=campaign_cursor(campaign.id, message["seq"]))
                     if (shared := shared_delivery(role, feed)) is not None:
-                        await feed.results.deliver(shared, info, batch, message["seq"], build, lambda: batch_loaders(feed, batch))
+                        await feed.results.deliver(shared, info, batch, message["seq"], build,
+                                                  lambda: batch_loaders(feed, batch, "task"))
                         continue
                     if primed is not batch:  # fresh loaders once per batch, as before the sharing
-                        info.context.loaders, primed = await batch_loaders(feed, batch), batch
+                        # A LABELER is judged on the task's row as it is now (feeds.py, task_rows).
+                        current = not visibility.sees_every_task(role)
+                        info.context.loaders, primed = await batch_loaders(feed, batch, "task", current=current), batch
                     update = await build(info)
                     if update is not None:
                         yield update
@@ -232,12 +235,13 @@ class Subscription:
                 if role is None:
                     return
                 if (shared := shared_delivery(role, feed)) is None and primed is not batch:
-                    info.context.loaders, primed = await batch_loaders(feed, batch), batch  # for sees_issue and the update
+                    info.context.loaders, primed = await batch_loaders(feed, batch, "issue"), batch  # for sees_issue, the update
                 if not await sees_issue(info, role, message):
                     continue
                 build = functools.partial(issue_update, message=message, cursor=campaign_cursor(campaign.id, message["seq"]))
                 if shared is not None:
-                    await feed.results.deliver(shared, info, batch, message["seq"], build, lambda: batch_loaders(feed, batch))
+                    await feed.results.deliver(shared, info, batch, message["seq"], build,
+                                              lambda: batch_loaders(feed, batch, "issue"))
                     continue
                 update = await build(info)
                 if update is not None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from stepwise.models.db.accounts import User as UserModel
 from stepwise.models.db.campaigns import Task as TaskModel
-from stepwise.models.queries.issues import issue_by_id
+from stepwise.models.db.issues import Issue as IssueModel
 from stepwise.permissions import visibility
 from stepwise.resolvers.loaders import Loaders
 from stepwise.schema.context import Info
@@ -64,7 +64,7 @@ def shared_delivery(role, feed: CampaignFeed) -> Delivery | None:
 
 
 async def issue_update(info: Info, message: dict, cursor: str) -> IssueUpdate | None:
-    issue = await issue_by_id(message["issue_id"])
+    issue = await info.context.loaders.get(IssueModel, message["issue_id"])  # the feed's shared read
     if issue is None:
         return None
     return IssueUpdate(
@@ -79,16 +79,22 @@ async def refreshed_from(info: Info, feed: CampaignFeed, batch: Batch) -> None:
     info.context.access.use_roles(await feed.roles_of(info.context.access.require_viewer().id, batch))
 
 
-async def batch_loaders(feed: CampaignFeed, batch: Batch) -> Loaders:
-    """Fresh loaders primed with what the batch's updates show, read once for all of the
-    campaign's subscribers instead of once each: the tasks' rows, the actors and assignees.
-    Made only where an update is built (a group's execution, or a LABELER's own)."""
+async def batch_loaders(feed: CampaignFeed, batch: Batch, kind: str, *, current: bool = False) -> Loaders:
+    """Fresh loaders primed with what the batch's updates of `kind` show, read once for all of the
+    campaign's subscribers instead of once each: the rows of its tasks (taskUpdates; `current`:
+    as they are now, for a LABELER, feeds.py) or issues (issueUpdates), the actors and assignees.
+    Made only where an update is built (a group's execution, or a subscriber's own)."""
     loaders = Loaders()
-    tasks = await feed.task_rows(batch)
-    if tasks:
-        loaders.by_id(TaskModel).prime_many(tasks)
-    users = {m["actor_id"] for m in batch if m.get("actor_id") is not None}
-    users |= {t.assignee_id for t in tasks.values() if t.assignee_id is not None}
+    users = {m["actor_id"] for m in batch if m["type"] == kind and m.get("actor_id") is not None}
+    if kind == "task":
+        tasks = await feed.task_rows(batch, current=current)
+        if tasks:
+            loaders.by_id(TaskModel).prime_many(tasks)
+        users |= {t.assignee_id for t in tasks.values() if t.assignee_id is not None}
+    else:
+        issues = await feed.issue_rows(batch)
+        if issues:
+            loaders.by_id(IssueModel).prime_many(issues)
     if users:
         loaders.by_id(UserModel).prime_many(await feed.user_rows(users, batch))
     return loaders

@@ -35,6 +35,11 @@ async def issue_by_id(issue_id: int) -> Issue | None:
     return await Issue.get_or_none(id=issue_id)
 
 
+async def issue_rows_by_id(issue_ids: list[int]) -> dict[int, Issue]:
+    """Issues by id in one statement (a campaign feed's shared read of a batch's issues)."""
+    return {row.id: row for row in await sql.fetch_models(Issue, f"id IN ({in_list(issue_ids)})", list(issue_ids))}
+
+
 async def issue_page(campaign_id: int, criteria: IssueCriteria, first: int, after_id: int) -> tuple[list[Issue], bool]:
     where, params = _where(campaign_id, criteria)
     rows = await sql.fetch_models(Issue, f"{where} AND id > ?", [*params, after_id], f"ORDER BY id LIMIT {first + 1}")

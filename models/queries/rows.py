@@ -106,3 +106,9 @@ async def asset_rows(where: str, params: list, suffix: str = "") -> list[AssetRo
 
 def in_list(values: list) -> str:
     return ",".join("?" * len(values)) or "NULL"
+
+
+async def read_together(reads) -> None:
+    """A page's independent relation reads (coroutine functions), at once where the backend
+    allows it (sql.concurrent_reads: PostgreSQL outside a transaction), else in order."""
+    await sql.concurrent_reads(reads)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from stepwise.models.db.accounts import User as UserModel
-from stepwise.models.db import sql
 from stepwise.models.db.datasets import Asset as AssetModel
 from stepwise.models.queries.tasks import TaskCriteria, task_count, task_page
+from stepwise.models.queries.rows import read_together
 
 if TYPE_CHECKING:
     from stepwise.schema.context import Info
@@ -76,5 +76,5 @@ async def campaign_task_page(info: Info, campaign_id: int, criteria: TaskCriteri
             counts = await loaders.open_issue_count_by_asset.load_fn(asset_ids)
             found.open_issues = dict(zip(asset_ids, counts, strict=True))
         reads.append(open_issues)
-    await sql.concurrent_reads(reads)
+    await read_together(reads)
     return found
