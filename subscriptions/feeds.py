@@ -42,7 +42,9 @@ from stepwise.subscriptions.shared_results import FanoutStats, SharedResults
 logger = logging.getLogger("stepwise.feeds")
 
 CACHE_PAGES = 256  # pages (or single live events) kept per campaign feed
-MAX_SHARED_ROWS = 5_000  # task rows kept per feed before the cache starts over
+# Rows kept per feed and kind, the least recently used dropped first: enough for the pages in
+# flight (200 events each), small enough that a process with many live feeds stays small.
+MAX_SHARED_ROWS = 1_000
 
 Batch = list[dict]
 
@@ -209,20 +211,21 @@ class SharedReads:
     event's seq: a row is never older than the event it goes with."""
 
     def __init__(self) -> None:
-        self._reads: dict[int, tuple[int, asyncio.Future]] = {}
+        self._reads: OrderedDict[int, tuple[int, asyncio.Future]] = OrderedDict()
 
     async def get(self, needed: dict[int, int], mark: int, read) -> dict[int, object]:
         """{key: row} for the keys of `needed` ({key: the seq its row must be as new as})."""
         missing = [k for k, seq in needed.items() if k not in self._reads or self._reads[k][0] < seq]
         if missing:
-            if len(self._reads) > MAX_SHARED_ROWS:
-                self._reads.clear()
-                missing = list(needed)  # what was shared is gone too: read it with the rest
             future = asyncio.ensure_future(read(missing))  # not tied to the subscriber that asked
             for key in missing:
                 self._reads[key] = (mark, future)
             future.add_done_callback(lambda done: self._forget_if_failed(missing, done))
+        for key in needed:
+            self._reads.move_to_end(key)
         reads = {key: self._reads[key][1] for key in needed}  # taken now: a failed one is dropped
+        while len(self._reads) > MAX_SHARED_ROWS:
+            self._reads.popitem(last=False)  # whoever awaits its read holds its own reference
         rows = {}
         for key, future in reads.items():
             done = future.done() and not future.cancelled() and future.exception() is None

@@ -107,9 +107,10 @@ async def test_a_stream_left_early_releases_its_feed_at_once(api, world):
         assert feeds.live() == 0
 
 
-async def test_rows_already_shared_are_served_when_the_shared_cache_starts_over(api, world, monkeypatch):
+async def test_rows_already_shared_are_served_when_the_shared_cache_is_over_its_bound(api, world, monkeypatch):
     """A batch that needs both rows read before and new ones, when the feed's shared rows are
-    over their bound: every row comes back (the subscriber's update is not lost to an error)."""
+    over their bound (the least recently used are dropped): every row comes back (the
+    subscriber's update is not lost to an error)."""
     monkeypatch.setattr(feeds_module, "MAX_SHARED_ROWS", 2)
     _, campaign_pk, org_pk = await launched(api, world, 3)
     async with open_bus("memory://") as bus, Feeds(bus).campaign(org_pk, campaign_pk) as feed:
