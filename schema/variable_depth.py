@@ -11,14 +11,19 @@ tests/unit/test_variable_depth.py compares both answers.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
-from graphql import GraphQLInputType, is_input_object_type, is_list_type, is_non_null_type
+from graphql import GraphQLInputObjectType, GraphQLInputType, is_input_object_type, is_list_type, is_non_null_type
 from graphql.execution import values
 from graphql.language.parser import MAX_NESTING_DEPTH
 
 _walk = values.input_is_nested_too_deeply
-_depths: dict[int, tuple[GraphQLInputType, int | None]] = {}
+# By input object type, the schema's own (weakly: a schema that goes takes its entries along).
+# Never by the type a variable is checked against: graphql-core builds its list and non-null
+# wrappers anew for every request (type_from_ast), so a cache keyed on them grew with every
+# request (found by the soak, docs/reliability.md).
+_object_depths: weakref.WeakKeyDictionary[GraphQLInputObjectType, int | None] = weakref.WeakKeyDictionary()
 
 
 def type_depth(type_: GraphQLInputType, seen: frozenset = frozenset()) -> int | None:
@@ -37,11 +42,23 @@ def type_depth(type_: GraphQLInputType, seen: frozenset = frozenset()) -> int | 
     return 0
 
 
+def _depth(type_: GraphQLInputType) -> int | None:
+    """type_depth, with the input object types' depths computed once."""
+    if is_non_null_type(type_):
+        return _depth(type_.of_type)
+    if is_list_type(type_):
+        inner = _depth(type_.of_type)
+        return None if inner is None else inner + 1
+    if is_input_object_type(type_):
+        if type_ not in _object_depths:
+            _object_depths[type_] = type_depth(type_)
+        return _object_depths[type_]
+    return 0
+
+
 def input_is_nested_too_deeply(value: Any, type_: GraphQLInputType) -> bool:
-    known = _depths.get(id(type_))
-    if known is None or known[0] is not type_:
-        known = _depths[id(type_)] = (type_, type_depth(type_))
-    if known[1] is not None and known[1] <= MAX_NESTING_DEPTH:
+    depth = _depth(type_)
+    if depth is not None and depth <= MAX_NESTING_DEPTH:
         return False
     return _walk(value, type_)
 

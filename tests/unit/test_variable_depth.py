@@ -84,3 +84,15 @@ def test_a_too_deep_variable_is_still_refused_and_a_bounded_one_served():
     many = graphql_sync(schema, "query($a: [Asset!]) { count(a: $a) }",
                         variable_values={"a": [{"shapes": [{"points": [{"x": 1}]}]}] * 1000})
     assert many.errors is None and many.data == {"count": 1000}
+
+
+def test_the_depths_kept_do_not_grow_with_the_wrappers_each_request_builds():
+    """graphql-core wraps a variable's type anew for each request (type_from_ast): checking 1,000
+    fresh wrappers keeps one depth per input object type, not one per wrapper (this cache once
+    grew with every request of a soak)."""
+    input_is_nested_too_deeply([], ASSETS)
+    kept = len(variable_depth._object_depths)
+    for _ in range(1_000):
+        fresh = GraphQLList(GraphQLNonNull(ASSETS.of_type.of_type))
+        assert input_is_nested_too_deeply([{"shapes": []}], fresh) is False
+    assert len(variable_depth._object_depths) == kept == 3  # Asset, Shape, Point
