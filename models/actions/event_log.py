@@ -31,27 +31,51 @@ def _log_values(event: TaskChanged | IssueChanged) -> tuple:
 
 def log_append(postgres: bool, campaign_id: int, events: Sequence[TaskChanged | IssueChanged]) -> tuple[str, list]:
     """One statement appending `events` (in order) to the campaign's log; it RETURNs their seqs."""
+    if not postgres:
+        return _sqlite_append(campaign_id, events)
+    then = log_append_then(campaign_id, events, after="")
+    return f"WITH {then.ctes} {then.statement}", then.params
+
+
+def log_append_then(campaign_id: int, events: Sequence[TaskChanged | IssueChanged], after: str = "done") -> sql.Then:
+    """PostgreSQL: the append as the last write of a merged statement (sql.merge_writes): the seq's
+    upsert selects FROM `after`, so it runs, and takes the seq's row lock, only once the merged
+    writes are done (their row locks taken): the lock order stays that of an append of its own."""
+    count = _check(events)
+    source = f"SELECT CAST(? AS INTEGER), CAST(? AS INTEGER) FROM {after}" if after else "VALUES (?, ?)"
+    base = (f"base AS (INSERT INTO campaign_event_seq (campaign_id, last_seq) {source}"
+            " ON CONFLICT (campaign_id) DO UPDATE SET last_seq = campaign_event_seq.last_seq + excluded.last_seq"
+            " RETURNING last_seq - ? AS s)")
+    marks = "(" + ", ".join(f"CAST(? AS {t})" for t in PG_TYPES) + ")"
+    values, rows, insert = _appended(campaign_id, events, marks)
+    return sql.Then(f"{base}, {rows}", insert, [campaign_id, count, count, *values])
+
+
+def _sqlite_append(campaign_id: int, events: Sequence) -> tuple[str, list]:
+    _check(events)
+    base = "base AS (SELECT COALESCE(MAX(seq), 0) AS s FROM campaign_event WHERE campaign_id = ?)"
+    values, rows, insert = _appended(campaign_id, events, "(" + ", ".join("?" * len(PG_TYPES)) + ")")
+    return f"WITH {base}, {rows} {insert}", [campaign_id, *values]
+
+
+def _check(events: Sequence) -> int:
     if not events:
         raise ValueError("log_append() needs at least one event")
-    count = len(events)
-    if postgres:
-        base = ("base AS (INSERT INTO campaign_event_seq (campaign_id, last_seq) VALUES (?, ?)"
-                " ON CONFLICT (campaign_id) DO UPDATE SET last_seq = campaign_event_seq.last_seq + excluded.last_seq"
-                " RETURNING last_seq - ? AS s)")
-        params: list = [campaign_id, count, count]
-        marks = "(" + ", ".join(f"CAST(? AS {t})" for t in PG_TYPES) + ")"
-    else:
-        base = "base AS (SELECT COALESCE(MAX(seq), 0) AS s FROM campaign_event WHERE campaign_id = ?)"
-        params = [campaign_id]
-        marks = "(" + ", ".join("?" * len(PG_TYPES)) + ")"
+    return len(events)
+
+
+def _appended(campaign_id: int, events: Sequence, marks: str) -> tuple[list, str, str]:
+    """The parameters, the events' VALUES list (the CTE `e`) and the INSERT of the log rows from
+    `base` and `e`."""
+    params: list = []
     for k, event in enumerate(events, 1):
         params += [k, *_log_values(event)]
+    params.append(campaign_id)
     columns = ", ".join(LOG_COLUMNS)
     picked = ", ".join(f"e.{c}" for c in LOG_COLUMNS)
-    params.append(campaign_id)
-    return (f"WITH {base}, e(k, {columns}) AS (VALUES {', '.join([marks] * count)})"
-            f" INSERT INTO campaign_event (campaign_id, seq, {columns}) SELECT ?, base.s + e.k, {picked}"
-            f" FROM base, e ORDER BY e.k RETURNING seq", params)
+    return (params, f"e(k, {columns}) AS (VALUES {', '.join([marks] * len(events))})",
+            f"INSERT INTO campaign_event (campaign_id, seq, {columns}) SELECT ?, base.s + e.k, {picked}"
+            " FROM base, e ORDER BY e.k RETURNING seq")
 
 
 def with_seqs(events: Sequence, returned_rows: Sequence) -> list:

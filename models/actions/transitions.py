@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from stepwise.models import clock
 from stepwise.models.actions.completion import completion_write
 from stepwise.models.actions.entering import choose_assignee, holder_write
-from stepwise.models.actions.event_log import log_append, with_seqs
+from stepwise.models.actions.event_log import log_append, log_append_then, with_seqs
 from stepwise.models.actions.issues import NewIssue, has_open_issue, raise_issue
 from stepwise.models.actions.rollups import (
     completion_rollup_writes,
@@ -201,15 +201,29 @@ async def _move(task: TaskRow, campaign, action: TaskAction, request: Request, v
         writes.append(completion_write(campaign.id, now))
     # Last: the campaign's event log (on PostgreSQL its seq's row lock, held until commit).
     logged = [*outcome.issue_events, *outcome.events]
-    writes.append(log_append(sql.is_postgres(sql.current_connection()), campaign.id, logged))
-    results = await sql.execute_all_returning(writes, together=independent)
-    if results[0][0] != 1:
+    changed, seqs = await _write(writes, independent, campaign.id, logged)
+    if changed != 1:
         raise DomainError(ErrorCode.CONFLICT, "The task changed meanwhile; reload it.")
-    logged = with_seqs(logged, results[-1][1])
+    logged = with_seqs(logged, seqs)
     outcome.issue_events, outcome.events = logged[:len(outcome.issue_events)], logged[len(outcome.issue_events):]
     outcome.task = _as_written(task, changes)
     outcome.known_rows = _known_rows(steps, campaign.id, outcome.task)
     return outcome
+
+
+async def _write(writes: list, independent: int, campaign_id: int, logged: list) -> tuple[int, list]:
+    """Run the writes, then append `logged` to the event log; the rows the task's UPDATE (the
+    first write) changed, and the log's seq rows. On PostgreSQL, when every write is independent,
+    the append goes in the same statement, after them (sql.Then): the seq's row lock, which every
+    change of the campaign waits for, is then held from that one round trip to the commit, with
+    no round trip (nor turn of the event loop) in between."""
+    postgres = sql.is_postgres(sql.current_connection())
+    if postgres and independent == len(writes):
+        counts, rows = await sql.execute_merged_then(writes, log_append_then(campaign_id, logged))
+        return counts[0], rows
+    results = await sql.execute_all_returning([*writes, log_append(postgres, campaign_id, logged)],
+                                              together=independent)
+    return results[0][0], results[-1][1]
 
 
 def _known_rows(steps: list[WorkflowStep], campaign_id: int, task: TaskRow) -> list:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tortoise import connections
@@ -154,19 +155,49 @@ async def execute_all_returning(statements: Sequence[tuple[str, Sequence[Any]]],
         return await connection._execute(_run_in_order, connection._conn, statements)
 
 
-def merge_writes(statements: Sequence[tuple[str, Sequence[Any]]]) -> tuple[str, list]:
+@dataclass(frozen=True)
+class Then:
+    """A write to run after merged ones, in the same statement (see merge_writes): `ctes`, WITH
+    entries which may select FROM `done` (one row, there once all the merged writes have run), and
+    `statement`, an INSERT/UPDATE ... RETURNING after them; `params` in the order of their text."""
+
+    ctes: str
+    statement: str
+    params: list
+
+
+def merge_writes(statements: Sequence[tuple[str, Sequence[Any]]], then: Then | None = None) -> tuple[str, list]:
     """PostgreSQL: INSERT/UPDATE/DELETE statements as one, each a data-modifying CTE, in one round
     trip instead of one each; it returns one row, the rows each changed. They all run on the
     snapshot from before the statement, so none may read what another of them writes, nor change
-    a row another one changes (PostgreSQL's rule for such CTEs)."""
+    a row another one changes (PostgreSQL's rule for such CTEs). With `then`, that write runs
+    after all of them (it reads `done`, which counts their rows: PostgreSQL runs them to the end
+    first), and the statement returns one row per row it RETURNs, the counts in front."""
     parts, params = [], []
     for k, (statement, values) in enumerate(statements):
         if not statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")) or "RETURNING" in statement.upper():
             raise ValueError(f"merge_writes() takes plain INSERT/UPDATE/DELETE statements: {statement[:60]}")
         parts.append(f"w{k} AS ({statement} RETURNING 1)")
         params += values
-    counts = ", ".join(f"(SELECT COUNT(*) FROM w{k})" for k in range(len(statements)))
-    return f"WITH {', '.join(parts)} SELECT {counts}", params
+    counts = ", ".join(f"(SELECT COUNT(*) FROM w{k}) AS c{k}" for k in range(len(statements)))
+    if then is None:
+        return f"WITH {', '.join(parts)} SELECT {counts}", params
+    return (f"WITH {', '.join(parts)}, done AS (SELECT {counts}), {then.ctes}, then_ AS ({then.statement})"
+            f" SELECT done.*, then_.* FROM done, then_", params + then.params)
+
+
+async def execute_merged_then(statements: Sequence[tuple[str, Sequence[Any]]], then: Then) -> tuple[list[int], list]:
+    """PostgreSQL, inside a transaction: merge_writes(statements, then) in one round trip; the
+    rows each statement changed, and the rows `then` returned."""
+    conn = current_connection()
+    if not isinstance(conn, TransactionalDBClient) or not is_postgres(conn):
+        raise RuntimeError("execute_merged_then() runs inside a PostgreSQL transaction")
+    merged, params = merge_writes(statements, then)
+    _, rows = await conn.execute_query(to_dialect(conn, merged), params)
+    if not rows:  # the counts come on `then`'s rows: it must return at least one
+        raise RuntimeError("execute_merged_then(): the last write returned no row")
+    width = len(statements)
+    return list(rows[0][:width]), [tuple(row[width:]) for row in rows]
 
 
 async def execute(sql: str, params: Sequence[Any] = ()) -> int:
