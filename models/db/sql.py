@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from tortoise import connections
@@ -46,8 +47,13 @@ def is_postgres(conn: BaseDBAsyncClient) -> bool:
 
 def to_dialect(conn: BaseDBAsyncClient, sql: str) -> str:
     """Write queries with `?`; PostgreSQL wants `$1, $2, ...`."""
-    if not is_postgres(conn):
-        return sql
+    return _numbered(sql) if is_postgres(conn) else sql
+
+
+@lru_cache(maxsize=256)
+def _numbered(sql: str) -> str:
+    # Cached: a transition's merged statement (~10 kB, 200+ parameters) took ~0.45 ms to number,
+    # inside the time it holds the campaign's locks; the same shapes come back request after request.
     counter = iter(range(1, 10_000))
     return _QMARK.sub(lambda _: f"${next(counter)}", sql)
 
