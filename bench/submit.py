@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import socket
 import sys
@@ -71,6 +72,7 @@ from common import (
     say,
     sign_up_manager,
 )
+from pg_activity import watching
 from workflow_common import (
     create_campaign,
     insert_assets_sql,
@@ -97,6 +99,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sequential", type=int, default=300, help="timed sequential submits per variant (default 300)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed sequential submits first (default 20)")
     parser.add_argument("--per-client", type=int, default=150, help="submits per concurrent client (default 150)")
+    parser.add_argument("--pg-activity", action="store_true",
+                        help="PostgreSQL: the CPU of the database's backends and what they wait for, sampled"
+                             " from pg_stat_activity during the concurrent phases (bench/pg_activity.py)")
     parser.add_argument("--profile", action="store_true", help="profile sequential submits in process with pyinstrument")
     parser.add_argument("--profile-requests", type=int, default=600, help="in-process submits: half timed for the DB share, half profiled (default 600)")
     parser.add_argument("--profile-dir", type=Path, default=Path("/tmp/stepwise-bench-profiles"))
@@ -211,8 +216,10 @@ async def sequential(base: str, pid: int | None, tasks: Tasks, team: dict, count
     return {**stats(latencies), "cpu_ms": cpu}
 
 
-async def concurrent(base: str, pids: list[int], tasks: Tasks, team: dict, per_client: int, errors: Counter) -> dict:
-    """CLIENTS clients at once, each with its own annotator, connection and tasks."""
+async def concurrent(base: str, pids: list[int], tasks: Tasks, team: dict, per_client: int, errors: Counter,
+                     database_url: str | None = None) -> dict:
+    """CLIENTS clients at once, each with its own annotator, connection and tasks. On PostgreSQL
+    (`database_url`), also the CPU time of the database's backends and what they waited for."""
     plans = []
     for name in ANNOTATORS[:CLIENTS]:
         plans.append((name, [submit_body(*tasks.take(name), False) for _ in range(per_client)]))
@@ -232,19 +239,31 @@ async def concurrent(base: str, pids: list[int], tasks: Tasks, team: dict, per_c
     try:
         runners = [asyncio.create_task(run(c, name, bodies)) for c, (name, bodies) in zip(clients, plans)]
         await asyncio.sleep(0.5)
-        before = [process_usage(p) for p in pids]
-        started = time.perf_counter()
-        start.set()
-        await asyncio.gather(*runners)
-        wall = time.perf_counter() - started
-        cpu = sum((process_usage(p) - b).cpu for p, b in zip(pids, before))
+        async with (watching(database_url) if database_url else contextlib.nullcontext()) as activity:
+            before = [process_usage(p) for p in pids]
+            started = time.perf_counter()
+            start.set()
+            await asyncio.gather(*runners)
+            wall = time.perf_counter() - started
+            cpu = sum((process_usage(p) - b).cpu for p, b in zip(pids, before))
     finally:
         for client in clients:
             await client.aclose()
     total = CLIENTS * per_client
     return {**(stats(latencies) if latencies else {"p50": float("nan"), "p90": float("nan"), "p99": float("nan"), "n": 0}),
             "ok": len(latencies), "total": total, "wall": wall, "rate": len(latencies) / wall,
-            "cpu_ms": cpu / total * 1000}
+            "cpu_ms": cpu / total * 1000, "activity": activity}
+
+
+def report_activity(tag: str, c: dict) -> None:
+    """PostgreSQL: its backends' CPU per submit, and their commonest states while the clients ran."""
+    activity = c.get("activity")
+    if activity is None:
+        return
+    say(f"{tag}   CPU per 1,000 submits: database backends {activity.cpu_seconds / c['total'] * 1000:.2f} s,"
+        f" uvicorn {c['cpu_ms']:.2f} s; {activity.samples} samples of pg_stat_activity, backends on average:")
+    for share, what in activity.top():
+        say(f"{tag}     {share:5.2f}  {what}")
 
 
 def worker_pids(supervisor: int) -> list[int]:
@@ -274,6 +293,7 @@ async def bench_backend(backend: str, args: argparse.Namespace) -> dict:
     say(f"{tag} fresh database, starting the server (1 worker, memory:// broker)...")
     async with fresh_database(backend, args.postgres_url) as env:
         url = env["STEPWISE_DATABASE_URL"]
+        pg_url = url if backend == "postgres" and args.pg_activity else None
         async with running_server(env) as server, http_api(server.base) as api:
             say(f"{tag} server up at {server.base} (pid {server.pid})")
             await sign_up_manager(api)
@@ -301,12 +321,13 @@ async def bench_backend(backend: str, args: argparse.Namespace) -> dict:
 
             errors = Counter()
             say(f"{tag} {CLIENTS} concurrent clients x {args.per_client} submits, 1 worker; {load_average()}")
-            c = await concurrent(server.base, [server.pid], tasks, team, args.per_client, errors)
+            c = await concurrent(server.base, [server.pid], tasks, team, args.per_client, errors, pg_url)
             c["load"] = load_average()
             result["concurrent, 1 worker"] = c
             result["errors"]["concurrent, 1 worker"] = errors
             say(f"{tag} concurrent, 1 worker   {c['rate']:7.0f} submits/s  p50 {c['p50']:6.1f} ms  p99 {c['p99']:6.1f} ms  "
                 f"server CPU {c['cpu_ms']:.2f} ms/submit  ({c['ok']}/{c['total']} ok in {c['wall']:.2f} s; {c['load']})")
+            report_activity(tag, c)
             report_errors(f"{tag} concurrent, 1 worker:", errors)
             token = api.token
 
@@ -322,12 +343,13 @@ async def bench_backend(backend: str, args: argparse.Namespace) -> dict:
                 pids = worker_pids(server.pid)
                 errors = Counter()
                 say(f"{tag} {CLIENTS} concurrent clients x {args.per_client} submits, 2 workers (pids {pids}); {load_average()}")
-                c = await concurrent(server.base, [server.pid, *pids], tasks, team, args.per_client, errors)
+                c = await concurrent(server.base, [server.pid, *pids], tasks, team, args.per_client, errors, pg_url)
                 c["load"] = load_average()
                 result["concurrent, 2 workers"] = c
                 result["errors"]["concurrent, 2 workers"] = errors
                 say(f"{tag} concurrent, 2 workers  {c['rate']:7.0f} submits/s  p50 {c['p50']:6.1f} ms  p99 {c['p99']:6.1f} ms  "
                     f"server CPU {c['cpu_ms']:.2f} ms/submit  ({c['ok']}/{c['total']} ok in {c['wall']:.2f} s; {c['load']})")
+                report_activity(tag, c)
                 report_errors(f"{tag} concurrent, 2 workers:", errors)
             log = log_path.read_text(errors="replace")
             locked = log.count("database is locked")
