@@ -6,7 +6,9 @@ MAX, and serial ids commit out of order, so the seq comes from the campaign's ro
 `campaign_event_seq`, taken with an upsert ... RETURNING: the row lock it takes is held until
 commit, so a later seq cannot commit before an earlier one. Callers append last in their
 transaction: whoever holds that lock then waits for no other lock (no deadlock cycle through it),
-and holds it for as short a time as possible.
+and holds it for as short a time as possible. A transition whose writes are independent of each
+other sends the append in their merged statement (log_append_then): it reads their row counts,
+so PostgreSQL runs it once they are all done, and the lock is still taken last.
 """
 
 from __future__ import annotations
