@@ -20,6 +20,10 @@ What it measures:
 3. the same with `serve --workers 2` and STEPWISE_BROKER_URL=redis://127.0.0.1:6379 on the same
    database (skipped, with a note, when Redis does not answer). Every error is counted by kind,
    and the server log is searched for "database is locked"; there must be none.
+With --pg-activity (PostgreSQL), each concurrent phase also prints the CPU time of the bench
+database's backends per submit and their commonest states in pg_stat_activity, sampled every 50 ms
+(lock waits, idle in transaction after which statement): bench/pg_activity.py.
+
 4. with --profile, in process (ASGITransport, memory:// broker), sequential: half of
    --profile-requests submits timed with the database calls clocked (`profiling.db_share`: how
    much of the wall time is spent inside Tortoise's client calls), the other half under
