@@ -194,10 +194,11 @@ def merge_writes(statements: Sequence[tuple[str, Sequence[Any]]], then: Then | N
             raise ValueError(f"merge_writes() takes plain INSERT/UPDATE/DELETE statements: {statement[:60]}")
         parts.append(f"w{k} AS ({statement} RETURNING 1)")
         params += values
-    counts = ", ".join(f"(SELECT COUNT(*) FROM w{k}) AS c{k}" for k in range(len(statements)))
+    counts = [f"(SELECT COUNT(*) FROM w{k})" for k in range(len(statements))]
     if then is None:
-        return f"WITH {', '.join(parts)} SELECT {counts}", params
-    return (f"WITH {', '.join(parts)}, done AS (SELECT {counts}), {then.ctes}, then_ AS ({then.statement})"
+        return f"WITH {', '.join(parts)} SELECT {', '.join(counts)}", params
+    named = ", ".join(f"{count} AS c{k}" for k, count in enumerate(counts))
+    return (f"WITH {', '.join(parts)}, done AS (SELECT {named}), {then.ctes}, then_ AS ({then.statement})"
             f" SELECT done.*, then_.* FROM done, then_", params + then.params)
 
 
