@@ -191,8 +191,9 @@ async def _add_assets(version_id: int, new: NewAssets, phases: Phases) -> TasksC
                     await sql.execute(*quality_counts_write(True, "a.id = ANY(?::int[])", [[ids[i] for i in left]], 1,
                                                             asset_areas=True))
             else:
+                stamp = sql.sqlite_timestamp(now)  # converted once, not per row
                 await sql.execute_many(SQLITE_INSERT, [
-                    (version_id, name, width, height, url, annotation, None if annotation is None else now, now)
+                    (version_id, name, width, height, url, annotation, None if annotation is None else stamp, stamp)
                     for name, width, height, url, annotation in rows])
                 # One writer at a time on SQLite, and the rows' ids follow one another (AUTOINCREMENT
                 # gives each the one after the last): this call's are the len(rows) up to the last.
