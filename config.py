@@ -33,6 +33,7 @@ class Settings:
     broker_timeout_ms: float = 1000.0  # longest a publish (or a broker ping) may take
     ws_init_timeout_ms: float = 10_000.0  # a websocket without connection_init by then is closed
     headers_timeout_ms: float = 10_000.0  # a connection whose request headers are not in by then is closed
+    ws_deflate: bool = False  # offer per-message deflate to websocket clients (`stepwise serve`)
     max_subscriptions_per_user: int = 100  # live subscriptions of one user in one process
     max_subscriptions_per_process: int = 10_000
     allowed_origins: tuple[str, ...] = ()
@@ -102,6 +103,17 @@ def _milliseconds_or_off(env: Mapping[str, str], name: str) -> float:
     if value < 0:
         raise ConfigError(f"{name}={raw!r} must be 0 (off) or more")
     return value
+
+
+def _on_or_off(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "on", "yes"):
+        return True
+    if raw in ("0", "false", "off", "no"):
+        return False
+    raise ConfigError(f"{name}={raw!r} must be on or off (1/0, true/false)")
 
 
 def default_data_dir(env: Mapping[str, str]) -> Path:
@@ -189,6 +201,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         broker_timeout_ms=_positive_number(env, "STEPWISE_BROKER_TIMEOUT_MS", 1000.0),
         ws_init_timeout_ms=_positive_number(env, "STEPWISE_WS_INIT_TIMEOUT_MS", 10_000.0),
         headers_timeout_ms=_positive_number(env, "STEPWISE_HEADERS_TIMEOUT_MS", 10_000.0),
+        ws_deflate=_on_or_off(env, "STEPWISE_WS_DEFLATE", False),
         max_subscriptions_per_user=_positive_number(env, "STEPWISE_MAX_SUBSCRIPTIONS_PER_USER", 100, int),
         max_subscriptions_per_process=_positive_number(env, "STEPWISE_MAX_SUBSCRIPTIONS_PER_PROCESS", 10_000, int),
         allowed_origins=origins,
