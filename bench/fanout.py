@@ -176,7 +176,7 @@ async def run_backend(backend: str, args) -> None:
 async def measure(backend: str, args, broker: str, env: dict) -> None:
     if True:
         env = {**env, "STEPWISE_BROKER_URL": broker, "STEPWISE_MAX_SUBSCRIPTIONS_PER_USER": str(args.subscribers + 10),
-               "STEPWISE_LOG_LEVEL": "WARNING"}
+               "STEPWISE_LOG_LEVEL": "WARNING", **({"STEPWISE_WS_DEFLATE": "on"} if args.ws_deflate else {})}
         async with running_server(env) as server, http_api(server.base) as api:
             token = await sign_up_manager(api)
             manager_id = (await api.data(ME))["me"]["id"]
@@ -188,7 +188,8 @@ async def measure(backend: str, args, broker: str, env: dict) -> None:
             task_ids = [e["node"]["id"] for e in (await api.data(TASK_IDS, {"c": campaign, "n": args.rounds}))
                         ["campaign"]["tasks"]["edges"]]
             url = server.base.replace("http", "ws") + "/graphql"
-            say(f"[{backend}] broker {broker}, {args.subscribers} subscribers, {load_average()}")
+            say(f"[{backend}] broker {broker}, {args.subscribers} subscribers, "
+                f"server offers deflate: {'yes' if args.ws_deflate else 'default'}, {load_average()}")
 
             before = rss_kib(server.pid)
             # Each follows from the log's position now (`after:`): the first start below reaches
@@ -257,6 +258,8 @@ def parse_args(argv=None):
     parser.add_argument("--tasks", type=int, default=100)
     parser.add_argument("--catch-up-tasks", type=int, default=20_000)
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--ws-deflate", action="store_true",
+                        help="run the server with STEPWISE_WS_DEFLATE=on (per-message deflate offered; clients accept it)")
     return parser.parse_args(argv)
 
 
