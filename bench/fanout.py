@@ -205,7 +205,7 @@ async def measure(backend: str, args, broker: str, env: dict) -> None:
             for s in subscribers:
                 s.latencies.clear()
 
-            used = process_usage(server.pid)
+            used, client_used = process_usage(server.pid), time.process_time()
             delivered = 1
             for task_id in task_ids[1:]:
                 # A start is one event; a submit at the only step two (SUBMITTED, then DONE).
@@ -214,6 +214,7 @@ async def measure(backend: str, args, broker: str, env: dict) -> None:
                     delivered += events
                     await asyncio.gather(*(s.until(delivered) for s in subscribers))
             cpu = (process_usage(server.pid) - used).cpu
+            client_cpu = time.process_time() - client_used
             latencies = [x for s in subscribers for x in s.latencies]
             repeated = sum(s.count - len(s.cursors) for s in subscribers)
             kinds = sum((s.kinds for s in subscribers), Counter())
@@ -222,7 +223,8 @@ async def measure(backend: str, args, broker: str, env: dict) -> None:
                 say(f"[{backend}] WARNING: {repeated} updates delivered more than once")
             say(f"[{backend}] fan-out: {len(latencies)} deliveries, latency commit->client p50 "
                 f"{percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms; "
-                f"server CPU {cpu / len(latencies) * 1e6:.0f} us per delivery")
+                f"server CPU {cpu / len(latencies) * 1e6:.0f} us per delivery, "
+                f"this client's CPU {client_cpu / len(latencies) * 1e6:.0f} us per delivery")
             say(f"[{backend}] memory: {(idle - before) / args.subscribers:.1f} KiB per idle subscriber "
                 f"(RSS {before / 1024:.0f} -> {idle / 1024:.0f} MiB)")
             await asyncio.gather(*(s.close() for s in subscribers))
