@@ -45,10 +45,10 @@ CACHE_PAGES = 256  # pages (or single live events) kept per campaign feed
 # Rows kept per feed and kind, the least recently used dropped first: enough for the pages in
 # flight (200 events each), small enough that a process with many live feeds stays small.
 MAX_SHARED_ROWS = 1_000
-# Users whose roles a live event's read takes ahead of waking its subscribers (the last event's
-# askers, most recent first): their subscriptions then find the read done instead of each
-# waiting on it (one future and two callbacks per subscription per event, measured as a quarter
-# of the per-subscriber cost with 1,000 subscriptions).
+# Users whose roles a live event's read takes ahead of waking its subscribers (those who asked
+# since either of the two previous live events, most recent first): their subscriptions then
+# find the read done instead of each waiting on it (one future and two callbacks per
+# subscription per event, measured as a quarter of the per-subscriber cost with 1,000).
 PREFETCH_ROLES = 64
 
 Batch = list[dict]
@@ -65,7 +65,10 @@ class CampaignFeed:
         self.failed = False  # start() failed or was abandoned: whoever waited for it opens a new one
         self._changed = asyncio.Event()  # replaced at each change: whoever holds the old one wakes
         self._pages: OrderedDict[int, asyncio.Future] = OrderedDict()
-        self._askers: dict[int, None] = {}  # users who asked roles_of since the last live event
+        # Users who asked roles_of since the last live event, and between the two before it (two
+        # generations: events in quick succession come before the subscribers ask again).
+        self._askers: dict[int, None] = {}
+        self._asked_before: dict[int, None] = {}
         self._tasks, self._issues, self._users, self._roles = SharedReads(), SharedReads(), SharedReads(), SharedReads()
         self.results = SharedResults(stats)  # one execution per group of subscribers per event
         self._stack = AsyncExitStack()
@@ -104,9 +107,11 @@ class CampaignFeed:
 
     async def _prefetch_roles(self, message: dict) -> None:
         """Before its subscribers wake for a live event: the roles of the users who asked for
-        them at the last event, read once after this one committed (as roles_of would). A
-        failed read is only logged: each subscription then reads (and fails) on its own."""
-        users, self._askers = list(self._askers)[-PREFETCH_ROLES:], {}
+        them lately, read once after this one committed (as roles_of would). A user who left
+        is read at most twice more. A failed read is only logged: each subscription then reads
+        (and fails) on its own."""
+        users = list({**self._asked_before, **self._askers})[-PREFETCH_ROLES:]
+        self._asked_before, self._askers = self._askers, {}
         if not users:
             return
         try:
