@@ -16,13 +16,15 @@ What it measures:
    --rounds tasks started and submitted one after the other (each mutation waits until every subscriber has its update). Latency = the
    moment a subscriber's client read the update minus the update's `at` (the event's time,
    taken in the writing transaction just before its commit; same machine, same clock): p50 and
-   p99 over every delivery. Also the server's CPU per delivered update.
+   p99 over every delivery. Also the server's CPU per delivered update, and this client's own
+   (what reading 1,000 sockets in one process costs, on the same CPUs as the server).
 2. memory per idle subscriber: the server's resident memory (VmRSS) before the sockets open and
    once they are all subscribed, divided by --subscribers.
 3. catch-up speed: a second campaign of --catch-up-tasks tasks is launched, then one subscriber
    subscribes with `after:` the log's start and reads all its CREATED updates: updates/s.
 
-The client (this process, one event loop for every socket) shares the machine's 2 CPUs with the
+The server offers no per-message deflate unless run with --ws-deflate (STEPWISE_WS_DEFLATE=on);
+the client accepts it when offered. The client (this process, one event loop for every socket) shares the machine's 2 CPUs with the
 server: its own reading adds to the latencies. Run from the repository root:
 
     .venv/bin/python bench/fanout.py --backend sqlite
