@@ -47,6 +47,7 @@ from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
 from stepwise.subscriptions import channels
 from stepwise.subscriptions.feeds import follow_feed
 from stepwise.subscriptions.notifications import viewer_notifications
+from stepwise.subscriptions.org_reads import OrganizationReads, organization_reads
 from stepwise.subscriptions.progress import progress_feed
 from stepwise.subscriptions.stream import Batch, LogPosition, follow_log
 from stepwise.subscriptions.updates import batch_loaders, issue_update, refreshed_from, sees_issue, shared_delivery, task_update
@@ -68,6 +69,7 @@ def capped(resolver):
 
     @functools.wraps(resolver)
     async def holding_a_slot(self, info: Info, *args, **kwargs):
+        info.context.access.per_operation()  # its roles are its own, not its socket's siblings'
         caps = info.context.subscription_caps
         if caps is None:  # outside a running app (tests that build a context by hand)
             slot = contextlib.nullcontext()
@@ -81,15 +83,12 @@ def capped(resolver):
     return holding_a_slot
 
 
-async def _refreshed(info: Info, batch: Batch) -> None:
-    """Before a batch of events (one live event, or a page of the log): the viewer's roles are
-    reloaded (authorization is checked per event against them) and the operation gets fresh
-    loaders, with the batch's tasks loaded in one query."""
-    info.context.access.forget()
+async def _refreshed(info: Info, shared: OrganizationReads, batch: Batch) -> None:
+    """Before a batch of events (one live event, or a page of the log): the viewer's roles as read
+    after the batch committed, once for every subscriber of the organization (authorization is
+    checked per event against them), and fresh loaders for the operation."""
+    info.context.access.use_roles(await shared.roles_of(info.context.access.require_viewer().id, batch))
     info.context.loaders = Loaders()
-    task_ids = [m["task_id"] for m in batch if m["type"] == "task"]
-    if len(task_ids) > 1:
-        await info.context.loaders.by_id(TaskModel).load_many(task_ids)
 
 
 async def _role(info: Info, campaign: CampaignModel):
@@ -105,7 +104,8 @@ async def _campaign_start(campaign: CampaignModel, after: str | None) -> int:
     return current if wanted is None else wanted
 
 
-async def _organization_position(info: Info, organization_id: int, after: str | None) -> LogPosition:
+async def _organization_position(info: Info, shared: OrganizationReads, organization_id: int,
+                                 after: str | None) -> LogPosition:
     """myTaskUpdates follows only the campaigns where the viewer can have tasks (worker of their
     dataset): after a GAP it reads those logs, not the whole organization's. A cursor naming a
     campaign outside them (the viewer left its dataset since) resumes the others."""
@@ -118,22 +118,18 @@ async def _organization_position(info: Info, organization_id: int, after: str | 
         if any(c in current and s > current[c] for c, s in wanted.items()):
             raise BadRequest("`after` is not a position of this organization's updates: pass a cursor you received.")
         positions, behind = {c: wanted.get(c, 0) for c in current}, True
-    datasets: dict[int, int | None] = {}  # campaign -> dataset, which never changes
 
     async def follows(message: dict) -> bool:
         # Only a launch (a range) or a change to one of the viewer's tasks can start their part
         # in a campaign: anything else is not theirs to hear, with no read.
         if message["type"] != "range" and viewer_id not in (message.get("assignee_id"), message.get("previous_assignee_id")):
             return False
-        campaign_id = message["campaign_id"]
-        if campaign_id not in datasets:
-            campaign = await campaign_by_id(campaign_id)
-            datasets[campaign_id] = campaign.dataset_id if campaign is not None else None
+        dataset_id = await shared.dataset_of(message["campaign_id"])
         # Their roles as they are now: they may have joined the dataset since they were read.
-        info.context.access.forget()
-        return datasets[campaign_id] in await info.context.access.worker_datasets()
+        info.context.access.use_roles(await shared.roles_of(viewer_id, [message]))
+        return dataset_id in await info.context.access.worker_datasets()
 
-    return LogPosition(organization_id, positions, behind=behind,
+    return LogPosition(organization_id, positions, behind=behind, read_page=shared.page,
                        known_campaigns=lambda: worker_positions(organization_id, viewer_id), follows=follows)
 
 
@@ -190,28 +186,35 @@ class Subscription:
         after: Annotated[str | None, arg(AFTER.replace("`eventCursor`", "`Organization.eventCursor`"))] = None,
     ) -> AsyncGenerator[TaskUpdate, None]:
         org_id = decode_id(organization_id, "Organization")
-        await info.context.access.check(MY_TASK_UPDATES, org_id, what="Organization")
-        viewer_id = info.context.access.require_viewer().id
-        worker_of = await info.context.access.worker_datasets()
-        events = follow_log(info.context.bus, channels.organization_events(org_id),
-                            lambda: _organization_position(info, org_id, after), lambda batch: _refreshed(info, batch))
-        async with aclosing(events):
-            async for position, message in events:
-                if message["type"] != "task":
-                    continue
-                if await info.context.access.org_role(org_id) is None:
-                    return
-                if not worker_of <= await info.context.access.worker_datasets():
-                    return  # taken off a dataset (removeDatasetWorker): the subscription ends
-                if not visibility.was_or_became_theirs(viewer_id, message["assignee_id"], message["previous_assignee_id"]):
-                    continue
-                campaign = await info.context.loaders.get(CampaignModel, message["campaign_id"])
-                role = await _role(info, campaign) if campaign is not None else None
-                if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
-                    cursor = organization_cursor(org_id, position.positions)
-                    update = await task_update(info, message, role, cursor)
-                    if update is not None:
-                        yield update
+        access = info.context.access
+        await access.check(MY_TASK_UPDATES, org_id, what="Organization")
+        viewer_id = access.require_viewer().id
+        worker_of = await access.worker_datasets()
+        async with organization_reads(info.context.bus, org_id, viewer_id) as shared:
+            events = follow_log(info.context.bus, channels.organization_events(org_id),
+                                lambda: _organization_position(info, shared, org_id, after),
+                                lambda batch: _refreshed(info, shared, batch))
+            primed = None  # the batch whose task rows the operation's loaders hold
+            async with aclosing(events):
+                async for position, batch, message in events:
+                    if message["type"] != "task":
+                        continue
+                    if await access.org_role(org_id) is None:
+                        return
+                    if not worker_of <= await access.worker_datasets():
+                        return  # taken off a dataset (removeDatasetWorker): the subscription ends
+                    if not visibility.was_or_became_theirs(viewer_id, message["assignee_id"], message["previous_assignee_id"]):
+                        continue  # not theirs: nothing more is read for them
+                    dataset_id = await shared.dataset_of(message["campaign_id"])
+                    role = None if dataset_id is None else await access.dataset_role(dataset_id, org_id)
+                    if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
+                        if primed is not batch:  # the batch's rows, read once for all it concerns
+                            rows = await shared.task_rows(batch, current=not visibility.sees_every_task(role))
+                            info.context.loaders.by_id(TaskModel).prime_many(rows)
+                            primed = batch
+                        update = await task_update(info, message, role, organization_cursor(org_id, position.positions))
+                        if update is not None:
+                            yield update
 
     @strawberry.subscription(
         description="Issue activity in the campaign. "
