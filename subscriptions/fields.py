@@ -25,19 +25,16 @@ import strawberry
 
 from stepwise.models.actions.campaigns import find_campaign
 from stepwise.models.db.campaigns import Campaign as CampaignModel
-from stepwise.models.db.campaigns import Task as TaskModel
 from stepwise.models.errors import BadRequest
 from stepwise.models.queries.campaigns import campaign_by_id
-from stepwise.models.queries.event_log import log_position, worker_positions
+from stepwise.models.queries.event_log import log_position
 from stepwise.permissions import visibility
 from stepwise.permissions.graphql import guard
 from stepwise.permissions.operations import operation
-from stepwise.resolvers.loaders import Loaders
 from stepwise.schema.context import Info
 from stepwise.schema.event_cursors import (
     campaign_cursor,
     decode_campaign_cursor,
-    decode_organization_cursor,
     organization_cursor,
 )
 from stepwise.schema.ids import decode_id
@@ -47,9 +44,10 @@ from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
 from stepwise.subscriptions import channels
 from stepwise.subscriptions.feeds import follow_feed
 from stepwise.subscriptions.notifications import viewer_notifications
-from stepwise.subscriptions.org_reads import OrganizationReads, organization_reads
+from stepwise.subscriptions.my_updates import organization_position, prime, refreshed
+from stepwise.subscriptions.org_reads import organization_reads
 from stepwise.subscriptions.progress import progress_feed
-from stepwise.subscriptions.stream import Batch, LogPosition, follow_log
+from stepwise.subscriptions.stream import follow_log
 from stepwise.subscriptions.updates import batch_loaders, issue_update, refreshed_from, sees_issue, shared_delivery, task_update
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
@@ -83,14 +81,6 @@ def capped(resolver):
     return holding_a_slot
 
 
-async def _refreshed(info: Info, shared: OrganizationReads, batch: Batch) -> None:
-    """Before a batch of events (one live event, or a page of the log): the viewer's roles as read
-    after the batch committed, once for every subscriber of the organization (authorization is
-    checked per event against them), and fresh loaders for the operation."""
-    info.context.access.use_roles(await shared.roles_of(info.context.access.require_viewer().id, batch))
-    info.context.loaders = Loaders()
-
-
 async def _role(info: Info, campaign: CampaignModel):
     return await info.context.access.dataset_role(campaign.dataset_id, campaign.organization_id)
 
@@ -102,35 +92,6 @@ async def _campaign_start(campaign: CampaignModel, after: str | None) -> int:
     if wanted is not None and wanted > current:
         raise BadRequest("`after` is ahead of this campaign's updates: pass a cursor you received.")
     return current if wanted is None else wanted
-
-
-async def _organization_position(info: Info, shared: OrganizationReads, organization_id: int,
-                                 after: str | None) -> LogPosition:
-    """myTaskUpdates follows only the campaigns where the viewer can have tasks (worker of their
-    dataset): after a GAP it reads those logs, not the whole organization's. A cursor naming a
-    campaign outside them (the viewer left its dataset since) resumes the others."""
-    viewer_id = info.context.access.require_viewer().id
-    current = await worker_positions(organization_id, viewer_id)
-    if after is None:
-        positions, behind = current, False
-    else:
-        wanted = decode_organization_cursor(after, organization_id)
-        if any(c in current and s > current[c] for c, s in wanted.items()):
-            raise BadRequest("`after` is not a position of this organization's updates: pass a cursor you received.")
-        positions, behind = {c: wanted.get(c, 0) for c in current}, True
-
-    async def follows(message: dict) -> bool:
-        # Only a launch (a range) or a change to one of the viewer's tasks can start their part
-        # in a campaign: anything else is not theirs to hear, with no read.
-        if message["type"] != "range" and viewer_id not in (message.get("assignee_id"), message.get("previous_assignee_id")):
-            return False
-        dataset_id = await shared.dataset_of(message["campaign_id"])
-        # Their roles as they are now: they may have joined the dataset since they were read.
-        info.context.access.use_roles(await shared.roles_of(viewer_id, [message]))
-        return dataset_id in await info.context.access.worker_datasets()
-
-    return LogPosition(organization_id, positions, behind=behind, read_page=shared.page,
-                       known_campaigns=lambda: worker_positions(organization_id, viewer_id), follows=follows)
 
 
 @strawberry.type(
@@ -192,8 +153,8 @@ class Subscription:
         worker_of = await access.worker_datasets()
         async with organization_reads(info.context.bus, org_id, viewer_id) as shared:
             events = follow_log(info.context.bus, channels.organization_events(org_id),
-                                lambda: _organization_position(info, shared, org_id, after),
-                                lambda batch: _refreshed(info, shared, batch))
+                                lambda: organization_position(info, shared, org_id, after),
+                                lambda batch: refreshed(info, shared, batch))
             primed = None  # the batch whose task rows the operation's loaders hold
             async with aclosing(events):
                 async for position, batch, message in events:
@@ -209,8 +170,7 @@ class Subscription:
                     role = None if dataset_id is None else await access.dataset_role(dataset_id, org_id)
                     if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
                         if primed is not batch:  # the batch's rows, read once for all it concerns
-                            rows = await shared.task_rows(batch, current=not visibility.sees_every_task(role))
-                            info.context.loaders.by_id(TaskModel).prime_many(rows)
+                            await prime(info, shared, batch, current=not visibility.sees_every_task(role))
                             primed = batch
                         update = await task_update(info, message, role, organization_cursor(org_id, position.positions))
                         if update is not None:

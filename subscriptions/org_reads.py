@@ -26,7 +26,7 @@ from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from stepwise.models.queries.accounts import roles_of_users
+from stepwise.models.queries.accounts import roles_of_users, user_rows_by_id
 from stepwise.models.queries.campaigns import campaign_by_id
 from stepwise.models.queries.event_log import PAGE, log_page
 from stepwise.models.queries.rows import in_list, task_rows
@@ -54,7 +54,7 @@ class OrganizationReads:
         self.heard = 0  # grows with every event this process hears of (a LABELER's rows: read after all)
         self._roles: OrderedDict[int, tuple[dict[int, int], frozenset[int], asyncio.Future]] = OrderedDict()
         self._reads = 0
-        self._tasks: OrderedDict[int, tuple[int, int, asyncio.Future]] = OrderedDict()
+        self._tasks, self._users = _Rows(), _Rows()
         self._pages: OrderedDict[tuple[int, int], asyncio.Future] = OrderedDict()
         self._datasets: dict[int, asyncio.Future] = {}
         self._listening = asyncio.Event()
@@ -81,31 +81,18 @@ class OrganizationReads:
         return (await _result(future)).get(user_id, [])
 
     async def task_rows(self, batch: Batch, *, current: bool) -> dict[int, object]:
-        """The rows of the batch's tasks (one campaign), each read after its latest event in the
-        batch committed, or with `current` after every event this process has heard of."""
-        campaign_id = batch[-1]["campaign_id"]
-        self._saw(campaign_id, last_seq(batch[-1]))
+        """The rows of the batch's tasks, each read after its latest event in the batch
+        committed, or with `current` after every event this process has heard of."""
         needed: dict[int, int] = {}
         for message in batch:
             if message["type"] == "task":
                 needed[message["task_id"]] = max(needed.get(message["task_id"], 0), message["seq"])
-        missing = [t for t, seq in needed.items()
-                   if t not in self._tasks or self._tasks[t][0] < seq or (current and self._tasks[t][1] < self.heard)]
-        if missing:
-            future = asyncio.ensure_future(_task_rows_by_id(missing))
-            for task_id in missing:
-                self._tasks[task_id] = (self.known.get(campaign_id, 0), self.heard, future)
-            future.add_done_callback(lambda done: [self._drop_failed(self._tasks, t, done) for t in missing])
-        for task_id in needed:
-            self._tasks.move_to_end(task_id)
-        reads = {task_id: self._tasks[task_id][2] for task_id in needed}  # taken before trimming
-        while len(self._tasks) > MAX_ROWS:
-            self._tasks.popitem(last=False)
-        rows = {}
-        for task_id, future in reads.items():
-            if (row := (await _result(future)).get(task_id)) is not None:
-                rows[task_id] = row
-        return rows
+        return await self._tasks.get(self, batch, needed, current, _task_rows_by_id)
+
+    async def user_rows(self, user_ids: set[int], batch: Batch) -> dict[int, object]:
+        """Users the batch's updates show (actors, assignees), read once after the batch."""
+        seq = last_seq(batch[-1])
+        return await self._users.get(self, batch, dict.fromkeys(user_ids, seq), False, user_rows_by_id)
 
     async def page(self, campaign_id: int, after_seq: int) -> Batch:
         """The campaign's events after `after_seq` (a page of the log), read once for every
@@ -142,7 +129,6 @@ class OrganizationReads:
             async for message in messages:
                 if isinstance(message, Gap):  # lost messages: no read is known to be current
                     self.heard += 1
-                    self._tasks.clear()
                 else:
                     self._saw(message["campaign_id"], last_seq(message))
 
@@ -167,6 +153,48 @@ class OrganizationReads:
 
     def close(self) -> None:
         self._pump.cancel()
+
+
+class _Rows:
+    """Rows read once for many subscribers, by id: each read remembers the campaign's `known`
+    seq and the process's `heard` count as they were when it started."""
+
+    def __init__(self) -> None:
+        self._reads: OrderedDict[int, tuple[int, int, int, asyncio.Future]] = OrderedDict()
+
+    async def get(self, owner: OrganizationReads, batch: Batch, needed: dict[int, int], current: bool, read) -> dict:
+        """{id: row} for the ids of `needed` ({id: the seq its row must be as new as}); `current`:
+        read after every event heard of."""
+        campaign_id = batch[-1]["campaign_id"]
+        owner._saw(campaign_id, last_seq(batch[-1]))
+
+        def fresh(key: int) -> bool:
+            found = self._reads.get(key)
+            return (found is not None and found[0] == campaign_id and found[1] >= needed[key]
+                    and (not current or found[2] >= owner.heard))
+
+        missing = [key for key in needed if not fresh(key)]
+        if missing:
+            future = asyncio.ensure_future(read(missing))  # not tied to the subscriber that asked
+            for key in missing:
+                self._reads[key] = (campaign_id, owner.known[campaign_id], owner.heard, future)
+            future.add_done_callback(lambda done: self._drop_failed(missing, done))
+        for key in needed:
+            self._reads.move_to_end(key)
+        reads = {key: self._reads[key][3] for key in needed}  # taken before trimming
+        while len(self._reads) > MAX_ROWS:
+            self._reads.popitem(last=False)
+        rows = {}
+        for key, future in reads.items():
+            if (row := (await _result(future)).get(key)) is not None:
+                rows[key] = row
+        return rows
+
+    def _drop_failed(self, keys: list[int], future: asyncio.Future) -> None:
+        if future.cancelled() or future.exception() is not None:
+            for key in keys:
+                if key in self._reads and self._reads[key][3] is future:
+                    del self._reads[key]
 
 
 async def _result(future: asyncio.Future):
