@@ -186,3 +186,32 @@ async def test_two_subscriptions_on_one_access_keep_their_own_roles(api, world, 
         assert await sibling.next() in (None, {"errors": ["No Campaign with this ID."]})
         assert [(await first.next())["kind"] for _ in range(2)] == ["REASSIGNED"] * 2
         assert await first.next() is None  # at the event after the removal
+
+
+ISSUES = "subscription($c: ID!, $a: String) { issueUpdates(campaignId: $c, after: $a) { kind issue { id } actor { username } } }"
+CREATE_ISSUE = "mutation($i: CreateIssueInput!) { createIssue(input: $i) { issue { id } errors { code } } }"
+ASSET_OF = "query($t: ID!) { task(id: $t) { asset { id } } }"
+
+
+@pytest.mark.parametrize("copies", [1, 3])
+async def test_labelers_issue_updates_read_the_assets_task_once_per_event(api, world, settings_env, count_queries, copies):
+    """A LABELER hears of issues on the assets of their own active tasks: the asset's task is
+    read once per event for all of them (sees_issue), not once per subscriber."""
+    _, task_id, campaign = await launched(api, world)
+    asset = (await api.data(ASSET_OF, {"t": task_id}, world.labeler))["task"]["asset"]["id"]
+    campaign_after = (await api.data(CAMPAIGN_CURSOR, {"c": campaign}, world.manager))["campaign"]["eventCursor"]
+    async with AsyncExitStack() as stack:
+        subscribers = Subscribers(api, settings_env, stack)
+        labelers = [await subscribers.subscribe("labeler1", {"c": campaign, "a": campaign_after}, query=ISSUES)
+                    for _ in range(copies)]
+        counts = []
+        for body in ("The car is cut off.", "Missing a person."):
+            raised = await act(api, CREATE_ISSUE, {"assetId": asset, "kind": "IMAGE", "body": body}, world.labeler)
+            assert raised["errors"] == []
+            with count_queries() as counter:
+                updates = await asyncio.gather(*(s.next() for s in labelers))
+            assert updates == [{"kind": "CREATED", "issue": raised["issue"], "actor": {"username": "labeler1"}}] * copies
+            counts.append([_table(s) for s in counter.statements])
+        # The second issue, in step: the viewer's roles, the issue, the asset's task, the actor:
+        # once each, for one subscriber as for three.
+        assert sorted(counts[1]) == ["issue", "membership", "task", "user"], counts[1]
