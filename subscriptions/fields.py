@@ -47,6 +47,7 @@ from stepwise.subscriptions.notifications import viewer_notifications
 from stepwise.subscriptions.my_updates import organization_position, prime, refreshed
 from stepwise.subscriptions.org_reads import organization_reads
 from stepwise.subscriptions.progress import progress_feed
+from stepwise.subscriptions.shared_results import current_delivery
 from stepwise.subscriptions.stream import follow_log
 from stepwise.subscriptions.updates import batch_loaders, issue_update, refreshed_from, sees_issue, shared_delivery, task_update
 
@@ -229,8 +230,11 @@ class Subscription:
                 if not CAMPAIGN_PROGRESS.allows(await _role(info, campaign)):
                     return
                 if latest > version:
-                    version, (steps, counts) = feed.version, feed.value
-                    yield progress_from(steps, counts)  # computed once for every subscriber of the campaign
+                    version, (steps, counts) = feed.version, feed.value  # computed once for all of them
+                    if (delivery := current_delivery()) is not None and feed.subscribers > 1:
+                        await feed.deliver(delivery, info, version, info.context.feeds.stats)  # and executed once
+                        continue
+                    yield progress_from(steps, counts)
 
     @strawberry.subscription(description="The viewer's new notifications, as they are sent.", permission_classes=guard("Subscription.notifications"))
     @capped
