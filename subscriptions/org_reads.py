@@ -104,9 +104,12 @@ class OrganizationReads:
             page.add_done_callback(lambda done: self._drop_unless_full(key, done))
             while len(self._pages) > CACHE_PAGES:
                 self._pages.popitem(last=False)
-        else:
-            self._pages.move_to_end(key)
-        return await _result(page)
+            return await _result(page)
+        self._pages.move_to_end(key)
+        events = await _result(page)
+        if len(events) < PAGE:  # a read started before this subscriber asked may end short of
+            return await log_page(self.organization_id, campaign_id, after_seq)  # what it knows of
+        return events
 
     async def dataset_of(self, campaign_id: int) -> int | None:
         """The campaign's dataset (None: no such campaign), read once per process."""
