@@ -10,9 +10,10 @@ A start is one update; a submit at the campaign's only step is two (SUBMITTED, D
 
 What it measures:
 
-1. fan-out latency: --subscribers sockets subscribed to the campaign (each one's registration
-   confirmed by a first update, not by a sleep), then --rounds tasks started and submitted one
-   after the other (each mutation waits until every subscriber has its update). Latency = the
+1. fan-out latency: --subscribers sockets subscribed to the campaign, each following from the
+   campaign's `eventCursor` read before it opens (so the first start reaches every one, however
+   late the server registers it) and confirmed by that first update, not by a sleep; then
+   --rounds tasks started and submitted one after the other (each mutation waits until every subscriber has its update). Latency = the
    moment a subscriber's client read the update minus the update's `at` (the event's time,
    taken in the writing transaction just before its commit; same machine, same clock): p50 and
    p99 over every delivery. Also the server's CPU per delivered update.
@@ -65,6 +66,7 @@ from workflow_common import create_campaign, insert_assets_sql, launch, load_ave
 UPDATES = ("subscription($c: ID!, $a: String) { taskUpdates(campaignId: $c, after: $a) "
            "{ kind at cursor task { id status assignee { username } } } }")
 ME = "query { me { id } }"
+CURSOR = "query($c: ID!) { campaign(id: $c) { eventCursor } }"
 TASK_IDS = "query($c: ID!, $n: Int!) { campaign(id: $c) { tasks(first: $n) { edges { node { id } } } } }"
 START = "mutation($i: TaskInput!) { startTask(input: $i) { errors { code message } } }"
 SUBMIT = "mutation($i: SubmitTaskInput!) { submitTask(input: $i) { errors { code message } } }"
@@ -189,7 +191,10 @@ async def measure(backend: str, args, broker: str, env: dict) -> None:
             say(f"[{backend}] broker {broker}, {args.subscribers} subscribers, {load_average()}")
 
             before = rss_kib(server.pid)
-            subscribers = [Subscriber(url, token, campaign) for _ in range(args.subscribers)]
+            # Each follows from the log's position now (`after:`): the first start below reaches
+            # every one of them, whenever the server gets to register its subscription.
+            cursor = (await api.data(CURSOR, {"c": campaign}))["campaign"]["eventCursor"]
+            subscribers = [Subscriber(url, token, campaign, after=cursor) for _ in range(args.subscribers)]
             for start in range(0, len(subscribers), 50):  # 50 handshakes at a time
                 await asyncio.gather(*(s.open() for s in subscribers[start:start + 50]))
             # Registered: each subscriber hears the first start (not counted in the figures).

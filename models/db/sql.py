@@ -78,7 +78,16 @@ async def concurrent_reads(reads: Sequence[Callable[[], Awaitable[None]]]) -> No
     connection) one after the other, in order."""
     conn = current_connection()
     if len(reads) > 1 and is_postgres(conn) and not isinstance(conn, TransactionalDBClient):
-        await asyncio.gather(*(read() for read in reads))
+        running = [asyncio.ensure_future(read()) for read in reads]
+        try:
+            await asyncio.gather(*running)
+        except BaseException:
+            # One failed (or the caller was cancelled): the others stop too, and are awaited so
+            # that none goes on using a connection, or fails later with nobody to hear it.
+            for read in running:
+                read.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
         return
     for read in reads:
         await read()
