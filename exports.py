@@ -9,9 +9,8 @@ version. Assets added while an export streams are left for the next one.
 
 from __future__ import annotations
 
-import asyncio
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -82,32 +81,15 @@ async def coco_document(version_id: int, labels: dict[str, int]) -> AsyncIterato
         yield coco.images(page, first=after == 0)
         after = page[-1][0]
     yield coco.BETWEEN
-    next_id, written = 1, False
-    async for page in _read_ahead(lambda after: reads.stored_annotation_page(version_id, after, last)):
+    after, next_id, written = 0, 1, False
+    while after is not None:
+        page, after = await reads.stored_annotation_page(version_id, after, last)
         with paused_gc():  # the page's objects die with it (common.paused_gc)
             chunk, next_id = coco.stored_annotations(page, categories, next_id, first=not written)
         written = written or bool(chunk)
         if chunk:
             yield chunk
     yield coco.TAIL
-
-
-async def _read_ahead(read: Callable[[int], Awaitable[tuple[list, int | None]]]) -> AsyncIterator[list]:
-    """The pages `read(after)` gives, from the start, each next one already asked for while the
-    caller turns this one into bytes (SQLite reads on its scan thread, PostgreSQL in its own
-    process): the read's time hides behind the formatting. Two pages at most are held."""
-    pending = asyncio.ensure_future(read(0))
-    try:
-        while True:
-            page, after = await pending
-            if after is not None:
-                pending = asyncio.ensure_future(read(after))
-                await asyncio.sleep(0)  # let it send the query before the caller takes the loop
-            yield page
-            if after is None:
-                return
-    finally:
-        pending.cancel()  # a client gone mid-stream: no read left behind
 
 
 class _Chunks:

@@ -263,7 +263,7 @@ def stored_annotations(rows: Iterable[tuple[int, object]], categories: Mapping[i
     """What `annotations` makes, from (asset id, annotation column as stored) rows, without a dict
     per box: a page's numbers go through one orjson.dumps and into a bytes template (the export's
     hot loop: 300,000 boxes for 100,000 assets, docs/benchmarks.md). POLYGONs take `annotations`'
-    way, one item each; byte equality with it is tested (tests/api/test_export_format.py)."""
+    way, one item each; byte equality with it is tested (tests/unit/test_export_format.py, tests/api/test_export_bytes.py)."""
     values: list = []
     extend = values.extend
     templates: list[bytes] = []

@@ -1,7 +1,7 @@
 """The streamed COCO export over HTTP, on SQLite and PostgreSQL, gives the very bytes the plain
 formatter (a dict per annotation through orjson, `coco.annotations`) makes of the stored rows:
-random fractional boxes and polygons over many small pages, so that every page boundary, the
-page read ahead while one is formatted, and assets without shapes between them are crossed."""
+random fractional boxes and polygons over many small pages, so that every page boundary and
+assets without shapes between them are crossed."""
 
 from __future__ import annotations
 
