@@ -33,6 +33,7 @@ class Settings:
     broker_timeout_ms: float = 1000.0  # longest a publish (or a broker ping) may take
     ws_init_timeout_ms: float = 10_000.0  # a websocket without connection_init by then is closed
     headers_timeout_ms: float = 10_000.0  # a connection whose request headers are not in by then is closed
+    ws_deflate: bool = False  # offer per-message deflate to websocket clients (`stepwise serve`)
     max_subscriptions_per_user: int = 100  # live subscriptions of one user in one process
     max_subscriptions_per_process: int = 10_000
     allowed_origins: tuple[str, ...] = ()
@@ -104,6 +105,17 @@ def _milliseconds_or_off(env: Mapping[str, str], name: str) -> float:
     return value
 
 
+def _on_or_off(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "on", "yes"):
+        return True
+    if raw in ("0", "false", "off", "no"):
+        return False
+    raise ConfigError(f"{name}={raw!r} must be on or off (1/0, true/false)")
+
+
 def default_data_dir(env: Mapping[str, str]) -> Path:
     """Where a user's data lives when STEPWISE_DATA_DIR is unset: the same place whatever the
     current directory (the rules platformdirs follows, written out to spare a dependency):
@@ -135,6 +147,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "STEPWISE_MAX_SUBSCRIPTIONS_PER_PROCESS",
     }
     known |= {"STEPWISE_FILES_DIR", "STEPWISE_MAX_UPLOAD_MB"}
+    known |= {"STEPWISE_WS_DEFLATE"}
     known |= {"STEPWISE_LOGIN_MAX_FAILURES", "STEPWISE_LOGIN_MAX_FAILURES_PER_ADDRESS",
               "STEPWISE_LOGIN_WINDOW_MINUTES", "STEPWISE_TOKEN_IDLE_DAYS", "STEPWISE_PASSWORD_HASHING"}
     known |= {"STEPWISE_FILES_DIR", "STEPWISE_MAX_UPLOAD_MB", "STEPWISE_NOTIFICATION_INTERVAL_SECONDS"}
@@ -189,6 +202,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         broker_timeout_ms=_positive_number(env, "STEPWISE_BROKER_TIMEOUT_MS", 1000.0),
         ws_init_timeout_ms=_positive_number(env, "STEPWISE_WS_INIT_TIMEOUT_MS", 10_000.0),
         headers_timeout_ms=_positive_number(env, "STEPWISE_HEADERS_TIMEOUT_MS", 10_000.0),
+        ws_deflate=_on_or_off(env, "STEPWISE_WS_DEFLATE", False),
         max_subscriptions_per_user=_positive_number(env, "STEPWISE_MAX_SUBSCRIPTIONS_PER_USER", 100, int),
         max_subscriptions_per_process=_positive_number(env, "STEPWISE_MAX_SUBSCRIPTIONS_PER_PROCESS", 10_000, int),
         allowed_origins=origins,

@@ -8,6 +8,10 @@ within STEPWISE_HEADERS_TIMEOUT_MS of its opening, or of the previous response o
 headers are in, the rest has its own limits: the body guards (guards.py) and, for a websocket,
 the connection_init deadline (subscriptions/sockets.py).
 
+Per-message deflate on websockets is offered only with STEPWISE_WS_DEFLATE=on: compressing each
+small subscription message cost more server CPU than the rest of its delivery (docs/benchmarks.md,
+"Realtime fan-out: one send per member").
+
 Run as `python -m stepwise.serving` (cli.py execs it): the start-up stack stays as shallow as
 plain `python -m uvicorn` (see the page-fault note in cli.py).
 """
@@ -77,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     uvicorn.run("stepwise.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                 log_level=args.log_level, reload=args.reload, ws_max_size=WS_MAX_MESSAGE_BYTES,
+                ws_per_message_deflate=load_settings().ws_deflate,  # off unless asked: docs/operations.md
                 http="stepwise.serving:HeadersDeadline")
 
 

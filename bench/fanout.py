@@ -16,13 +16,15 @@ What it measures:
    --rounds tasks started and submitted one after the other (each mutation waits until every subscriber has its update). Latency = the
    moment a subscriber's client read the update minus the update's `at` (the event's time,
    taken in the writing transaction just before its commit; same machine, same clock): p50 and
-   p99 over every delivery. Also the server's CPU per delivered update.
+   p99 over every delivery. Also the server's CPU per delivered update, and this client's own
+   (what reading 1,000 sockets in one process costs, on the same CPUs as the server).
 2. memory per idle subscriber: the server's resident memory (VmRSS) before the sockets open and
    once they are all subscribed, divided by --subscribers.
 3. catch-up speed: a second campaign of --catch-up-tasks tasks is launched, then one subscriber
    subscribes with `after:` the log's start and reads all its CREATED updates: updates/s.
 
-The client (this process, one event loop for every socket) shares the machine's 2 CPUs with the
+The server offers no per-message deflate unless run with --ws-deflate (STEPWISE_WS_DEFLATE=on);
+the client accepts it when offered. The client (this process, one event loop for every socket) shares the machine's 2 CPUs with the
 server: its own reading adds to the latencies. Run from the repository root:
 
     .venv/bin/python bench/fanout.py --backend sqlite
@@ -176,7 +178,7 @@ async def run_backend(backend: str, args) -> None:
 async def measure(backend: str, args, broker: str, env: dict) -> None:
     if True:
         env = {**env, "STEPWISE_BROKER_URL": broker, "STEPWISE_MAX_SUBSCRIPTIONS_PER_USER": str(args.subscribers + 10),
-               "STEPWISE_LOG_LEVEL": "WARNING"}
+               "STEPWISE_LOG_LEVEL": "WARNING", **({"STEPWISE_WS_DEFLATE": "on"} if args.ws_deflate else {})}
         async with running_server(env) as server, http_api(server.base) as api:
             token = await sign_up_manager(api)
             manager_id = (await api.data(ME))["me"]["id"]
@@ -188,7 +190,8 @@ async def measure(backend: str, args, broker: str, env: dict) -> None:
             task_ids = [e["node"]["id"] for e in (await api.data(TASK_IDS, {"c": campaign, "n": args.rounds}))
                         ["campaign"]["tasks"]["edges"]]
             url = server.base.replace("http", "ws") + "/graphql"
-            say(f"[{backend}] broker {broker}, {args.subscribers} subscribers, {load_average()}")
+            say(f"[{backend}] broker {broker}, {args.subscribers} subscribers, "
+                f"server offers deflate: {'yes' if args.ws_deflate else 'default'}, {load_average()}")
 
             before = rss_kib(server.pid)
             # Each follows from the log's position now (`after:`): the first start below reaches
@@ -204,7 +207,7 @@ async def measure(backend: str, args, broker: str, env: dict) -> None:
             for s in subscribers:
                 s.latencies.clear()
 
-            used = process_usage(server.pid)
+            used, client_used = process_usage(server.pid), time.process_time()
             delivered = 1
             for task_id in task_ids[1:]:
                 # A start is one event; a submit at the only step two (SUBMITTED, then DONE).
@@ -213,6 +216,7 @@ async def measure(backend: str, args, broker: str, env: dict) -> None:
                     delivered += events
                     await asyncio.gather(*(s.until(delivered) for s in subscribers))
             cpu = (process_usage(server.pid) - used).cpu
+            client_cpu = time.process_time() - client_used
             latencies = [x for s in subscribers for x in s.latencies]
             repeated = sum(s.count - len(s.cursors) for s in subscribers)
             kinds = sum((s.kinds for s in subscribers), Counter())
@@ -221,7 +225,8 @@ async def measure(backend: str, args, broker: str, env: dict) -> None:
                 say(f"[{backend}] WARNING: {repeated} updates delivered more than once")
             say(f"[{backend}] fan-out: {len(latencies)} deliveries, latency commit->client p50 "
                 f"{percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms; "
-                f"server CPU {cpu / len(latencies) * 1e6:.0f} us per delivery")
+                f"server CPU {cpu / len(latencies) * 1e6:.0f} us per delivery, "
+                f"this client's CPU {client_cpu / len(latencies) * 1e6:.0f} us per delivery")
             say(f"[{backend}] memory: {(idle - before) / args.subscribers:.1f} KiB per idle subscriber "
                 f"(RSS {before / 1024:.0f} -> {idle / 1024:.0f} MiB)")
             await asyncio.gather(*(s.close() for s in subscribers))
@@ -257,6 +262,8 @@ def parse_args(argv=None):
     parser.add_argument("--tasks", type=int, default=100)
     parser.add_argument("--catch-up-tasks", type=int, default=20_000)
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--ws-deflate", action="store_true",
+                        help="run the server with STEPWISE_WS_DEFLATE=on (per-message deflate offered; clients accept it)")
     return parser.parse_args(argv)
 
 

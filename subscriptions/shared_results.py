@@ -69,6 +69,8 @@ class Delivery:
     envelope: str  # the message up to the payload: '{"type":"next","id":"1","payload":'
     send_text: Callable[[str], Awaitable[None]]
     encode: Callable[[object], str] = field(default=json.dumps)
+    # The member's last (roles, group): its group changes only with its roles (group_key).
+    last_group: list = field(default_factory=lambda: [None, None], compare=False, hash=False)
 
     async def send(self, payload: str, stats: FanoutStats) -> None:
         stats.deliveries += 1
@@ -130,10 +132,22 @@ class _Seen(Visitor):
 
 
 def group_key(delivery: Delivery, access) -> tuple | None:
-    """The group of this member for its event, or None when its roles are not loaded."""
+    """The group of this member for its event, or None when its roles are not loaded. Kept per
+    member and made again only when its viewer or roles differ from the last event's (its
+    document and variables are the operation's own)."""
     roles = access.roles_key()
     if roles is None:
         return None
+    seen = (access.require_viewer().id, roles)
+    cached_seen, cached = delivery.last_group
+    if cached is not None and cached_seen == seen:
+        return cached
+    group = _group_of(delivery, access, roles)
+    delivery.last_group[:] = (seen, group)
+    return group
+
+
+def _group_of(delivery: Delivery, access, roles: tuple) -> tuple:
     shape = _shape(delivery.query, delivery.operation_name)
     variables = delivery.variables or {}
     used = variables if shape.variables is None else {k: v for k, v in variables.items() if k in shape.variables}

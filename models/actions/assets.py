@@ -70,8 +70,10 @@ async def _insert(version_id: int, rows: list[tuple]) -> None:
     """One statement on PostgreSQL (arrays unnested), one prepared statement run per row on SQLite."""
     if sql.is_postgres(sql.current_connection()):
         await sql.execute(INSERT_UNNEST, [version_id, *map(list, zip(*rows, strict=True))])
-    else:
-        await sql.execute_many(INSERT_ROW, [(version_id, *row) for row in rows])
+    elif rows:
+        stamp = sql.sqlite_timestamp(rows[0][6])  # every row has the same time: converted once
+        await sql.execute_many(INSERT_ROW, [(version_id, f, w, h, u, a, None if a is None else stamp, stamp)
+                                            for f, w, h, u, a, _, _ in rows])
 
 
 async def _existing_filenames(version_id: int, filenames: list[str]) -> set[str]:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from tortoise import connections
@@ -204,3 +205,10 @@ async def copy_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[
             await connection.copy_records_to_table(table, records=rows, columns=list(columns))
         except asyncpg.exceptions.IntegrityConstraintViolationError as error:
             raise IntegrityError(error) from error
+
+
+def sqlite_timestamp(moment: datetime) -> str:
+    """A datetime as the text Tortoise's SQLite adapter stores (`isoformat(" ")`), for a bulk
+    insert to convert once: the adapter is a Python call per value (0.5 s of CPU for the 200,000
+    timestamps of a 100,000-asset import)."""
+    return moment.isoformat(" ")

@@ -80,15 +80,20 @@ def _images(images: list) -> tuple[list[ImportedAsset], dict[int, ImportedAsset]
         if name in places:
             raise refuse(f"{place}.file_name", f"{name!r} appears twice (images[{places[name]}]).")
         places[name] = index
-        width = integer(image.get("width"), f"{place}.width")
-        height = integer(image.get("height"), f"{place}.height")
-        for key, size in (("width", width), ("height", height)):
-            if not 0 < size <= DIMENSION_MAX:
-                raise refuse(f"{place}.{key}", f"must be between 1 and {DIMENSION_MAX}; got {size}.")
+        width, height = image.get("width"), image.get("height")
+        if not (type(width) is int and type(height) is int and 0 < width <= DIMENSION_MAX
+                and 0 < height <= DIMENSION_MAX):  # else the full checks, for their message
+            width = integer(width, f"{place}.width")
+            height = integer(height, f"{place}.height")
+            for key, size in (("width", width), ("height", height)):
+                if not 0 < size <= DIMENSION_MAX:
+                    raise refuse(f"{place}.{key}", f"must be between 1 and {DIMENSION_MAX}; got {size}.")
         url = image.get("coco_url")
-        if url is not None and not isinstance(url, str):
-            raise refuse(f"{place}.coco_url", "must be a string.")
-        asset = ImportedAsset(name, width, height, _checked(require_url, url, f"{place}.coco_url"), None)
+        if url is not None:
+            if not isinstance(url, str):
+                raise refuse(f"{place}.coco_url", "must be a string.")
+            url = _checked(require_url, url, f"{place}.coco_url")
+        asset = ImportedAsset(name, width, height, url, None)
         assets.append(asset)
         by_id[image_id] = asset
     return assets, by_id
@@ -138,27 +143,6 @@ def _rectangle(bbox: object, asset: ImportedAsset, place: str) -> list[list[floa
     return [[x, y], [x2, y2]]
 
 
-def _plain_box(annotation: object, by_id: dict[int, ImportedAsset], labels: dict[int, int]) -> tuple[ImportedAsset, dict] | None:
-    """A valid bbox-only annotation's asset and shape; None for anything else (other shapes, and
-    every mistake: the full checks below then say what is wrong). JSON numbers are finite
-    (orjson refuses the others), so a type check is enough."""
-    try:
-        segmentation = annotation.get("segmentation")  # type: ignore[union-attr]
-        image_id, category_id = annotation["image_id"], annotation["category_id"]  # type: ignore[index]
-        x, y, w, h = annotation["bbox"]  # type: ignore[index]
-        asset, label_id = by_id[image_id], labels[category_id]
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return None
-    if segmentation or type(image_id) is not int or type(category_id) is not int:
-        return None
-    if type(x) not in NUMBERS or type(y) not in NUMBERS or type(w) not in NUMBERS or type(h) not in NUMBERS:
-        return None
-    x2, y2 = round(x + w, DECIMALS), round(y + h, DECIMALS)
-    if not (0 <= x and 0 <= y and w > 0 and h > 0 and x2 <= asset.width and y2 <= asset.height):
-        return None
-    return asset, {"label": label_id, "kind": RECTANGLE, "points": [[x, y], [x2, y2]]}
-
-
 def read(data: bytes, label_ids: Mapping[str, int]) -> list[ImportedAsset]:
     """The assets the file describes, every rule checked; the first problem refuses the whole file."""
     document = load(data)
@@ -166,16 +150,28 @@ def read(data: bytes, label_ids: Mapping[str, int]) -> list[ImportedAsset]:
     categories = _categories(_array(document, "categories"), label_ids)
     labels = {category_id: label_id for category_id, (label_id, _) in categories.items() if label_id is not None}
     for index, annotation in enumerate(_array(document, "annotations")):
-        box = _plain_box(annotation, by_id, labels)
-        if box is not None:  # the common case, checked in a few comparisons
-            asset, shape = box
-            if asset.shapes is None:
-                asset.shapes = [shape]
-            elif len(asset.shapes) < MAX_SHAPES:
-                asset.shapes.append(shape)
-            else:
-                raise refuse(f"annotations[{index}]", f"{asset.filename!r} has more than {MAX_SHAPES} shapes.")
-            continue
+        # The common case, a valid bbox-only annotation, in a few comparisons (inline: a call per
+        # annotation costs); anything else, every mistake included, goes through the full checks
+        # below, which say what is wrong. JSON numbers are finite (orjson refuses the others).
+        try:
+            image_id, category_id = annotation["image_id"], annotation["category_id"]
+            x, y, w, h = annotation["bbox"]
+            asset, label_id = by_id[image_id], labels[category_id]
+            plain = (type(image_id) is int and type(category_id) is int and type(x) in NUMBERS and type(y) in NUMBERS
+                     and type(w) in NUMBERS and type(h) in NUMBERS and not annotation.get("segmentation"))
+        except (AttributeError, KeyError, TypeError, ValueError):
+            plain = False
+        if plain:
+            x2, y2 = round(x + w, DECIMALS), round(y + h, DECIMALS)
+            if 0 <= x and 0 <= y and w > 0 and h > 0 and x2 <= asset.width and y2 <= asset.height:
+                shape = {"label": label_id, "kind": RECTANGLE, "points": [[x, y], [x2, y2]]}
+                if asset.shapes is None:
+                    asset.shapes = [shape]
+                elif len(asset.shapes) < MAX_SHAPES:
+                    asset.shapes.append(shape)
+                else:
+                    raise refuse(f"annotations[{index}]", f"{asset.filename!r} has more than {MAX_SHAPES} shapes.")
+                continue
         place = f"annotations[{index}]"
         annotation = _object(annotation, place)
         image_id = integer(annotation.get("image_id"), f"{place}.image_id")

@@ -68,7 +68,9 @@ def paused_gc():
     an export formats a page: building millions of JSON objects triggers collections that
     rescan the growing heap, two thirds of the CPU time of reading a 100,000-image COCO file
     (docs/benchmarks.md). Nothing they build is cyclic, so reference counting frees it all;
-    the collector comes back when the last pause ends (they may overlap: several requests)."""
+    the collector comes back when the last pause ends (they may overlap: several requests).
+    Objects made during the pause and still alive at its end are all young to the collector, and
+    its next collection scans them: let big results die inside the pause."""
     global _gc_pauses
     _gc_pauses += 1
     gc.disable()

@@ -53,6 +53,7 @@ def test_the_sqlite_engine_settings_default_to_inline_and_unchecked():
         ({"STEPWISE_SQLITE_ENGINE": "threads"}, "STEPWISE_SQLITE_ENGINE"),
         ({"STEPWISE_SQLITE_LOOP_BUDGET_MS": "-5"}, "STEPWISE_SQLITE_LOOP_BUDGET_MS"),
         ({"STEPWISE_SQLITE_LOOP_BUDGET_MS": "fast"}, "STEPWISE_SQLITE_LOOP_BUDGET_MS"),
+        ({"STEPWISE_WS_DEFLATE": "maybe"}, "STEPWISE_WS_DEFLATE"),
     ],
 )
 def test_bad_values_give_one_readable_line(env, mentions):
@@ -81,3 +82,9 @@ def test_the_notification_interval_is_positive_and_at_most_an_hour():
     for bad in ("0", "-1", "soon", "3601"):
         with pytest.raises(ConfigError, match="STEPWISE_NOTIFICATION_INTERVAL_SECONDS"):
             load_settings({"STEPWISE_NOTIFICATION_INTERVAL_SECONDS": bad})
+
+
+def test_websocket_deflate_is_off_unless_asked():
+    assert load_settings({}).ws_deflate is False
+    assert [load_settings({"STEPWISE_WS_DEFLATE": v}).ws_deflate for v in ("on", "1", "TRUE", "off", "0", "")] == \
+        [True, True, True, False, False, False]
