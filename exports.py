@@ -83,11 +83,9 @@ async def coco_document(version_id: int, labels: dict[str, int]) -> AsyncIterato
     yield coco.BETWEEN
     after, next_id, written = 0, 1, False
     while after is not None:
-        page, after = await reads.annotation_page(version_id, after, last)
+        page, after = await reads.stored_annotation_page(version_id, after, last)
         with paused_gc():  # the page's objects die with it (common.paused_gc)
-            shapes = [(row[0], reads.parsed_shapes(row[4])) for row in page]
-            chunk, next_id = coco.annotations(shapes, categories, next_id, first=not written)
-            del shapes
+            chunk, next_id = coco.stored_annotations(page, categories, next_id, first=not written)
         written = written or bool(chunk)
         if chunk:
             yield chunk

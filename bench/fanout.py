@@ -139,6 +139,9 @@ class Subscriber:
             self.kinds[update["kind"]] += 1
             self.count += 1
             self.arrived.set()
+        # The server closed the socket cleanly: said, not left as a silent wait for the next update.
+        raise BenchError(f"the server closed the socket after {self.count} updates: "
+                         f"code {self.socket.close_code}, reason {self.socket.close_reason!r}")
 
     async def until(self, count: int) -> None:
         while self.count < count:

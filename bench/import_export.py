@@ -27,6 +27,12 @@ Run from the repository root:
 
     .venv/bin/python bench/import_export.py                     # both backends, 3 rounds
     .venv/bin/python bench/import_export.py --backend sqlite --rounds 1
+    .venv/bin/python bench/import_export.py --only export --rounds 1 --repeat 3 --against /tmp/base-path
+
+`--only export` skips the timed import + launch (the big import stays: it is what is exported);
+`--against DIR` runs every export twice on a fresh server, first with PYTHONPATH=DIR (a directory
+holding a `stepwise` link to another build, e.g. an unpacked copy of main), then with this build:
+an interleaved A/B on the same data in the same minutes; `--repeat N` exports each version N times.
 
 PostgreSQL is skipped, with a note, when it is unreachable. Exits non-zero on any failure or
 when the whole run exceeds --timeout seconds.
@@ -75,6 +81,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per backend (default 3)")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="an existing database to connect to for CREATE/DROP DATABASE")
     parser.add_argument("--timeout", type=float, default=1800, help="bound on the whole run, in seconds (default 1800)")
+    parser.add_argument("--only", choices=["all", "export"], default="all",
+                        help="export: skip the timed import + launch (the big import stays: it makes what is exported)")
+    parser.add_argument("--against", metavar="PYTHONPATH", default=None,
+                        help="A/B the export: a PYTHONPATH whose `stepwise` is another build (e.g. main's); each version"
+                             " is exported by that build's server then this one's, alternately, on the same database")
+    parser.add_argument("--repeat", type=int, default=1, help="exports of each version (per build with --against)")
     return parser.parse_args(argv)
 
 
@@ -154,6 +166,18 @@ async def export_coco(api, pid: int, version_id: str) -> tuple[float, int, int]:
     return elapsed, len(body), peak - before
 
 
+async def timed_export(api, server, backend: str, label: str, number: int, version_id: str) -> dict:
+    await asyncio.sleep(1)  # the RSS before, settled
+    load = load_average()
+    before = process_usage(server.pid)
+    seconds, size, growth = await export_coco(api, server.pid, version_id)
+    cpu = (process_usage(server.pid) - before).cpu
+    say(f"[{backend}] {label} {number}: COCO export of {BIG:,} assets ({size / 1e6:.1f} MB) in "
+        f"{seconds * 1000:.0f} ms = {BIG / seconds:,.0f} assets/s, server RSS +{growth / 1024:.1f} MB at peak "
+        f"(server CPU {cpu * 1000:.0f} ms; {load} before)")
+    return {"backend": backend, "figure": label, "seconds": seconds, "rate": BIG / seconds, "cpu": cpu, "growth": growth}
+
+
 async def bench_backend(backend: str, args: argparse.Namespace, big: bytes, small: bytes) -> list[dict]:
     rows = []
     say(f"[{backend}] fresh database, starting the server...")
@@ -179,6 +203,9 @@ async def bench_backend(backend: str, args: argparse.Namespace, big: bytes, smal
                 rows.append({"backend": backend, "figure": "import", "seconds": seconds, "rate": BIG / seconds, "cpu": cpu})
                 say(f"[{backend}]   server: {server_phases(env)}")
 
+                big_versions.append(version_id)
+                if args.only == "export":
+                    continue
                 small_version = await create_version(api, dataset_id, f"small{round_number}")
                 campaign_id = await create_campaign(api, small_version, steps, "ROUND_ROBIN")
                 launch_body = json.dumps({"query": LAUNCH, "variables": {"c": campaign_id}}).encode()
@@ -193,23 +220,22 @@ async def bench_backend(backend: str, args: argparse.Namespace, big: bytes, smal
                 say(f"[{backend}] round {round_number}: import {SMALL:,} + launch in {seconds * 1000:.0f} ms = "
                     f"{SMALL / seconds:,.0f} tasks/s (server CPU {cpu * 1000:.0f} ms)")
                 rows.append({"backend": backend, "figure": "launch", "seconds": seconds, "rate": SMALL / seconds, "cpu": cpu})
-
-                big_versions.append(version_id)
             token = api.token
         # Exports on a fresh server process: after a big import the allocator keeps its memory,
-        # which would hide any growth.
-        async with running_server(env) as server, http_api(server.base) as api:
-            api.token = token
-            for round_number, version_id in enumerate(big_versions, 1):
-                await asyncio.sleep(1)  # the RSS before, settled
-                before = process_usage(server.pid)
-                seconds, size, growth = await export_coco(api, server.pid, version_id)
-                cpu = (process_usage(server.pid) - before).cpu
-                say(f"[{backend}] round {round_number}: COCO export of {BIG:,} assets ({size / 1e6:.1f} MB) in "
-                    f"{seconds * 1000:.0f} ms = {BIG / seconds:,.0f} assets/s, server RSS +{growth / 1024:.1f} MB at peak "
-                    f"(server CPU {cpu * 1000:.0f} ms)")
-                rows.append({"backend": backend, "figure": "export", "seconds": seconds, "rate": BIG / seconds, "cpu": cpu,
-                             "growth": growth})
+        # which would hide any growth. With --against, a fresh process for every export, the other
+        # build's and this one's alternately on each version.
+        if args.against:
+            builds = [("base", {**env, "PYTHONPATH": args.against}), ("new", env)]
+            for number, (version_id, (label, build_env)) in enumerate(
+                    ((v, b) for v in big_versions for _ in range(args.repeat) for b in builds), 1):
+                async with running_server(build_env) as server, http_api(server.base) as api:
+                    api.token = token
+                    rows.append(await timed_export(api, server, backend, label, number, version_id))
+        else:
+            async with running_server(env) as server, http_api(server.base) as api:
+                api.token = token
+                for number, version_id in enumerate((v for v in big_versions for _ in range(args.repeat)), 1):
+                    rows.append(await timed_export(api, server, backend, "export", number, version_id))
     return rows
 
 
@@ -221,15 +247,18 @@ async def main(args: argparse.Namespace) -> None:
     for backend in await backends_to_run(args.backend, args.postgres_url):
         results += await bench_backend(backend, args, big, small)
     say("")
-    units = {"import": "assets/s", "launch": "tasks/s", "export": "assets/s"}
+    units = {"import": "assets/s", "launch": "tasks/s", "export": "assets/s", "base": "assets/s", "new": "assets/s"}
     for backend in sorted({r["backend"] for r in results}):
-        for figure in ("import", "launch", "export"):
+        for figure in ("import", "launch", "export", "base", "new"):
             rows = [r for r in results if r["backend"] == backend and r["figure"] == figure]
+            if not rows:
+                continue
             median = statistics.median(r["rate"] for r in rows)
-            target = TARGETS[figure][backend]
+            target = TARGETS["export" if figure in ("base", "new") else figure][backend]
             extra = ""
-            if figure == "export":
-                extra = f", peak RSS growth median {statistics.median(r['growth'] for r in rows) / 1024:.1f} MB"
+            if figure in ("export", "base", "new"):
+                extra += f", server CPU median {statistics.median(r['cpu'] for r in rows) * 1000:.0f} ms"
+                extra += f", peak RSS growth median {statistics.median(r['growth'] for r in rows) / 1024:.1f} MB"
             say(f"{backend:<9}{figure:<7} median {median:>9,.0f} {units[figure]} (best {max(r['rate'] for r in rows):,.0f};"
                 f" target >= {target:,}: {'met' if median >= target else 'MISSED'}){extra}")
 

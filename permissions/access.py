@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
 
 from stepwise.models.db.accounts import User
 from stepwise.models.errors import INVALID_TOKEN, SIGN_IN_FIRST, Forbidden, NotFound, Unauthenticated
@@ -10,6 +11,20 @@ from stepwise.models.queries.accounts import roles_of_user
 from stepwise.permissions.operations import Operation
 from stepwise.permissions.policy import Scope
 from stepwise.permissions.roles import DatasetRole, OrgRole, effective_dataset_role
+
+
+class _Roles:
+    """One view of the viewer's roles (None: not loaded yet)."""
+
+    def __init__(self, org: dict[int, OrgRole] | None = None, worker: dict[int, DatasetRole] | None = None) -> None:
+        self.org, self.worker = org, worker
+        # Sibling resolvers run concurrently: load each view once, not once per resolver.
+        self.loading = asyncio.Lock()
+
+
+# The roles of one websocket operation (Access.per_operation): each runs in a task of its own,
+# so a value set here is seen by that operation alone.
+_operation_roles: ContextVar[tuple[Access, _Roles] | None] = ContextVar("stepwise_operation_roles", default=None)
 
 
 class Access:
@@ -20,12 +35,24 @@ class Access:
         self.viewer = viewer
         # Credentials were sent but named no session: say so rather than "sign in first".
         self.token_rejected = viewer is None and token_rejected
-        self._org_roles: dict[int, OrgRole] | None = None
-        self._worker_roles: dict[int, DatasetRole] | None = None
+        self._shared = _Roles()
         if viewer is not None and roles is not None:
             self.use_roles(roles)
-        # Sibling resolvers run concurrently: load each cache once, not once per resolver.
-        self._loading = asyncio.Lock()
+
+    @property
+    def _roles(self) -> _Roles:
+        scoped = _operation_roles.get()
+        return scoped[1] if scoped is not None and scoped[0] is self else self._shared
+
+    def per_operation(self) -> None:
+        """From here on in the current task, the roles this Access reads, is given (use_roles) or
+        forgets are the task's own, starting from those loaded now. A websocket's operations
+        share its Access, each in a task of its own: a subscription that takes the roles a feed
+        read for its batch must not hand them to a sibling that is at another event."""
+        current = self._roles
+        own = _Roles(None if current.org is None else dict(current.org),
+                     None if current.worker is None else dict(current.worker))
+        _operation_roles.set((self, own))
 
     def require_viewer(self) -> User:
         if self.viewer is None:
@@ -34,15 +61,17 @@ class Access:
 
     def forget(self) -> None:
         """Drop cached roles after a change to memberships or workers."""
-        self._org_roles = None
-        self._worker_roles = None
+        roles = self._roles
+        roles.org = roles.worker = None
 
-    async def _load(self) -> None:
+    async def _load(self) -> _Roles:
         """The viewer's organization and dataset roles, both in one round trip."""
         viewer = self.require_viewer()
-        async with self._loading:
-            if self._org_roles is None or self._worker_roles is None:
+        roles = self._roles
+        async with roles.loading:
+            if roles.org is None or roles.worker is None:
                 self.use_roles(await roles_of_user(viewer.id))
+        return roles
 
     def use_roles(self, rows: list) -> None:
         """Take the viewer's roles from roles_of_user rows read elsewhere (a campaign feed
@@ -53,37 +82,37 @@ class Access:
                 org_roles[key] = OrgRole(role)
             else:
                 worker_roles[key] = DatasetRole(role)
-        self._org_roles, self._worker_roles = org_roles, worker_roles
+        roles = self._roles
+        roles.org, roles.worker = org_roles, worker_roles
 
     def roles_key(self) -> tuple | None:
         """The viewer's roles as a hashable value (None before they are loaded): two viewers
         with the same key pass every role check alike (subscriptions/shared_results.py)."""
-        if self._org_roles is None or self._worker_roles is None:
+        roles = self._roles
+        if roles.org is None or roles.worker is None:
             return None
-        return (tuple(sorted(self._org_roles.items())), tuple(sorted(self._worker_roles.items())))
+        return (tuple(sorted(roles.org.items())), tuple(sorted(roles.worker.items())))
 
     def snapshot(self) -> Access:
         """The same viewer with the roles loaded now, unaffected by a later forget or reload."""
-        copy = Access(self.viewer)
-        if self._org_roles is not None and self._worker_roles is not None:
-            copy._org_roles, copy._worker_roles = dict(self._org_roles), dict(self._worker_roles)
+        copy, roles = Access(self.viewer), self._roles
+        if roles.org is not None and roles.worker is not None:
+            copy._shared = _Roles(dict(roles.org), dict(roles.worker))
         return copy
 
     async def org_roles(self) -> dict[int, OrgRole]:
-        await self._load()
-        return self._org_roles
+        return (await self._load()).org
 
     async def org_role(self, org_id: int) -> OrgRole | None:
         return (await self.org_roles()).get(org_id)
 
     async def worker_datasets(self) -> frozenset[int]:
         """The datasets where the viewer is listed as a worker."""
-        await self._load()
-        return frozenset(self._worker_roles)
+        return frozenset((await self._load()).worker)
 
     async def dataset_role(self, dataset_id: int, org_id: int) -> DatasetRole | None:
-        await self._load()
-        return effective_dataset_role(self._org_roles.get(org_id), self._worker_roles.get(dataset_id))
+        roles = await self._load()
+        return effective_dataset_role(roles.org.get(org_id), roles.worker.get(dataset_id))
 
     async def role_in(self, scope: Scope, org_id: int, dataset_id: int | None) -> OrgRole | DatasetRole | None:
         if scope is Scope.ORGANIZATION:

@@ -25,19 +25,16 @@ import strawberry
 
 from stepwise.models.actions.campaigns import find_campaign
 from stepwise.models.db.campaigns import Campaign as CampaignModel
-from stepwise.models.db.campaigns import Task as TaskModel
 from stepwise.models.errors import BadRequest
 from stepwise.models.queries.campaigns import campaign_by_id
-from stepwise.models.queries.event_log import log_position, worker_positions
+from stepwise.models.queries.event_log import log_position
 from stepwise.permissions import visibility
 from stepwise.permissions.graphql import guard
 from stepwise.permissions.operations import operation
-from stepwise.resolvers.loaders import Loaders
 from stepwise.schema.context import Info
 from stepwise.schema.event_cursors import (
     campaign_cursor,
     decode_campaign_cursor,
-    decode_organization_cursor,
     organization_cursor,
 )
 from stepwise.schema.ids import decode_id
@@ -47,8 +44,11 @@ from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
 from stepwise.subscriptions import channels
 from stepwise.subscriptions.feeds import follow_feed
 from stepwise.subscriptions.notifications import viewer_notifications
+from stepwise.subscriptions.my_updates import organization_position, prime, refreshed
+from stepwise.subscriptions.org_reads import organization_reads
 from stepwise.subscriptions.progress import progress_feed
-from stepwise.subscriptions.stream import Batch, LogPosition, follow_log
+from stepwise.subscriptions.shared_results import current_delivery
+from stepwise.subscriptions.stream import follow_log
 from stepwise.subscriptions.updates import batch_loaders, issue_update, refreshed_from, sees_issue, shared_delivery, task_update
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
@@ -68,6 +68,7 @@ def capped(resolver):
 
     @functools.wraps(resolver)
     async def holding_a_slot(self, info: Info, *args, **kwargs):
+        info.context.access.per_operation()  # its roles are its own, not its socket's siblings'
         caps = info.context.subscription_caps
         if caps is None:  # outside a running app (tests that build a context by hand)
             slot = contextlib.nullcontext()
@@ -81,17 +82,6 @@ def capped(resolver):
     return holding_a_slot
 
 
-async def _refreshed(info: Info, batch: Batch) -> None:
-    """Before a batch of events (one live event, or a page of the log): the viewer's roles are
-    reloaded (authorization is checked per event against them) and the operation gets fresh
-    loaders, with the batch's tasks loaded in one query."""
-    info.context.access.forget()
-    info.context.loaders = Loaders()
-    task_ids = [m["task_id"] for m in batch if m["type"] == "task"]
-    if len(task_ids) > 1:
-        await info.context.loaders.by_id(TaskModel).load_many(task_ids)
-
-
 async def _role(info: Info, campaign: CampaignModel):
     return await info.context.access.dataset_role(campaign.dataset_id, campaign.organization_id)
 
@@ -103,38 +93,6 @@ async def _campaign_start(campaign: CampaignModel, after: str | None) -> int:
     if wanted is not None and wanted > current:
         raise BadRequest("`after` is ahead of this campaign's updates: pass a cursor you received.")
     return current if wanted is None else wanted
-
-
-async def _organization_position(info: Info, organization_id: int, after: str | None) -> LogPosition:
-    """myTaskUpdates follows only the campaigns where the viewer can have tasks (worker of their
-    dataset): after a GAP it reads those logs, not the whole organization's. A cursor naming a
-    campaign outside them (the viewer left its dataset since) resumes the others."""
-    viewer_id = info.context.access.require_viewer().id
-    current = await worker_positions(organization_id, viewer_id)
-    if after is None:
-        positions, behind = current, False
-    else:
-        wanted = decode_organization_cursor(after, organization_id)
-        if any(c in current and s > current[c] for c, s in wanted.items()):
-            raise BadRequest("`after` is not a position of this organization's updates: pass a cursor you received.")
-        positions, behind = {c: wanted.get(c, 0) for c in current}, True
-    datasets: dict[int, int | None] = {}  # campaign -> dataset, which never changes
-
-    async def follows(message: dict) -> bool:
-        # Only a launch (a range) or a change to one of the viewer's tasks can start their part
-        # in a campaign: anything else is not theirs to hear, with no read.
-        if message["type"] != "range" and viewer_id not in (message.get("assignee_id"), message.get("previous_assignee_id")):
-            return False
-        campaign_id = message["campaign_id"]
-        if campaign_id not in datasets:
-            campaign = await campaign_by_id(campaign_id)
-            datasets[campaign_id] = campaign.dataset_id if campaign is not None else None
-        # Their roles as they are now: they may have joined the dataset since they were read.
-        info.context.access.forget()
-        return datasets[campaign_id] in await info.context.access.worker_datasets()
-
-    return LogPosition(organization_id, positions, behind=behind,
-                       known_campaigns=lambda: worker_positions(organization_id, viewer_id), follows=follows)
 
 
 @strawberry.type(
@@ -190,28 +148,34 @@ class Subscription:
         after: Annotated[str | None, arg(AFTER.replace("`eventCursor`", "`Organization.eventCursor`"))] = None,
     ) -> AsyncGenerator[TaskUpdate, None]:
         org_id = decode_id(organization_id, "Organization")
-        await info.context.access.check(MY_TASK_UPDATES, org_id, what="Organization")
-        viewer_id = info.context.access.require_viewer().id
-        worker_of = await info.context.access.worker_datasets()
-        events = follow_log(info.context.bus, channels.organization_events(org_id),
-                            lambda: _organization_position(info, org_id, after), lambda batch: _refreshed(info, batch))
-        async with aclosing(events):
-            async for position, message in events:
-                if message["type"] != "task":
-                    continue
-                if await info.context.access.org_role(org_id) is None:
-                    return
-                if not worker_of <= await info.context.access.worker_datasets():
-                    return  # taken off a dataset (removeDatasetWorker): the subscription ends
-                if not visibility.was_or_became_theirs(viewer_id, message["assignee_id"], message["previous_assignee_id"]):
-                    continue
-                campaign = await info.context.loaders.get(CampaignModel, message["campaign_id"])
-                role = await _role(info, campaign) if campaign is not None else None
-                if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
-                    cursor = organization_cursor(org_id, position.positions)
-                    update = await task_update(info, message, role, cursor)
-                    if update is not None:
-                        yield update
+        access = info.context.access
+        await access.check(MY_TASK_UPDATES, org_id, what="Organization")
+        viewer_id = access.require_viewer().id
+        worker_of = await access.worker_datasets()
+        async with organization_reads(info.context.bus, org_id, viewer_id) as shared:
+            events = follow_log(info.context.bus, channels.organization_events(org_id),
+                                lambda: organization_position(info, shared, org_id, after),
+                                lambda batch: refreshed(info, shared, batch))
+            primed = None  # the batch whose task rows the operation's loaders hold
+            async with aclosing(events):
+                async for position, batch, message in events:
+                    if message["type"] != "task":
+                        continue
+                    if await access.org_role(org_id) is None:
+                        return
+                    if not worker_of <= await access.worker_datasets():
+                        return  # taken off a dataset (removeDatasetWorker): the subscription ends
+                    if not visibility.was_or_became_theirs(viewer_id, message["assignee_id"], message["previous_assignee_id"]):
+                        continue  # not theirs: nothing more is read for them
+                    dataset_id = await shared.dataset_of(message["campaign_id"])
+                    role = None if dataset_id is None else await access.dataset_role(dataset_id, org_id)
+                    if visibility.hears_task_change(role, viewer_id, message["assignee_id"], message["previous_assignee_id"]):
+                        if primed is not batch:  # the batch's rows, read once for all it concerns
+                            await prime(info, shared, batch, current=not visibility.sees_every_task(role))
+                            primed = batch
+                        update = await task_update(info, message, role, organization_cursor(org_id, position.positions))
+                        if update is not None:
+                            yield update
 
     @strawberry.subscription(
         description="Issue activity in the campaign. "
@@ -266,8 +230,11 @@ class Subscription:
                 if not CAMPAIGN_PROGRESS.allows(await _role(info, campaign)):
                     return
                 if latest > version:
-                    version, (steps, counts) = feed.version, feed.value
-                    yield progress_from(steps, counts)  # computed once for every subscriber of the campaign
+                    version, (steps, counts) = feed.version, feed.value  # computed once for all of them
+                    if (delivery := current_delivery()) is not None and feed.subscribers > 1:
+                        await feed.deliver(delivery, info, version, info.context.feeds.stats)  # and executed once
+                        continue
+                    yield progress_from(steps, counts)
 
     @strawberry.subscription(description="The viewer's new notifications, as they are sent.", permission_classes=guard("Subscription.notifications"))
     @capped

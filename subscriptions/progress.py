@@ -6,6 +6,10 @@ change may move a count, computes the progress, publishes it to its subscribers,
 COALESCE_SECONDS before computing again. So the first change of a burst is pushed at once, a
 burst gives at most one push per COALESCE_SECONDS, and the last push is computed after the last
 change: it ends on the latest value. A slow subscriber skips to the latest value.
+
+Over this server's websockets, a push is also executed and serialized once per group of
+subscribers with the same document (subscriptions/shared_results.py: group_key, Delivery) and
+sent to each in its own envelope.
 """
 
 from __future__ import annotations
@@ -15,13 +19,16 @@ import logging
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from stepwise.models.queries.campaigns import campaign_by_id
 from stepwise.models.queries.tasks import campaign_progress
 from stepwise.models.workflow import COUNT_NEUTRAL_EVENTS
 from stepwise.resolvers.loaders import Loaders
 from stepwise.subscriptions import channels
+from stepwise.schema.types.campaigns import progress_from
 from stepwise.subscriptions.bus import Bus, Gap
+from stepwise.subscriptions.shared_results import Delivery, FanoutStats, group_key, serialized
 
 COALESCE_SECONDS = 0.1
 logger = logging.getLogger("stepwise.events")
@@ -45,6 +52,7 @@ class ProgressFeed:
         self.events = 0  # every event heard, count-neutral ones too: subscribers re-check access on each
         self.value: tuple[list, object] | None = None  # (steps, Progress)
         self.subscribers = 0
+        self._payloads: dict[tuple, asyncio.Future] = {}  # (version, group) -> serialized push
         self._published = asyncio.Condition()
         self._listening = asyncio.Event()
         self._task = asyncio.create_task(self._run(bus))
@@ -61,6 +69,26 @@ class ProgressFeed:
         async with self._published:
             await self._published.wait_for(lambda: self.version > version or self.events > events)
             return self.version, self.events
+
+    async def deliver(self, delivery: Delivery, info, version: int, stats: FanoutStats) -> None:
+        """Send this subscriber the push of `version` (the latest value, taken with it), executed
+        once for every subscriber of its group: the first to ask executes it with a snapshot of
+        its roles, as a task of its own (one that leaves does not cancel it for the others)."""
+        key = (version, group_key(delivery, info.context.access))
+        payload = self._payloads.get(key)
+        if payload is None:
+            if any(v != version for v, _ in self._payloads):  # only the latest value is pushed
+                self._payloads = {k: p for k, p in self._payloads.items() if k[0] == version}
+            context = replace(info.context, access=info.context.access.snapshot(), loaders=Loaders())
+            payload = self._payloads[key] = asyncio.ensure_future(
+                serialized(delivery, context, progress_from(*self.value), stats))
+            payload.add_done_callback(lambda done: self._forget_if_failed(key, done))
+        done = payload.done() and not payload.cancelled() and payload.exception() is None
+        await delivery.send(payload.result() if done else await asyncio.shield(payload), stats)
+
+    def _forget_if_failed(self, key: tuple, payload: asyncio.Future) -> None:
+        if (payload.cancelled() or payload.exception() is not None) and self._payloads.get(key) is payload:
+            del self._payloads[key]
 
     async def _heard(self) -> None:
         async with self._published:

@@ -205,18 +205,24 @@ class SharedResults:
         root = await build(_RootInfo(context))
         if root is None:
             return None
-        self.stats.executions += 1
-        result = await delivery.schema.execute(
-            delivery.query, delivery.variables, context_value=context, root_value=root,
-            operation_name=delivery.operation_name, allowed_operation_types=(OperationType.SUBSCRIPTION,),
-        )
-        payload: dict[str, object] = {"data": result.data}  # as strawberry's handlers shape it
-        if result.errors:
-            payload["errors"] = [error.formatted for error in result.errors]
-        if result.extensions:
-            payload["extensions"] = result.extensions
-        return delivery.encode(payload)
+        return await serialized(delivery, context, root, self.stats)
 
     def _forget_if_failed(self, key: tuple, result: asyncio.Future) -> None:
         if (result.cancelled() or result.exception() is not None) and self._results.get(key) is result:
             del self._results[key]
+
+
+async def serialized(delivery: Delivery, context, root, stats: FanoutStats) -> str:
+    """One execution of the delivery's document on `root` (an event's root object), serialized
+    as strawberry's handlers shape a payload; counted as one execution."""
+    stats.executions += 1
+    result = await delivery.schema.execute(
+        delivery.query, delivery.variables, context_value=context, root_value=root,
+        operation_name=delivery.operation_name, allowed_operation_types=(OperationType.SUBSCRIPTION,),
+    )
+    payload: dict[str, object] = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [error.formatted for error in result.errors]
+    if result.extensions:
+        payload["extensions"] = result.extensions
+    return delivery.encode(payload)

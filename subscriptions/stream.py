@@ -24,7 +24,8 @@ class LogPosition:
 
     def __init__(self, organization_id: int, positions: dict[int, int], *, behind: bool,
                  known_campaigns: Callable[[], Awaitable[dict[int, int]]] | None = None,
-                 follows: Callable[[dict], Awaitable[bool]] | None = None) -> None:
+                 follows: Callable[[dict], Awaitable[bool]] | None = None,
+                 read_page: Callable[[int, int], Awaitable[Batch]] | None = None) -> None:
         self.organization_id = organization_id
         self.positions = dict(positions)
         self._behind = set(positions) if behind else set()
@@ -33,6 +34,8 @@ class LogPosition:
         # not followed yet has joined them, given one of its messages (skipped until then).
         self._known_campaigns = known_campaigns
         self._follows = follows
+        # (campaign, seq) -> the page after it: the log's own read, or one shared (org_reads.py).
+        self._read_page = read_page or (lambda campaign_id, seq: log_page(organization_id, campaign_id, seq))
 
     async def follow(self, messages: AsyncIterator[dict | Gap]) -> AsyncIterator[Batch]:
         """Batches of events in log order, each to be authorized after the viewer's roles are
@@ -41,7 +44,7 @@ class LogPosition:
             while self._behind:
                 campaign_id = min(self._behind)
                 self.positions.setdefault(campaign_id, 0)
-                page = await log_page(self.organization_id, campaign_id, self.positions.get(campaign_id, 0))
+                page = await self._read_page(campaign_id, self.positions.get(campaign_id, 0))
                 if len(page) < PAGE:
                     self._behind.discard(campaign_id)
                 if page:
@@ -81,11 +84,11 @@ class LogPosition:
 
 
 async def follow_log(bus: Bus, channel: str, start: Callable[[], Awaitable[LogPosition]],
-                     refresh: Callable[[Batch], Awaitable[None]]) -> AsyncIterator[tuple[LogPosition, dict]]:
+                     refresh: Callable[[Batch], Awaitable[None]]) -> AsyncIterator[tuple[LogPosition, Batch, dict]]:
     """The one "follow the log" loop of the update subscriptions: registered on `channel` first,
     then `start()` reads the position (so nothing committed in between is missed); each batch is
     announced to `refresh` (reload roles and loaders) before its events come out one by one,
-    each already counted as delivered. Use it under `aclosing`: leaving the loop early closes
+    each with its batch and already counted as delivered. Use it under `aclosing`: leaving the loop early closes
     the inner generators at once, so the bus registration ends with the subscription."""
     async with bus.subscribe(channel) as messages, aclosing(messages):
         position = await start()
@@ -94,4 +97,4 @@ async def follow_log(bus: Bus, channel: str, start: Callable[[], Awaitable[LogPo
                 await refresh(batch)
                 for message in batch:
                     position.delivered(message)
-                    yield position, message
+                    yield position, batch, message

@@ -5,7 +5,10 @@ outside this server's websocket handlers), an update built and executed for it a
 
 from __future__ import annotations
 
+import weakref
 from datetime import UTC, datetime
+
+from strawberry.dataloader import DataLoader
 
 from stepwise.models.db.accounts import User as UserModel
 from stepwise.models.db.campaigns import Task as TaskModel
@@ -18,7 +21,8 @@ from stepwise.schema.types.enums import EventKind, IssueUpdateKindType
 from stepwise.schema.types.issues import Issue
 from stepwise.schema.types.tasks import Task
 from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
-from stepwise.subscriptions.feeds import CampaignFeed
+from stepwise.models.queries.rows import in_list, task_rows
+from stepwise.subscriptions.feeds import CampaignFeed, SharedReads
 from stepwise.subscriptions.shared_results import Delivery, current_delivery
 from stepwise.subscriptions.stream import Batch
 
@@ -29,7 +33,9 @@ def event_time(message: dict) -> datetime:
 
 
 async def sees_issue(info: Info, role, message: dict) -> bool:
-    """Whether the viewer may see the issue of this message (permissions/visibility.py)."""
+    """Whether the viewer may see the issue of this message (permissions/visibility.py). The
+    asset's task comes from loaders of batch_loaders: the feed's shared read (one per event for
+    every LABELER subscriber of the campaign)."""
     if visibility.sees_every_task(role):
         return True  # no need to load the asset's task
     task = await info.context.loaders.task_by_asset.load(message["asset_id"])
@@ -95,6 +101,31 @@ async def batch_loaders(feed: CampaignFeed, batch: Batch, kind: str, *, current:
         issues = await feed.issue_rows(batch)
         if issues:
             loaders.by_id(IssueModel).prime_many(issues)
+        loaders.__dict__["task_by_asset"] = _shared_task_by_asset(feed, batch)  # read only if asked
     if users:
         loaders.by_id(UserModel).prime_many(await feed.user_rows(users, batch))
     return loaders
+
+
+# The assets' tasks a LABELER's issueUpdates are judged on (sees_issue), read once per event for
+# all of a campaign's subscribers, kept with the feed (gone with it).
+_ASSET_TASKS: weakref.WeakKeyDictionary[CampaignFeed, SharedReads] = weakref.WeakKeyDictionary()
+
+
+def _shared_task_by_asset(feed: CampaignFeed, batch: Batch) -> DataLoader:
+    """A task_by_asset loader reading through the feed's shared read of the campaign's tasks by
+    asset. The row must be as it is now (a LABELER's view hangs on its assignee and status): read
+    after every event the feed knows of, as the feed's current task rows are."""
+    reads = _ASSET_TASKS.setdefault(feed, SharedReads())
+    mark = max(feed.known, batch[-1]["seq"])  # every event up to there has committed
+
+    async def load(asset_ids: list[int]) -> list:
+        found = await reads.get(dict.fromkeys(asset_ids, mark), mark, lambda ids: _tasks_by_asset(feed.campaign_id, ids))
+        return [found.get(asset_id) for asset_id in asset_ids]
+
+    return DataLoader(load_fn=load)
+
+
+async def _tasks_by_asset(campaign_id: int, asset_ids: list[int]) -> dict[int, object]:
+    rows = await task_rows(f"campaign_id = ? AND asset_id IN ({in_list(asset_ids)})", [campaign_id, *asset_ids])
+    return {row.asset_id: row for row in rows}

@@ -22,6 +22,23 @@ async def roles_of_user(user_id: int) -> list:
     return await sql.fetch(ROLES_OF_USER, [user_id, user_id])
 
 
+async def roles_of_users(user_ids: list[int]) -> dict[int, list]:
+    """{user id: their roles_of_user rows} for several users in one round trip (the subscribers
+    of a stream re-checked at an event, subscriptions/org_reads.py); a user without roles maps
+    to an empty list."""
+    from stepwise.models.queries.rows import in_list
+
+    found: dict[int, list] = {user_id: [] for user_id in user_ids}
+    ids = in_list(user_ids)
+    rows = await sql.fetch(
+        f"SELECT 'organization', organization_id, role, user_id FROM membership WHERE user_id IN ({ids})"
+        f" UNION ALL SELECT 'dataset', dataset_id, role, user_id FROM dataset_worker WHERE user_id IN ({ids})",
+        [*user_ids, *user_ids])
+    for scope, key, role, user_id in rows:
+        found[user_id].append((scope, key, role))
+    return found
+
+
 async def organizations_by_name(organization_ids: list[int]) -> list[Organization]:
     """These organizations, by name."""
     return await Organization.filter(id__in=organization_ids).order_by("name", "id")
