@@ -22,20 +22,27 @@ async def roles_of_user(user_id: int) -> list:
     return await sql.fetch(ROLES_OF_USER, [user_id, user_id])
 
 
+# Users per statement of roles_of_users: each appears twice, so a statement stays far under
+# PostgreSQL's (and sql's numbering's) bound on parameters, whatever the number of subscribers.
+ROLES_PER_READ = 1_000
+
+
 async def roles_of_users(user_ids: list[int]) -> dict[int, list]:
-    """{user id: their roles_of_user rows} for several users in one round trip (the subscribers
-    of a stream re-checked at an event, subscriptions/org_reads.py); a user without roles maps
-    to an empty list."""
+    """{user id: their roles_of_user rows} for several users, one round trip per ROLES_PER_READ
+    users (the subscribers of a stream re-checked at an event, subscriptions/org_reads.py); a
+    user without roles maps to an empty list."""
     from stepwise.models.queries.rows import in_list
 
     found: dict[int, list] = {user_id: [] for user_id in user_ids}
-    ids = in_list(user_ids)
-    rows = await sql.fetch(
-        f"SELECT 'organization', organization_id, role, user_id FROM membership WHERE user_id IN ({ids})"
-        f" UNION ALL SELECT 'dataset', dataset_id, role, user_id FROM dataset_worker WHERE user_id IN ({ids})",
-        [*user_ids, *user_ids])
-    for scope, key, role, user_id in rows:
-        found[user_id].append((scope, key, role))
+    for start in range(0, len(user_ids), ROLES_PER_READ):
+        chunk = user_ids[start:start + ROLES_PER_READ]
+        ids = in_list(chunk)
+        rows = await sql.fetch(
+            f"SELECT 'organization', organization_id, role, user_id FROM membership WHERE user_id IN ({ids})"
+            f" UNION ALL SELECT 'dataset', dataset_id, role, user_id FROM dataset_worker WHERE user_id IN ({ids})",
+            [*chunk, *chunk])
+        for scope, key, role, user_id in rows:
+            found[user_id].append((scope, key, role))
     return found
 
 

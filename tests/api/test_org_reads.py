@@ -215,3 +215,17 @@ async def test_labelers_issue_updates_read_the_assets_task_once_per_event(api, w
         # The second issue, in step: the viewer's roles, the issue, the asset's task, the actor:
         # once each, for one subscriber as for three.
         assert sorted(counts[1]) == ["issue", "membership", "task", "user"], counts[1]
+
+
+async def test_the_roles_of_thousands_of_subscribers_are_read_whatever_their_number(api, world):
+    """Each subscribed user's roles are re-read at every event: 6,000 users (12,000 parameters in
+    one statement, past PostgreSQL's bound) still get theirs, and unknown ids get none."""
+    from stepwise.models.queries.accounts import roles_of_user, roles_of_users
+    from stepwise.schema.ids import parse_id
+
+    contributor = parse_id(world.ids["contributor"])[1]
+    ids = [*range(10**9, 10**9 + 6_000), contributor]
+    roles = await roles_of_users(ids)
+    assert set(roles) == set(ids)
+    assert sorted(roles[contributor]) == sorted(tuple(row) for row in await roles_of_user(contributor))
+    assert roles[contributor] and not any(roles[i] for i in ids[:-1])
