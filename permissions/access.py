@@ -44,12 +44,18 @@ class Access:
         scoped = _operation_roles.get()
         return scoped[1] if scoped is not None and scoped[0] is self else self._shared
 
-    def per_operation(self) -> None:
+    def per_operation(self, fresh: bool = False) -> None:
         """From here on in the current task, the roles this Access reads, is given (use_roles) or
-        forgets are the task's own, starting from those loaded now. A websocket's operations
-        share its Access, each in a task of its own: a subscription that takes the roles a feed
-        read for its batch must not hand them to a sibling that is at another event."""
-        current = self._roles
+        forgets are the task's own. A websocket's operations share its Access, each in a task of
+        its own: a subscription that takes the roles a feed read for its batch must not hand them
+        to a sibling that is at another event. `fresh`: start unloaded, so the operation's checks
+        read the roles as they are now (subscriptions/sockets.py, as each operation starts: roles
+        loaded on the socket's shared view would never be refreshed). Otherwise start from the
+        roles loaded now, and do nothing if the task has its own already."""
+        scoped = _operation_roles.get()
+        if scoped is not None and scoped[0] is self and not fresh:
+            return
+        current = _Roles() if fresh else self._roles
         own = _Roles(None if current.org is None else dict(current.org),
                      None if current.worker is None else dict(current.worker))
         _operation_roles.set((self, own))

@@ -61,6 +61,15 @@ async def viewer_of_connection(params: object, session_rules):
     return await authenticate(token, session_rules) if token else None
 
 
+def with_own_roles(handler) -> None:
+    """In the task of an operation that starts: its permission checks, and every later event,
+    read the viewer's roles as they are now, in a view of its own (Access.per_operation), never
+    roles loaded on the socket's shared Access, which nothing refreshes."""
+    access = getattr(handler.context, "access", None)
+    if access is not None:
+        access.per_operation(fresh=True)
+
+
 def delivery_for(handler, operation_id: str, message_type: str, query: str, variables, operation_name) -> Delivery:
     """How shared payloads reach one operation of this socket: `message_type` is `next`
     (graphql-transport-ws) or `data` (graphql-ws)."""
@@ -130,6 +139,7 @@ class TransportWSHandler(Revocable, BaseGraphQLTransportWSHandler):
         return None
 
     async def run_operation(self, operation) -> None:
+        with_own_roles(self)
         delivery = delivery_for(self, operation.id, "next", operation.query, operation.variables, operation.operation_name)
         with delivering(delivery):
             await super().run_operation(operation)
@@ -156,6 +166,7 @@ class LegacyWSHandler(Revocable, BaseGraphQLWSHandler):
         await self.register_if_signed_in()
 
     async def handle_async_results(self, operation_id: str, query: str, operation_name, variables) -> None:
+        with_own_roles(self)
         with delivering(delivery_for(self, operation_id, "data", query, variables, operation_name)):
             await super().handle_async_results(operation_id, query, operation_name, variables)
 

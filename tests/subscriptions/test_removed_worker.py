@@ -1,5 +1,6 @@
 """removeDatasetWorker over a real uvicorn and websocket: the removed worker's subscriptions
-(taskUpdates, myTaskUpdates, campaignProgress) end at the next event, with nothing delivered."""
+(taskUpdates, myTaskUpdates, campaignProgress) end at the next event, with nothing delivered, and a
+new subscription on the same socket is refused."""
 
 from __future__ import annotations
 
@@ -80,3 +81,11 @@ async def test_a_removed_workers_subscriptions_end_at_the_next_event(live_server
                 else:
                     assert message["type"] == "next" and message["payload"]["data"] in (
                         {"taskUpdates": {"kind": "REASSIGNED"}}, {"myTaskUpdates": {"kind": "REASSIGNED"}}), message
+            # A new subscription on the same socket is checked against the roles as they are now:
+            # the removed worker no longer sees the campaign (the roles the socket read when it
+            # connected would still say they do).
+            await socket.send(json.dumps({"id": "again", "type": "subscribe",
+                                          "payload": {"query": SUBSCRIPTIONS["p"], "variables": variables}}))
+            message = await receive(socket)
+            assert message["id"] == "again" and message["payload"]["data"] is None, message
+            assert [e["extensions"]["code"] for e in message["payload"]["errors"]] == ["NOT_FOUND"], message
