@@ -136,8 +136,11 @@ class OrganizationReads:
                     self._saw(message["campaign_id"], last_seq(message))
 
     async def listening(self) -> None:
-        await asyncio.wait([asyncio.ensure_future(self._listening.wait()), self._pump],
-                           return_when=asyncio.FIRST_COMPLETED)
+        registered = asyncio.ensure_future(self._listening.wait())
+        try:
+            await asyncio.wait([registered, self._pump], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            registered.cancel()  # not left pending when the pump failed or the caller left
         if self._pump.done():
             self._pump.result()  # could not register on the bus: say why
 

@@ -74,7 +74,10 @@ class ProgressFeed:
         """Send this subscriber the push of `version` (the latest value, taken with it), executed
         once for every subscriber of its group: the first to ask executes it with a snapshot of
         its roles, as a task of its own (one that leaves does not cancel it for the others)."""
-        key = (version, group_key(delivery, info.context.access))
+        group = group_key(delivery, info.context.access)
+        if group is None:
+            raise RuntimeError("shared progress push before the viewer's roles were loaded")
+        key = (version, group)
         payload = self._payloads.get(key)
         if payload is None:
             if any(v != version for v, _ in self._payloads):  # only the latest value is pushed
@@ -96,8 +99,11 @@ class ProgressFeed:
             self._published.notify_all()
 
     async def listening(self) -> None:
-        await asyncio.wait([asyncio.ensure_future(self._listening.wait()), self._task],
-                           return_when=asyncio.FIRST_COMPLETED)
+        registered = asyncio.ensure_future(self._listening.wait())
+        try:
+            await asyncio.wait([registered, self._task], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            registered.cancel()  # not left pending when the pump failed or the caller left
         if self._task.done():
             self._task.result()  # the feed failed to subscribe: say why
 
