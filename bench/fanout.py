@@ -13,11 +13,12 @@ What it measures:
 1. fan-out latency: --subscribers sockets subscribed to the campaign, each following from the
    campaign's `eventCursor` read before it opens (so the first start reaches every one, however
    late the server registers it) and confirmed by that first update, not by a sleep; then
-   --rounds tasks started and submitted one after the other (each mutation waits until every subscriber has its update). Latency = the
-   moment a subscriber's client read the update minus the update's `at` (the event's time,
-   taken in the writing transaction just before its commit; same machine, same clock): p50 and
-   p99 over every delivery. Also the server's CPU per delivered update, and this client's own
-   (what reading 1,000 sockets in one process costs, on the same CPUs as the server).
+   --rounds tasks started and submitted one after the other (each mutation waits until every
+   subscriber has its update). Latency = the moment a subscriber's client read the update minus
+   the update's `at` (the event's time, taken in the writing transaction just before its
+   commit; same machine, same clock): p50 and p99 over every delivery. Also the server's CPU
+   per delivered update, and this client's own (what reading 1,000 sockets in one process
+   costs, on the same CPUs as the server).
 2. memory per idle subscriber: the server's resident memory (VmRSS) before the sockets open and
    once they are all subscribed, divided by --subscribers.
 3. catch-up speed: a second campaign of --catch-up-tasks tasks is launched, then one subscriber
