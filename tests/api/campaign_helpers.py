@@ -67,6 +67,18 @@ async def all_tasks(api, world, campaign, token=None) -> list[dict]:
     return [edge["node"] for edge in data["campaign"]["tasks"]["edges"]]
 
 
+ANNOTATE_THEN_REVIEW = [("Annotate", "ANNOTATION", ["labeler1", "contributor1"]), ("Review", "REVIEW", ["manager1"])]
+
+
+async def launched_annotate_then_review(api, world) -> tuple[str, dict[str, str]]:
+    """A launched campaign of ANNOTATE_THEN_REVIEW on two assets: its id, and its two tasks' ids
+    by assignee (labeler1, contributor1)."""
+    await add_assets(api, world, ["a.jpg", "b.jpg"])
+    campaign, _ = await campaign_with_steps(api, world, ANNOTATE_THEN_REVIEW)
+    assert (await api.data(LAUNCH, {"c": campaign}, world.manager))["launchCampaign"]["errors"] == []
+    return campaign, {t["assignee"]["username"]: t["id"] for t in await all_tasks(api, world, campaign)}
+
+
 async def act(api, query, variables, token) -> dict:
     """The payload of a task mutation (its single root field)."""
     data = await api.data(query, {"i": variables}, token)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import websockets
 
-from campaign_helpers import LAUNCH, START, SUBMIT, act, add_assets, all_tasks, campaign_with_steps
+from campaign_helpers import START, SUBMIT, act, launched_annotate_then_review
 from conftest import Api, build_world
 
 pytestmark = pytest.mark.timeout(180)
@@ -47,11 +47,7 @@ async def test_a_progress_push_is_executed_once_per_group_and_sent_to_every_subs
     async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
         api = Api(client)
         world = await build_world(api)
-        await add_assets(api, world, ["a.jpg", "b.jpg"])
-        campaign, _ = await campaign_with_steps(
-            api, world, [("Annotate", "ANNOTATION", ["labeler1", "contributor1"]), ("Review", "REVIEW", ["manager1"])])
-        await api.data(LAUNCH, {"c": campaign}, world.manager)
-        task = next(t for t in await all_tasks(api, world, campaign) if t["assignee"]["username"] == "labeler1")
+        campaign, tasks = await launched_annotate_then_review(api, world)
         url, c = live_server.replace("http", "ws") + "/graphql", {"c": campaign}
         protocols = ["graphql-transport-ws", "graphql-ws"] * 3
         same = [await subscribe(url, world.manager, protocol, PROGRESS, c) for protocol in protocols]
@@ -59,9 +55,9 @@ async def test_a_progress_push_is_executed_once_per_group_and_sent_to_every_subs
         for socket in same + other:  # the current value at once: each is registered
             assert (await next_payload(socket))["data"]["campaignProgress"]["totalTasks"] == 2
 
-        assert (await act(api, START, {"taskId": task["id"]}, world.labeler))["errors"] == []  # counts stay
+        assert (await act(api, START, {"taskId": tasks["labeler1"]}, world.labeler))["errors"] == []  # counts stay
         before = fanout(live_server)
-        assert (await act(api, SUBMIT, {"taskId": task["id"]}, world.labeler))["errors"] == []
+        assert (await act(api, SUBMIT, {"taskId": tasks["labeler1"]}, world.labeler))["errors"] == []
         answers = [await next_payload(socket) for socket in same]
         assert all(answer == answers[0] for answer in answers)  # one payload, whatever the protocol
         assert answers[0]["data"]["campaignProgress"]["byStep"] == [

@@ -10,7 +10,7 @@ import json
 import httpx
 import websockets
 
-from campaign_helpers import LAUNCH, REASSIGN, SAVE, act, add_assets, all_tasks, campaign_with_steps
+from campaign_helpers import REASSIGN, SAVE, act, launched_annotate_then_review
 from conftest import Api, build_world
 
 SUBSCRIPTIONS = {
@@ -45,11 +45,7 @@ async def test_a_removed_workers_subscriptions_end_at_the_next_event(live_server
     async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
         api = Api(client)
         world = await build_world(api)
-        await add_assets(api, world, ["a.jpg", "b.jpg"])
-        campaign, _ = await campaign_with_steps(
-            api, world, [("Annotate", "ANNOTATION", ["labeler1", "contributor1"]), ("Review", "REVIEW", ["manager1"])])
-        await api.data(LAUNCH, {"c": campaign}, world.manager)
-        tasks = {t["assignee"]["username"]: t["id"] for t in await all_tasks(api, world, campaign)}
+        campaign, tasks = await launched_annotate_then_review(api, world)
         url = live_server.replace("http", "ws") + "/graphql"
         async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
             await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {world.contributor}"}}))

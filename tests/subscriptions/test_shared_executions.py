@@ -12,7 +12,7 @@ import httpx
 import pytest
 import websockets
 
-from campaign_helpers import LAUNCH, REASSIGN, SAVE, act, add_assets, all_tasks, campaign_with_steps
+from campaign_helpers import REASSIGN, SAVE, act, launched_annotate_then_review
 from conftest import Api, build_world
 
 pytestmark = pytest.mark.timeout(180)
@@ -74,11 +74,7 @@ async def live(live_server):
     async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
         api = Api(client)
         world = await build_world(api)
-        await add_assets(api, world, ["a.jpg", "b.jpg"])
-        campaign, _ = await campaign_with_steps(
-            api, world, [("Annotate", "ANNOTATION", ["labeler1", "contributor1"]), ("Review", "REVIEW", ["manager1"])])
-        await api.data(LAUNCH, {"c": campaign}, world.manager)
-        tasks = {t["assignee"]["username"]: t["id"] for t in await all_tasks(api, world, campaign)}
+        campaign, tasks = await launched_annotate_then_review(api, world)
         yield api, world, campaign, tasks, live_server, live_server.replace("http", "ws") + "/graphql"
 
 
