@@ -317,6 +317,18 @@ def _safe(url: str) -> str:
     return f"{scheme}://{rest.rpartition('@')[2]}" if "@" in rest else url
 
 
+async def until_registered(registered: asyncio.Event, pump: asyncio.Task) -> None:
+    """Until `pump`, a task that subscribes to the bus and then follows it, has registered (it
+    sets `registered`), or has failed to: then its error is raised here."""
+    waiting = asyncio.ensure_future(registered.wait())
+    try:
+        await asyncio.wait([waiting, pump], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()  # not left pending when the pump failed or the caller left
+    if pump.done():
+        pump.result()
+
+
 @asynccontextmanager
 async def open_bus(url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> AsyncIterator[Bus]:
     """A connected bus for the lifetime of the block (a bad broker URL fails here, at start)."""

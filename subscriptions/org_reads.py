@@ -31,7 +31,7 @@ from stepwise.models.queries.campaigns import campaign_by_id
 from stepwise.models.queries.event_log import PAGE, log_page
 from stepwise.models.queries.rows import in_list, task_rows
 from stepwise.subscriptions import channels
-from stepwise.subscriptions.bus import Bus, Gap
+from stepwise.subscriptions.bus import Bus, Gap, until_registered
 
 logger = logging.getLogger("stepwise.feeds")
 CACHE_PAGES = 64  # log pages kept per organization
@@ -136,13 +136,7 @@ class OrganizationReads:
                     self._saw(message["campaign_id"], last_seq(message))
 
     async def listening(self) -> None:
-        registered = asyncio.ensure_future(self._listening.wait())
-        try:
-            await asyncio.wait([registered, self._pump], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            registered.cancel()  # not left pending when the pump failed or the caller left
-        if self._pump.done():
-            self._pump.result()  # could not register on the bus: say why
+        await until_registered(self._listening, self._pump)
 
     def _drop_failed(self, reads: dict, key, future: asyncio.Future) -> None:
         # Whoever awaited it gets the error; whoever comes next reads again.

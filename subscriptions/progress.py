@@ -27,7 +27,7 @@ from stepwise.models.workflow import COUNT_NEUTRAL_EVENTS
 from stepwise.resolvers.loaders import Loaders
 from stepwise.subscriptions import channels
 from stepwise.schema.types.campaigns import progress_from
-from stepwise.subscriptions.bus import Bus, Gap
+from stepwise.subscriptions.bus import Bus, Gap, until_registered
 from stepwise.subscriptions.shared_results import Delivery, FanoutStats, group_key, serialized
 
 COALESCE_SECONDS = 0.1
@@ -99,13 +99,7 @@ class ProgressFeed:
             self._published.notify_all()
 
     async def listening(self) -> None:
-        registered = asyncio.ensure_future(self._listening.wait())
-        try:
-            await asyncio.wait([registered, self._task], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            registered.cancel()  # not left pending when the pump failed or the caller left
-        if self._task.done():
-            self._task.result()  # the feed failed to subscribe: say why
+        await until_registered(self._listening, self._task)
 
     async def _run(self, bus: Bus) -> None:
         changed = asyncio.Event()
