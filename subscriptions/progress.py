@@ -34,6 +34,7 @@ from stepwise.resolvers.loaders import Loaders
 from stepwise.subscriptions import channels
 from stepwise.schema.types.campaigns import progress_from
 from stepwise.subscriptions.bus import Bus, Gap, until_registered
+from stepwise.subscriptions.shared_futures import shared_result
 from stepwise.subscriptions.shared_results import Delivery, FanoutStats, group_key, serialized
 
 COALESCE_SECONDS = 0.1
@@ -94,8 +95,7 @@ class ProgressFeed:
             payload = self._payloads[key] = asyncio.ensure_future(
                 serialized(delivery, context, progress_from(*self.value), stats))
             payload.add_done_callback(lambda done: self._forget_if_failed(key, done))
-        done = payload.done() and not payload.cancelled() and payload.exception() is None
-        await delivery.send(payload.result() if done else await asyncio.shield(payload), stats)
+        await delivery.send(await shared_result(payload), stats)
 
     def _forget_if_failed(self, key: tuple, payload: asyncio.Future) -> None:
         if (payload.cancelled() or payload.exception() is not None) and self._payloads.get(key) is payload:
