@@ -176,11 +176,16 @@ def test_streamed_body_over_the_limit_is_a_413(small_server):
             (f"POST /graphql HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
              "Transfer-Encoding: chunked\r\n\r\n").encode()
         )
+        # Once past the limit, the server gets up to 10 s to answer before more is sent: a busy
+        # server may not yet have read what the client wrote (it sits in the socket buffers).
+        waited = False
         try:
             while sent < 8 * 1024 * 1024:
                 sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
                 sent += len(chunk)
-                if select.select([sock], [], [], 0)[0]:
+                wait = 10 if sent > 1024 * 1024 and not waited else 0
+                waited = waited or wait > 0
+                if select.select([sock], [], [], wait)[0]:
                     break  # the server answered early
         except (BrokenPipeError, ConnectionResetError):
             pass
