@@ -6,11 +6,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
 from tortoise.exceptions import IntegrityError
 
 from stepwise.models.actions.datasets import find_version
 from stepwise.models.actions.new_assets import add_tasks_for_new_assets
-from stepwise.models.actions.rollups import quality_counts_write
+from stepwise.models.actions.rollups import (
+    POSTGRES_QUALITY_COUNT_UPSERT,
+    QUALITY_COUNT_UPSERT,
+    QualityCounts,
+    quality_count_columns,
+    quality_counts_of,
+    quality_counts_write,
+)
 from stepwise.models.db import sql
 from stepwise.models.db.datasets import Asset, Label
 from stepwise.models.errors import DomainError, ErrorCode, invalid_input
@@ -44,12 +52,13 @@ INSERT_UNNEST = (f"INSERT INTO asset ({ASSET_COLUMNS}) SELECT ?, * FROM unnest(C
 INSERT_ROW = f"INSERT INTO asset ({ASSET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-def _validated_rows(drafts: Sequence[AssetDraft], label_ids: dict[str, int]) -> list[tuple]:
-    """The asset rows (from filename on), every draft checked; plain tuples, not ORM objects: a
-    call carries up to 10,000 of them."""
+def _validated_rows(drafts: Sequence[AssetDraft], label_ids: dict[str, int]) -> tuple[list[tuple], QualityCounts]:
+    """The asset rows (from filename on), every draft checked, and their quality counts; plain
+    tuples, not ORM objects: a call carries up to 10,000 of them."""
     now = datetime.now(UTC)
     seen: set[str] = set()
     rows = []
+    sized_shapes = []
     for index, draft in enumerate(drafts):
         path = f"input.assets.{index}"
         filename = require_filename(draft.filename, f"{path}.filename")
@@ -61,9 +70,10 @@ def _validated_rows(drafts: Sequence[AssetDraft], label_ids: dict[str, int]) -> 
         annotation = None
         if draft.shapes is not None:
             annotation = validate_shapes(draft.shapes, label_ids, width, height, f"{path}.shapes")
-        rows.append((filename, width, height, require_url(draft.url, f"{path}.url"), sql.json_param(annotation),
-                     now if annotation is not None else None, now))
-    return rows
+        rows.append((filename, width, height, require_url(draft.url, f"{path}.url"),
+                     None if annotation is None else orjson.dumps(annotation).decode(), now if annotation is not None else None, now))
+        sized_shapes.append((width, height, annotation))
+    return rows, quality_counts_of(sized_shapes)
 
 
 async def _insert(version_id: int, rows: list[tuple]) -> None:
@@ -93,14 +103,14 @@ async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraf
     if len(drafts) > MAX_ASSETS_PER_CALL:
         raise invalid_input("input.assets", f"At most {MAX_ASSETS_PER_CALL} assets per call; got {len(drafts)}.")
     label_ids = dict(await Label.filter(version_id=version.id).values_list("name", "id"))
-    rows = _validated_rows(drafts, label_ids)
+    rows, (counts, left) = _validated_rows(drafts, label_ids)
     filenames = [row[0] for row in rows]
     try:
         async with sql.bulk_transaction():
             first_id = await sql.next_id("asset")
             await _insert(version.id, rows)
             added = await _read_back(version.id, first_id, filenames)
-            await _count_quality(added)
+            await _count_quality(version.id, counts, [added[index].id for index in left])
             created = await add_tasks_for_new_assets(version.id, [(a.id, a.has_annotation) for a in added])
     except IntegrityError:
         # The unique (version, filename) index refused a row: name the first clash for the client.
@@ -112,13 +122,17 @@ async def add_assets(access: Access, version_id: int, drafts: Sequence[AssetDraf
     return added, created
 
 
-async def _count_quality(added: list[AssetRow]) -> None:
-    """The new assets' areas, shapes and shape counts into the version's quality counts (by id:
-    on PostgreSQL a concurrent call may add rows to the same version meanwhile)."""
+async def _count_quality(version_id: int, counts: dict, polygon_asset_ids: list[int]) -> None:
+    """The new assets' areas, shapes and shape counts into the version's quality counts: counted
+    in Python (rollups.quality_counts_of, as an import does) but for the assets with a POLYGON,
+    which the statement counts (by id: on PostgreSQL a concurrent call may add rows meanwhile)."""
     postgres = sql.is_postgres(sql.current_connection())
-    ids = [row.id for row in added]
-    for start in range(0, len(ids), BATCH):
-        chunk = ids[start : start + BATCH]
+    if counts and postgres:
+        await sql.execute(POSTGRES_QUALITY_COUNT_UPSERT, [version_id, *quality_count_columns(counts)])
+    elif counts:
+        await sql.execute_many(QUALITY_COUNT_UPSERT, [(version_id, *key, n) for key, n in counts.items()])
+    for start in range(0, len(polygon_asset_ids), BATCH):
+        chunk = polygon_asset_ids[start : start + BATCH]
         await sql.execute(*quality_counts_write(postgres, f"a.id IN ({', '.join('?' * len(chunk))})", chunk, 1,
                                                 asset_areas=True))
 
