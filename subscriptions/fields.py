@@ -220,13 +220,18 @@ class Subscription:
         self, info: Info, campaign_id: Annotated[strawberry.ID, arg("The campaign's ID.")]
     ) -> AsyncGenerator[CampaignProgress, None]:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), CAMPAIGN_PROGRESS)
-        async with progress_feed(info.context.bus, campaign.id) as feed:
+        access = info.context.access
+        async with progress_feed(info.context.bus, campaign.id, access.require_viewer().id) as feed:
             # Listening first, then the snapshot: a change committed in between is pushed after it.
             version, events = feed.version, feed.events
             yield await progress_of(info, await campaign_by_id(campaign.id))
             while True:
                 latest, events = await feed.next_event_after(version, events)
-                info.context.access.forget()  # checked at every event, count-neutral ones too
+                # Checked at every event, count-neutral ones too, against roles read after it.
+                if (roles := feed.roles_of(access.require_viewer().id)) is None:
+                    access.forget()
+                else:
+                    access.use_roles(roles)
                 if not CAMPAIGN_PROGRESS.allows(await _role(info, campaign)):
                     return
                 if latest > version:

@@ -32,6 +32,7 @@ from stepwise.models.queries.event_log import PAGE, log_page
 from stepwise.models.queries.rows import in_list, task_rows
 from stepwise.subscriptions import channels
 from stepwise.subscriptions.bus import Bus, Gap, until_registered
+from stepwise.subscriptions.shared_futures import shared_result
 
 logger = logging.getLogger("stepwise.feeds")
 CACHE_PAGES = 64  # log pages kept per organization
@@ -78,7 +79,7 @@ class OrganizationReads:
             future.add_done_callback(lambda done, key=self._reads: self._drop_failed(self._roles, key, done))
             while len(self._roles) > ROLE_READS:
                 self._roles.popitem(last=False)
-        return (await _result(future)).get(user_id, [])
+        return (await shared_result(future)).get(user_id, [])
 
     async def task_rows(self, batch: Batch, *, current: bool) -> dict[int, object]:
         """The rows of the batch's tasks, each read after its latest event in the batch
@@ -104,9 +105,9 @@ class OrganizationReads:
             page.add_done_callback(lambda done: self._drop_unless_full(key, done))
             while len(self._pages) > CACHE_PAGES:
                 self._pages.popitem(last=False)
-            return await _result(page)
+            return await shared_result(page)
         self._pages.move_to_end(key)
-        events = await _result(page)
+        events = await shared_result(page)
         if len(events) < PAGE:  # a read started before this subscriber asked may end short of
             return await log_page(self.organization_id, campaign_id, after_seq)  # what it knows of
         return events
@@ -117,7 +118,7 @@ class OrganizationReads:
         if found is None:
             found = self._datasets[campaign_id] = asyncio.ensure_future(_dataset_of(campaign_id))
             found.add_done_callback(lambda done: self._drop_failed(self._datasets, campaign_id, done))
-        return await _result(found)
+        return await shared_result(found)
 
     # --- freshness ---------------------------------------------------------------------------
 
@@ -186,7 +187,7 @@ class _Rows:
             self._reads.popitem(last=False)
         rows = {}
         for key, future in reads.items():
-            if (row := (await _result(future)).get(key)) is not None:
+            if (row := (await shared_result(future)).get(key)) is not None:
                 rows[key] = row
         return rows
 
@@ -195,12 +196,6 @@ class _Rows:
             for key in keys:
                 if key in self._reads and self._reads[key][3] is future:
                     del self._reads[key]
-
-
-async def _result(future: asyncio.Future):
-    if future.done() and not future.cancelled() and future.exception() is None:
-        return future.result()  # the common case: no shield to build
-    return await asyncio.shield(future)  # a reader that leaves does not cancel it for the others
 
 
 async def _task_rows_by_id(task_ids: list[int]) -> dict[int, object]:

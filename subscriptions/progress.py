@@ -7,6 +7,10 @@ COALESCE_SECONDS before computing again. So the first change of a burst is pushe
 burst gives at most one push per COALESCE_SECONDS, and the last push is computed after the last
 change: it ends on the latest value. A slow subscriber skips to the latest value.
 
+Subscribers check their access again at every event the feed hears. The roles they check are
+read once for all of the feed's viewers, after the event committed and before the subscribers
+wake (one statement, however many subscribers); a viewer the read missed reads their own.
+
 Over this server's websockets, a push is also executed and serialized once per group of
 subscribers with the same document (subscriptions/shared_results.py: group_key, Delivery) and
 sent to each in its own envelope.
@@ -17,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
+from stepwise.models.queries.accounts import roles_of_users
 from stepwise.models.queries.campaigns import campaign_by_id
 from stepwise.models.queries.tasks import campaign_progress
 from stepwise.models.workflow import COUNT_NEUTRAL_EVENTS
@@ -28,6 +34,7 @@ from stepwise.resolvers.loaders import Loaders
 from stepwise.subscriptions import channels
 from stepwise.schema.types.campaigns import progress_from
 from stepwise.subscriptions.bus import Bus, Gap, until_registered
+from stepwise.subscriptions.shared_futures import shared_result
 from stepwise.subscriptions.shared_results import Delivery, FanoutStats, group_key, serialized
 
 COALESCE_SECONDS = 0.1
@@ -52,6 +59,8 @@ class ProgressFeed:
         self.events = 0  # every event heard, count-neutral ones too: subscribers re-check access on each
         self.value: tuple[list, object] | None = None  # (steps, Progress)
         self.subscribers = 0
+        self._viewers: Counter[int] = Counter()  # the subscribed users, by their subscriptions
+        self._roles: dict[int, list] = {}  # their roles, read after the latest event heard
         self._payloads: dict[tuple, asyncio.Future] = {}  # (version, group) -> serialized push
         self._published = asyncio.Condition()
         self._listening = asyncio.Event()
@@ -86,14 +95,30 @@ class ProgressFeed:
             payload = self._payloads[key] = asyncio.ensure_future(
                 serialized(delivery, context, progress_from(*self.value), stats))
             payload.add_done_callback(lambda done: self._forget_if_failed(key, done))
-        done = payload.done() and not payload.cancelled() and payload.exception() is None
-        await delivery.send(payload.result() if done else await asyncio.shield(payload), stats)
+        await delivery.send(await shared_result(payload), stats)
 
     def _forget_if_failed(self, key: tuple, payload: asyncio.Future) -> None:
         if (payload.cancelled() or payload.exception() is not None) and self._payloads.get(key) is payload:
             del self._payloads[key]
 
+    def roles_of(self, user_id: int) -> list | None:
+        """The user's roles (roles_of_user rows) as read after the latest event heard, or None if
+        that read did not include them (then they read their own)."""
+        return self._roles.get(user_id)
+
+    async def _read_roles(self) -> None:
+        """Before waking the subscribers for an event that has committed: every subscribed
+        viewer's roles, in one read. A failed read is only logged (each then reads its own)."""
+        self._roles = {}  # never older than the event: a read that fails leaves none
+        if not self._viewers:
+            return
+        try:
+            self._roles = await roles_of_users(sorted(self._viewers))
+        except Exception:  # noqa: BLE001 - the subscribers' own reads report it
+            logger.warning("campaign %s progress: could not read its viewers' roles", self.campaign_id)
+
     async def _heard(self) -> None:
+        await self._read_roles()
         async with self._published:
             self.events += 1
             self._published.notify_all()
@@ -131,6 +156,7 @@ class ProgressFeed:
         except Exception:  # e.g. the campaign was deleted: keep the feed, log, try on the next change
             logger.exception("could not compute the progress of campaign %s", self.campaign_id)
             return
+        await self._read_roles()
         async with self._published:
             self.version += 1
             self.value = value
@@ -141,19 +167,24 @@ class ProgressFeed:
 
 
 @asynccontextmanager
-async def progress_feed(bus: Bus, campaign_id: int) -> AsyncIterator[ProgressFeed]:
+async def progress_feed(bus: Bus, campaign_id: int, viewer_id: int | None = None) -> AsyncIterator[ProgressFeed]:
     """The campaign's shared feed, listening on the bus on entry (so a change committed after
-    entry is pushed); closed when its last subscriber leaves."""
+    entry is pushed); closed when its last subscriber leaves. `viewer_id`: whose roles the feed
+    reads at each event (ProgressFeed.roles_of)."""
     feeds = _FEEDS.setdefault(bus, {})
     feed = feeds.get(campaign_id)
     if feed is None:
         feed = feeds[campaign_id] = ProgressFeed(bus, campaign_id)
     feed.subscribers += 1
+    if viewer_id is not None:
+        feed._viewers[viewer_id] += 1
     try:
         await feed.listening()
         yield feed
     finally:
         feed.subscribers -= 1
+        if viewer_id is not None:
+            feed._viewers -= Counter({viewer_id: 1})  # gone at zero
         if feed.subscribers == 0 and feeds.get(campaign_id) is feed:
             del feeds[campaign_id]
             feed.close()

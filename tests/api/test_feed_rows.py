@@ -8,20 +8,14 @@ a client that reads at its own pace, so the test decides exactly where each subs
 from __future__ import annotations
 
 import asyncio
-from contextlib import AsyncExitStack, aclosing
-from types import SimpleNamespace
+from contextlib import AsyncExitStack
 
 import pytest
 from campaign_helpers import LAUNCH, REWORK, START, SUBMIT, act, add_assets, all_tasks, campaign_with_steps
+from in_process import Subscribers, next_data
 
-from stepwise.config import load_settings
-from stepwise.models.db.accounts import User
-from stepwise.permissions.access import Access
-from stepwise.schema.app import build_schema
-from stepwise.schema.context import Context
 from stepwise.schema.event_cursors import campaign_cursor
 from stepwise.schema.ids import decode_id
-from stepwise.subscriptions.feeds import Feeds
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -32,34 +26,6 @@ ISSUE_UPDATES = """subscription($c: ID!, $a: String) { issueUpdates(campaignId: 
   kind cursor issue { id status } actor { username } } }"""
 REASSIGN = """mutation($i: ReassignTaskInput!) { reassignTask(input: $i) { task { id } errors { code } } }"""
 SUBSCRIBERS = 5
-
-
-class Subscribers:
-    """Subscriptions executed by the app's schema in this process, on the app's bus, sharing one
-    set of campaign feeds (as the sockets of one server process do)."""
-
-    def __init__(self, api, settings_env, stack: AsyncExitStack) -> None:
-        self.bus = api.app.state.bus
-        self.feeds = Feeds(self.bus)
-        self.schema = build_schema(load_settings(settings_env))
-        self.stack = stack
-
-    async def subscribe(self, username: str, query: str, variables: dict):
-        viewer = await User.get(username=username)
-        state = SimpleNamespace(bus=self.bus, feeds=self.feeds)
-        context = Context(request=SimpleNamespace(state=state), response=None, settings=None,
-                          access=Access(viewer), request_id="test")
-        results = await self.schema.subscribe(query, variable_values=variables, context_value=context)
-        return await self.stack.enter_async_context(aclosing(results))
-
-    def feed(self, campaign_pk: int):
-        return self.feeds._feeds[campaign_pk]
-
-
-async def next_data(results) -> dict:
-    result = await asyncio.wait_for(anext(results), 10)
-    assert not result.errors, result.errors
-    return next(iter(result.data.values()))
 
 
 async def until(condition) -> None:
@@ -82,8 +48,8 @@ async def test_a_labeler_reading_the_log_late_sees_a_task_as_it_is_now_not_as_an
     async with AsyncExitStack() as stack:
         subscribers = Subscribers(api, settings_env, stack)
         from_the_start = {"c": campaign, "a": campaign_cursor(campaign_pk, 0)}
-        dashboard = await subscribers.subscribe("manager1", TASK_UPDATES, from_the_start)
-        labeler = await subscribers.subscribe("labeler1", TASK_UPDATES, from_the_start)
+        dashboard = await subscribers.results("manager1", TASK_UPDATES, from_the_start)
+        labeler = await subscribers.results("labeler1", TASK_UPDATES, from_the_start)
         # The dashboard reads the launch's page (and with it the tasks' rows, shared) ...
         assert (await next_data(dashboard))["kind"] == "CREATED"
         # ... then the labeler's task is given to the contributor, while the labeler has read nothing.
@@ -112,7 +78,7 @@ async def test_issue_updates_read_each_issue_once_for_all_subscribers(api, world
     async with AsyncExitStack() as stack:
         subscribers = Subscribers(api, settings_env, stack)
         position = await _position(campaign_pk)
-        streams = [await subscribers.subscribe("manager1", ISSUE_UPDATES, {"c": campaign, "a": campaign_cursor(campaign_pk, position)})
+        streams = [await subscribers.results("manager1", ISSUE_UPDATES, {"c": campaign, "a": campaign_cursor(campaign_pk, position)})
                    for _ in range(SUBSCRIBERS)]
         counts = []
         for body in ("The car is cut off.", "Missing a person."):

@@ -9,18 +9,14 @@ database, the app's own bus, real mutations), by a client that reads at its own 
 from __future__ import annotations
 
 import asyncio
-from contextlib import AsyncExitStack, aclosing
-from types import SimpleNamespace
+from contextlib import AsyncExitStack
 
 import pytest
 from campaign_helpers import LAUNCH, REASSIGN, act, add_assets, all_tasks, campaign_with_steps
+from in_process import Subscribers
 
-from stepwise.config import load_settings
 from stepwise.models.db.accounts import User
 from stepwise.permissions.access import Access
-from stepwise.schema.app import build_schema
-from stepwise.schema.context import Context
-from stepwise.subscriptions.feeds import Feeds
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -31,37 +27,6 @@ CURSOR = "query($o: ID!) { organization(id: $o) { eventCursor } }"
 CAMPAIGN_CURSOR = "query($c: ID!) { campaign(id: $c) { eventCursor } }"
 CAMPAIGN_UPDATES = "subscription($c: ID!, $a: String) { taskUpdates(campaignId: $c, after: $a) { kind } }"
 REMOVE = "mutation($i: RemoveDatasetWorkerInput!) { removeDatasetWorker(input: $i) { errors { code } } }"
-
-
-class Subscribers:
-    """Subscriptions executed by the app's schema in this process, on the app's bus."""
-
-    def __init__(self, api, settings_env, stack: AsyncExitStack) -> None:
-        self.bus = api.app.state.bus
-        self.feeds = Feeds(self.bus)
-        self.schema = build_schema(load_settings(settings_env))
-        self.stack = stack
-
-    async def subscribe(self, username: str, variables: dict, access: Access | None = None, query: str = MINE):
-        access = access or Access(await User.get(username=username))
-        state = SimpleNamespace(bus=self.bus, feeds=self.feeds)
-        context = Context(request=SimpleNamespace(state=state), response=None, settings=None,
-                          access=access, request_id="test")
-        results = await self.schema.subscribe(query, variable_values=variables, context_value=context)
-        operation = Operation(await self.stack.enter_async_context(aclosing(results)))
-        self.stack.push_async_callback(operation.close)
-        return operation
-
-
-async def next_data(results) -> dict | None:
-    try:
-        async with asyncio.timeout(10):  # in the caller's task (wait_for would start another)
-            result = await anext(results)
-    except StopAsyncIteration:
-        return None  # the subscription ended
-    if result.errors:
-        return {"errors": [error.message for error in result.errors]}
-    return next(iter(result.data.values()))
 
 
 async def launched(api, world):
@@ -77,29 +42,6 @@ async def reassign(api, world, task_id: str, to: str) -> None:
     assert moved["errors"] == []
 
 
-class Operation:
-    """A subscription run in a task of its own for its whole life, as the websocket handlers run
-    each operation (an operation's roles are kept per task: Access.per_operation); it reads one
-    update each time it is asked to."""
-
-    def __init__(self, results) -> None:
-        self._asks, self._answers = asyncio.Queue(), asyncio.Queue()
-        self._task = asyncio.create_task(self._run(results))
-
-    async def _run(self, results) -> None:
-        while True:
-            await self._asks.get()
-            await self._answers.put(await next_data(results))
-
-    async def next(self) -> dict | None:
-        await self._asks.put(None)
-        return await asyncio.wait_for(self._answers.get(), 15)
-
-    async def close(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-
-
 def _table(statement: str) -> str:
     return statement.split(" FROM ")[1].split()[0].strip('"')
 
@@ -111,9 +53,9 @@ async def test_an_event_costs_the_same_reads_however_many_subscribers_hear_it(ap
     variables = {"o": world.ids["org"], "a": after}
     async with AsyncExitStack() as stack:
         subscribers = Subscribers(api, settings_env, stack)
-        contributors = [await subscribers.subscribe("contributor1", variables) for _ in range(copies)]
-        labelers_ = [await subscribers.subscribe("labeler1", variables) for _ in range(copies)]
-        manager = await subscribers.subscribe("manager1", variables)
+        contributors = [await subscribers.operation("contributor1", MINE, variables) for _ in range(copies)]
+        labelers_ = [await subscribers.operation("labeler1", MINE, variables) for _ in range(copies)]
+        manager = await subscribers.operation("manager1", MINE, variables)
         # Every subscription starts (and reads where it starts) on an event of its viewer's.
         await reassign(api, world, task_id, "labeler")
         await reassign(api, world, labelers, "manager")
@@ -147,8 +89,8 @@ async def test_a_removed_worker_ends_at_the_next_event_without_reads_of_their_ow
     variables = {"o": world.ids["org"], "a": after}
     async with AsyncExitStack() as stack:
         subscribers = Subscribers(api, settings_env, stack)
-        removed = [await subscribers.subscribe("contributor1", variables) for _ in range(3)]
-        labeler = await subscribers.subscribe("labeler1", variables)
+        removed = [await subscribers.operation("contributor1", MINE, variables) for _ in range(3)]
+        labeler = await subscribers.operation("labeler1", MINE, variables)
         await reassign(api, world, task_id, "labeler")  # the contributor's task handed over
         for stream in (*removed, labeler):
             assert (await stream.next())["kind"] == "REASSIGNED"
@@ -176,8 +118,8 @@ async def test_two_subscriptions_on_one_access_keep_their_own_roles(api, world, 
     access = Access(await User.get(username="contributor1"))
     async with AsyncExitStack() as stack:
         subscribers = Subscribers(api, settings_env, stack)
-        first = await subscribers.subscribe("contributor1", {"o": world.ids["org"], "a": after}, access)
-        sibling = await subscribers.subscribe("contributor1", {"c": campaign, "a": campaign_after}, access, CAMPAIGN_UPDATES)
+        first = await subscribers.operation("contributor1", MINE, {"o": world.ids["org"], "a": after}, access)
+        sibling = await subscribers.operation("contributor1", CAMPAIGN_UPDATES, {"c": campaign, "a": campaign_after}, access)
         assert (await first.next())["kind"] == "REASSIGNED"  # the first of its page of three
         gone = await api.data(REMOVE, {"i": {"datasetId": world.ids["dataset"], "userId": world.ids["contributor"]}}, world.manager)
         assert gone["removeDatasetWorker"]["errors"] == []
@@ -202,7 +144,7 @@ async def test_labelers_issue_updates_read_the_assets_task_once_per_event(api, w
     campaign_after = (await api.data(CAMPAIGN_CURSOR, {"c": campaign}, world.manager))["campaign"]["eventCursor"]
     async with AsyncExitStack() as stack:
         subscribers = Subscribers(api, settings_env, stack)
-        labelers = [await subscribers.subscribe("labeler1", {"c": campaign, "a": campaign_after}, query=ISSUES)
+        labelers = [await subscribers.operation("labeler1", ISSUES, {"c": campaign, "a": campaign_after})
                     for _ in range(copies)]
         counts = []
         for body in ("The car is cut off.", "Missing a person."):

@@ -4,13 +4,16 @@ burst of changes, shared by every subscriber in the process, ending on the lates
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 
 from campaign_helpers import LAUNCH, START, SUBMIT, act, add_assets, all_tasks, campaign_with_steps
+from in_process import Subscribers, roles_reads
 
 from stepwise.schema.ids import decode_id
 from stepwise.subscriptions import progress
 
 ONE_STEP = [("Annotate", "ANNOTATION", ["contributor1"])]
+PROGRESS = "subscription($c: ID!) { campaignProgress(campaignId: $c) { totalTasks done } }"
 
 
 async def test_a_burst_is_computed_twice_at_most_for_all_subscribers_and_ends_on_the_latest_value(api, world, monkeypatch):
@@ -49,3 +52,29 @@ async def test_a_burst_is_computed_twice_at_most_for_all_subscribers_and_ends_on
         assert len(computed) in (2, 3), computed  # the launch, then the burst: once or twice, never per submit
         assert await asyncio.wait_for(second.next_after(version - 1), 1) == (version, first.value)  # shared
     assert progress._FEEDS[bus] == {}  # the last subscriber closed it
+
+
+async def test_at_each_event_the_roles_of_every_subscriber_are_read_once_for_all(api, world, settings_env, count_queries):
+    """Subscribers check their access again at every event, against roles read after it: one
+    statement reads them for every viewer of the feed, not one per subscription."""
+    await add_assets(api, world, ["a.jpg", "b.jpg"])
+    campaign, _ = await campaign_with_steps(api, world, ONE_STEP)
+    assert (await api.data(LAUNCH, {"c": campaign}, world.manager))["launchCampaign"]["errors"] == []
+    [task, _] = await all_tasks(api, world, campaign)
+    async with AsyncExitStack() as stack:
+        subscribers = Subscribers(api, settings_env, stack)
+        viewers = ["manager1"] * 3 + ["contributor1"] * 2
+        operations = [await subscribers.operation(name, PROGRESS, {"c": campaign}) for name in viewers]
+        for operation in operations:
+            assert await operation.next() == {"totalTasks": 2, "done": 0}
+        feed = progress._FEEDS[api.app.state.bus][decode_id(campaign, "Campaign")]
+        heard = feed.events
+        assert (await act(api, START, {"taskId": task["id"]}, world.contributor))["errors"] == []
+        async with asyncio.timeout(10):  # the start's roles read is over once the feed counts it
+            while feed.events == heard:
+                await asyncio.sleep(0.01)
+        with count_queries() as counter:
+            assert (await act(api, SUBMIT, {"taskId": task["id"]}, world.contributor))["errors"] == []
+            for operation in operations:
+                assert await operation.next() == {"totalTasks": 2, "done": 1}
+        assert roles_reads(counter.statements) == [2]  # the two viewers' roles, once for all five
