@@ -9,6 +9,7 @@ version. Assets added while an export streams are left for the next one.
 
 from __future__ import annotations
 
+import asyncio
 import zipfile
 from collections.abc import AsyncIterator
 from urllib.parse import quote
@@ -76,20 +77,36 @@ async def coco_document(version_id: int, labels: dict[str, int]) -> AsyncIterato
     last = await reads.last_asset_id(version_id)
     categories = {label_id: number for number, label_id in enumerate(labels.values(), 1)}
     yield coco.head(labels)
-    after = 0
-    while page := await reads.image_page(version_id, after, last):
-        yield coco.images(page, first=after == 0)
-        after = page[-1][0]
+    first = True
+    async for page in _pages_read_ahead(reads.image_page, version_id, last):
+        if page:
+            yield coco.images(page, first)
+            first = False
     yield coco.BETWEEN
-    after, next_id, written = 0, 1, False
-    while after is not None:
-        page, after = await reads.stored_annotation_page(version_id, after, last)
+    next_id, written = 1, False
+    async for page in _pages_read_ahead(reads.stored_annotation_page, version_id, last):
         with paused_gc():  # the page's objects die with it (common.paused_gc)
             chunk, next_id = coco.stored_annotations(page, categories, next_id, first=not written)
         written = written or bool(chunk)
         if chunk:
             yield chunk
     yield coco.TAIL
+
+
+async def _pages_read_ahead(read_page, version_id: int, last: int) -> AsyncIterator[list]:
+    """The keyset pages `read_page` gives, each read while the caller formats and sends the one
+    before: the database (SQLite's scan thread, the PostgreSQL server) works meanwhile."""
+    reading = asyncio.ensure_future(read_page(version_id, 0, last))
+    try:
+        while True:
+            page, after = await reading
+            if after is not None:
+                reading = asyncio.ensure_future(read_page(version_id, after, last))
+            yield page
+            if after is None:
+                return
+    finally:
+        reading.cancel()  # the client left mid-stream: no read outlives the response
 
 
 class _Chunks:

@@ -91,7 +91,7 @@ async def bench_backend(backend: str, args: argparse.Namespace) -> dict:
                 seconds.append(elapsed)
                 server_cpu.append(used.cpu)
                 say(f"[{backend}] round {round_no}/{args.rounds}: {elapsed:7.3f} s  {len(assets) / elapsed:8.0f} assets/s"
-                    f"  (server CPU {used.cpu:.2f} s, {used.minor_faults} minor page faults)")
+                    f"  (server CPU {used.cpu:.3f} s, {used.minor_faults} minor page faults)")
     median = statistics.median(seconds)
     say(f"[{backend}] median {median:.3f} s  {len(assets) / median:.0f} assets/s "
         f"(min {min(seconds):.3f} s, max {max(seconds):.3f} s)")
@@ -110,7 +110,7 @@ async def main(args: argparse.Namespace) -> None:
     for r in results:
         rounds = " ".join(f"{s:.2f}" for s in r["seconds"])
         say(f"{r['backend']:<10}{r['median']:>10.3f}{r['assets'] / r['median']:>10.0f}"
-            f"{min(r['seconds']):>9.3f}{max(r['seconds']):>9.3f}{r['server_cpu']:>11.2f}   {rounds}")
+            f"{min(r['seconds']):>9.3f}{max(r['seconds']):>9.3f}{r['server_cpu']:>11.3f}   {rounds}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from stepwise.resolvers.queries import AccountQueries, DatasetQueries, NodeQueri
 from stepwise.schema.errors import ErrorPolicy, with_code
 from stepwise.schema.execution import PlainLeafExecutionContext
 from stepwise.schema.limits import query_limits_rule
+from stepwise.schema.variable_coercion import install as install_variable_coercion
 from stepwise.schema.variable_depth import install as install_variable_depth
 from stepwise.subscriptions.fields import Subscription
 from stepwise.schema.types import accounts, assets, datasets
@@ -30,6 +31,8 @@ from stepwise.schema.types import accounts, assets, datasets
 MAX_TOKENS = 20_000
 # graphql-core's nesting walk of variables, only for types that can nest too deeply (variable_depth.py).
 install_variable_depth()
+# graphql-core's coercion of variables, each input type's walk worked out once (variable_coercion.py).
+install_variable_coercion()
 
 
 @strawberry.type(description="Everything a client can read.")

@@ -231,41 +231,41 @@ def annotations(rows: Iterable[tuple[int, list]], categories: Mapping[int, int],
     for asset_id, shapes in rows:
         for shape in shapes:
             kind, points = shape["kind"], shape["points"]
+            category = categories.get(shape["label"], 0)
             if kind == RECTANGLE:
                 (x1, y1), (x2, y2) = points
-                bbox, segmentation = [x1, y1, round(x2 - x1, DECIMALS), round(y2 - y1, DECIMALS)], []
-                area = abs(x2 - x1) * abs(y2 - y1)
+                append({"id": next_id, "image_id": asset_id, "category_id": category,
+                        "bbox": [x1, y1, round(x2 - x1, DECIMALS), round(y2 - y1, DECIMALS)],
+                        "area": abs(x2 - x1) * abs(y2 - y1), "iscrowd": 0, "segmentation": []})
             elif kind == POLYGON:
-                xs, ys = [p[0] for p in points], [p[1] for p in points]
-                bbox = [min(xs), min(ys), round(max(xs) - min(xs), DECIMALS), round(max(ys) - min(ys), DECIMALS)]
-                segmentation, area = [[c for p in points for c in p]], shape_area(kind, points)
+                append(_polygon(next_id, asset_id, category, points))
             else:
                 continue
-            append({"id": next_id, "image_id": asset_id, "category_id": categories.get(shape["label"], 0),
-                    "bbox": bbox, "area": area, "iscrowd": 0, "segmentation": segmentation})
             next_id += 1
     return _joined(items, first), next_id
 
 
-# One RECTANGLE's item, its eight numbers filled from orjson's own output: the same bytes as
-# orjson.dumps of the dict `annotations` builds (same keys, same order, same number text).
+def _polygon(annotation_id: int, asset_id: int, category: int, points: list) -> dict:
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return {"id": annotation_id, "image_id": asset_id, "category_id": category,
+            "bbox": [min(xs), min(ys), round(max(xs) - min(xs), DECIMALS), round(max(ys) - min(ys), DECIMALS)],
+            "area": shape_area(POLYGON, points), "iscrowd": 0, "segmentation": [[c for p in points for c in p]]}
+
+
 SCALE = 10.0 ** DECIMALS  # 1e9, exact
-_BOX = (b'{"id":%s,"image_id":%s,"category_id":%s,"bbox":[%s,%s,%s,%s],"area":%s,"iscrowd":0,'
-        b'"segmentation":[]}')
+NO_SEGMENTATION = ()  # orjson writes a tuple as an array: [], as the plain formatter's list
 
 
 def stored_annotations(rows: Iterable[tuple[int, object]], categories: Mapping[int, int], next_id: int,
                        first: bool) -> tuple[bytes, int]:
-    """What `annotations` makes, from (asset id, annotation column as stored) rows, without a dict
-    per box: a page's numbers go through one orjson.dumps and into a bytes template (the export's
-    hot loop: 300,000 boxes for 100,000 assets, docs/benchmarks.md). POLYGONs take `annotations`'
-    way, one item each; byte equality with it is tested (tests/unit/test_export_format.py, tests/api/test_export_bytes.py)."""
-    values: list = []
-    extend = values.extend
-    templates: list[bytes] = []
-    template = templates.append
+    """What `annotations` makes, from (asset id, annotation column as stored) rows, with the
+    export's hot loop kept short (300,000 boxes for 100,000 assets, docs/benchmarks.md): the
+    bbox a tuple, round() mostly skipped. Byte equality with `annotations` is tested
+    (tests/unit/test_export_format.py, tests/api/test_export_bytes.py)."""
+    items: list[dict] = []
+    append = items.append
     category = categories.get
-    loads, scale = orjson.loads, SCALE
+    loads, scale, plain_round, float_type, no_segmentation = orjson.loads, SCALE, round, float, NO_SEGMENTATION
     for asset_id, stored in rows:
         for shape in loads(stored) if isinstance(stored, (str, bytes)) else stored:
             kind = shape["kind"]
@@ -279,22 +279,19 @@ def stored_annotations(rows: Iterable[tuple[int, object]], categories: Mapping[i
                 # correctly rounded) is the float nearest n / 10**9: what round() gives. Else
                 # (ints keep their type, -0.0 its sign, nan) round() itself.
                 sw, sh = w * scale, h * scale
-                if (type(w) is float and type(h) is float and 0 < sw < 1e15 and 0 < sh < 1e15
-                        and -0.4 < sw - (nw := round(sw)) < 0.4 and -0.4 < sh - (nh := round(sh)) < 0.4):
-                    extend((next_id, asset_id, category(shape["label"], 0), x1, y1, nw / scale, nh / scale, w * h))
+                if (type(w) is float_type is type(h) and 0 < sw < 1e15 and 0 < sh < 1e15
+                        and -0.4 < sw - (nw := plain_round(sw)) < 0.4 and -0.4 < sh - (nh := plain_round(sh)) < 0.4):
+                    bbox, area = (x1, y1, nw / scale, nh / scale), w * h
                 else:
-                    extend((next_id, asset_id, category(shape["label"], 0), x1, y1, round(w, DECIMALS), round(h, DECIMALS),
-                            abs(w) * abs(h)))
-                template(_BOX)
+                    bbox, area = (x1, y1, plain_round(w, DECIMALS), plain_round(h, DECIMALS)), abs(w) * abs(h)
+                append({"id": next_id, "image_id": asset_id, "category_id": category(shape["label"], 0),
+                        "bbox": bbox, "area": area, "iscrowd": 0, "segmentation": no_segmentation})
             elif kind == POLYGON:
-                template(annotations([(asset_id, [shape])], categories, next_id, True)[0])  # numbers only: no '%'
+                append(_polygon(next_id, asset_id, category(shape["label"], 0), shape["points"]))
             else:
                 continue
             next_id += 1
-    if not templates:
-        return b"", next_id
-    body = b",".join(templates) % tuple(orjson.dumps(values)[1:-1].split(b",")) if values else b",".join(templates)
-    return (body if first else b"," + body), next_id
+    return _joined(items, first), next_id
 
 
 def _joined(items: list, first: bool) -> bytes:

@@ -33,11 +33,13 @@ async def last_asset_id(version_id: int) -> int:
     return rows[0][0] or 0
 
 
-async def image_page(version_id: int, after: int, last: int) -> list[tuple]:
-    """(id, filename, width, height, url) of the next page of assets after `after`, up to `last`."""
-    return [tuple(row) for row in await sql.fetch_scan(
+async def image_page(version_id: int, after: int, last: int) -> tuple[list[tuple], int | None]:
+    """(id, filename, width, height, url) of the next page of assets after `after`, up to `last`,
+    and the id to continue after (None: the end)."""
+    rows = await sql.fetch_scan(
         "SELECT id, filename, width, height, url FROM asset WHERE version_id = ? AND id > ? AND id <= ?"
-        f" ORDER BY id LIMIT {EXPORT_PAGE}", [version_id, after, last])]
+        f" ORDER BY id LIMIT {EXPORT_PAGE}", [version_id, after, last])
+    return rows, (rows[-1][0] if len(rows) == EXPORT_PAGE else None)
 
 
 async def annotation_page(version_id: int, after: int, last: int) -> tuple[list[tuple], int | None]:
