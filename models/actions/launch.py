@@ -4,15 +4,18 @@ Set-based: tasks whose attribution is a plain rotation through a step's assignee
 or LEAST_LOADED while loads are even) go in with one INSERT ... SELECT per entry step, the
 rotation computed by ROW_NUMBER(); otherwise the pure `attribute_many` decides in memory and
 one batched INSERT writes them. Annotations and CREATED events (models/actions/task_writes.py)
-are written set-based too.
+are written set-based too; the progress counts (task_count) are tallied while attributing, since
+every new task's key (status, step, holder) is known then, and written as a few upserted rows.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 from stepwise.models import clock
 from stepwise.models.actions.campaigns import find_campaign, locked
 from stepwise.models.actions.event_log import append_per_task
-from stepwise.models.actions.rollups import task_count_insert
+from stepwise.models.actions.rollups import task_count_key, task_count_write
 from stepwise.models.actions.task_writes import EventPerTask, task_event_writes
 from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign
@@ -32,14 +35,17 @@ from stepwise.permissions.access import Access
 from stepwise.permissions.operations import operation
 
 LAUNCH_CAMPAIGN = operation("Mutation.launchCampaign")
+TaskCounts = dict[tuple, list[int]]  # task_count key -> [tasks, submits] to add (rollups.task_count_write)
 
 COLUMNS = "campaign_id, asset_id, status, step_id, assignee_id, version, is_initial, step_entered_at, submit_count, created_at, updated_at"
 INSERT_TASK = f"INSERT INTO task ({COLUMNS}) VALUES (?, ?, ?, ?, ?, 1, ?, ?, 0, ?, ?)"
-# {group}: which of the version's assets (with or without a pre-existing annotation).
+# {group}: which of the version's assets (with or without a pre-existing annotation); {holders}:
+# the CASE's branches. One pass over the asset index, already in id order: a join to step_assignee
+# made SQLite materialize the assets and sort the 100,000 rows again (docs/benchmarks.md, issue 12).
 ROTATION = (
-    f"INSERT INTO task ({COLUMNS}) SELECT ?, a.id, 'IN_PROGRESS', ?, sa.user_id, 1, ?, ?, 0, ?, ?"
-    " FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS rn FROM asset WHERE version_id = ? AND {group}) a"
-    " JOIN step_assignee sa ON sa.step_id = ? AND sa.position = (a.rn + ?) % ? ORDER BY a.id"
+    f"INSERT INTO task ({COLUMNS}) SELECT ?, id, 'IN_PROGRESS', ?,"
+    " CASE (ROW_NUMBER() OVER (ORDER BY id) - 1 + ?) % ? {holders} END, 1, ?, ?, 0, ?, ?"
+    " FROM asset WHERE version_id = ? AND {group} ORDER BY id"
 )
 DONE_AT_ONCE = (
     f"INSERT INTO task ({COLUMNS}) SELECT ?, a.id, 'DONE', NULL, NULL, 1, ?, NULL, 0, ?, ?"
@@ -63,56 +69,79 @@ def _rotation_start(policy: AttributionPolicy, step: WorkflowStep, loads: dict[i
     return None
 
 
-def _count_rotation(step: WorkflowStep, start: int, count: int, loads: dict[int, int]) -> None:
+def _rotation(group: str, assignees: int) -> str:
+    """The rotation's INSERT: the k-th asset (from 0, in id order) goes to assignee (start + k) % n."""
+    holders = " ".join(f"WHEN {k} THEN CAST(? AS INTEGER)" for k in range(assignees))
+    return ROTATION.format(group=group, holders=holders)
+
+
+def _count_new(counts: TaskCounts, campaign: Campaign, step: WorkflowStep | None, holder: int | None,
+               n: int) -> None:
+    """Add `n` new tasks held by `holder` at `step` (None: DONE at once) to the counts to write."""
+    status = TaskStatus.DONE if step is None else TaskStatus.IN_PROGRESS
+    counts.setdefault(task_count_key(campaign.id, status, step and step.id, holder), [0, 0])[0] += n
+
+
+def _count_rotation(campaign: Campaign, step: WorkflowStep, start: int, count: int, loads: dict[int, int],
+                    counts: TaskCounts) -> None:
     n = len(step.assignees)
     for k in range(n):
         user = step.assignees[(start + k) % n]
-        loads[user] = loads.get(user, 0) + count // n + (1 if k < count % n else 0)
+        share = count // n + (1 if k < count % n else 0)
+        loads[user] = loads.get(user, 0) + share
+        _count_new(counts, campaign, step, user, share)
 
 
 async def insert_attributed(campaign: Campaign, step: WorkflowStep | None, asset_ids: list[int],
-                            loads: dict[int, int], now, *, initial: bool) -> None:
+                            loads: dict[int, int], counts: TaskCounts, now, *, initial: bool) -> None:
     """Tasks for these assets entering `step` (None: DONE at once), attributed in memory."""
     if step is None:
         rows = [(campaign.id, a, TaskStatus.DONE.value, None, None, initial, None, now, now) for a in asset_ids]
+        _count_new(counts, campaign, None, None, len(rows))
     else:
         chosen, next_index = attribute_many(campaign.attribution_policy, step.assignees, len(asset_ids),
                                             round_robin_next=step.round_robin_next, loads=loads)
         await save_round_robin(step, next_index)
         status = TaskStatus.IN_PROGRESS.value
         rows = [(campaign.id, a, status, step.id, u, initial, now, now, now) for a, u in zip(asset_ids, chosen, strict=True)]
+        for user, n in Counter(chosen).items():
+            _count_new(counts, campaign, step, user, n)
     await sql.execute_many(INSERT_TASK, rows)
 
 
 async def _insert_group(campaign: Campaign, step: WorkflowStep | None, group: str, count: int,
-                        loads: dict[int, int], now) -> None:
+                        loads: dict[int, int], counts: TaskCounts, now) -> None:
     """Launch-time tasks for the `count` assets of the version matching `group` (an SQL condition)."""
     if step is None:
         await sql.execute(DONE_AT_ONCE.format(group=group), [campaign.id, True, now, now, campaign.version_id])
+        _count_new(counts, campaign, None, None, count)
         return
     start = _rotation_start(campaign.attribution_policy, step, loads)
     if start is None:
         asset_ids = [row[0] for row in await sql.fetch(
             f"SELECT id FROM asset WHERE version_id = ? AND {group} ORDER BY id", [campaign.version_id])]
-        await insert_attributed(campaign, step, asset_ids, loads, now, initial=True)
+        await insert_attributed(campaign, step, asset_ids, loads, counts, now, initial=True)
         return
-    await sql.execute(
-        ROTATION.format(group=group),
-        [campaign.id, step.id, True, now, now, now, campaign.version_id, step.id, start, len(step.assignees)],
-    )
-    _count_rotation(step, start, count, loads)
+    await sql.execute(_rotation(group, len(step.assignees)),
+                      [campaign.id, step.id, start, len(step.assignees), *step.assignees, True, now, now, now,
+                       campaign.version_id])
+    _count_rotation(campaign, step, start, count, loads, counts)
     if campaign.attribution_policy is AttributionPolicy.ROUND_ROBIN:
         await save_round_robin(step, (start + count) % len(step.assignees))
 
 
 async def write_creation_events(campaign: Campaign, first_task_id: int, actor_id: int | None, now,
-                                *, copy_annotations: bool, any_done: bool = True) -> TasksCreated | None:
+                                counts: TaskCounts, *, copy_annotations: bool,
+                                any_done: bool = True) -> TasksCreated | None:
     """CREATED for every new task (and DONE for those done at once), their annotations, their
-    progress counts, and the same events in the campaign's log: the range to publish."""
+    progress counts (`counts`, tallied while inserting them: a GROUP BY over 100,000 new tasks
+    cost ~10 % of a launch), and the same events in the campaign's log: the range to publish."""
     if copy_annotations:
         await sql.execute(COPY_ANNOTATIONS, [now, campaign.id, first_task_id, campaign.version_id])
     new_tasks = "campaign_id = ? AND id >= ?"
-    await sql.execute(*task_count_insert(new_tasks, [campaign.id, first_task_id]))  # progress counts them
+    counting = task_count_write(counts)
+    if counting is not None:
+        await sql.execute(*counting)
     await sql.execute(*task_event_writes(EventPerTask(EventKind.CREATED, actor_id, now, new_tasks,
                                                       [campaign.id, first_task_id])))
     if any_done:
@@ -154,12 +183,13 @@ async def launch_campaign(access: Access, campaign_id: int) -> tuple[Campaign, T
         now = clock.now()
         first_task_id = await sql.next_id("task")  # this campaign's new tasks are those from here
         loads: dict[int, int] = {}
+        counts: TaskCounts = {}
         # Steps in workflow order (tasks DONE at once first): later steps see earlier loads.
         for index in sorted(groups, key=lambda i: -1 if i is None else i):
             step = None if index is None else steps[index]
-            await _insert_group(campaign, step, *groups[index], loads, now)
+            await _insert_group(campaign, step, *groups[index], loads, counts, now)
         active = sum(count for index, (_, count) in groups.items() if index is not None)
-        created = await write_creation_events(campaign, first_task_id, viewer.id, now, copy_annotations=copies,
+        created = await write_creation_events(campaign, first_task_id, viewer.id, now, counts, copy_annotations=copies,
                                               any_done=None in groups)
         campaign.launched_at = now
         campaign.status = CampaignStatus.ONGOING if active else CampaignStatus.COMPLETED

@@ -5,7 +5,7 @@ from __future__ import annotations
 from stepwise.models import clock
 from stepwise.models.actions.completion import complete_if_finished
 from stepwise.models.actions.entering import active_loads
-from stepwise.models.actions.launch import insert_attributed, write_creation_events
+from stepwise.models.actions.launch import TaskCounts, insert_attributed, write_creation_events
 from stepwise.models.db import sql
 from stepwise.models.db.campaigns import Campaign, Task
 from stepwise.models.events import TasksCreated
@@ -32,11 +32,12 @@ async def add_tasks_for_new_assets(version_id: int, assets: list[tuple[int, bool
     loads = await active_loads(campaign.id, sorted({u for s in steps for u in s.assignees}))
     now = clock.now()
     first_task_id = await sql.next_id("task")
+    counts: TaskCounts = {}
     for index in sorted(by_step, key=lambda i: -1 if i is None else i):
         step = None if index is None else steps[index]
-        await insert_attributed(campaign, step, by_step[index], loads, now, initial=False)
+        await insert_attributed(campaign, step, by_step[index], loads, counts, now, initial=False)
     copies = any(entry.copies_annotation for entry in entries.values())
-    created = await write_creation_events(campaign, first_task_id, None, now, copy_annotations=copies,
+    created = await write_creation_events(campaign, first_task_id, None, now, counts, copy_annotations=copies,
                                           any_done=None in by_step)
     active = sum(len(ids) for index, ids in by_step.items() if index is not None)
     if active and campaign.status is CampaignStatus.COMPLETED:

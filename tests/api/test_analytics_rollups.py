@@ -112,6 +112,30 @@ async def test_rollups_equal_a_computation_from_scratch_after_random_actions(api
         assert sorted(set(got) ^ set(expected)) == [] and got == expected
 
 
+@pytest.mark.parametrize(("steps", "settings"), [
+    # Three holders for seven assets: shares of 3, 2, 2 from where the rotation starts.
+    ([("Annotate", "ANNOTATION", ["labeler1", "contributor1", "manager1"])], {}),
+    # Annotated assets DONE at once, the others through the rotation.
+    ([("Annotate", "ANNOTATION", ["labeler1", "contributor1"])], {"preexistingAnnotationStrategy": "DONE"}),
+    # Annotated assets enter Review, whose LEAST_LOADED holders are loaded unevenly by Annotate's
+    # tasks: attributed in memory, not by the set-based rotation.
+    ([("Annotate", "ANNOTATION", ["labeler1", "contributor1"]), ("Review", "REVIEW", ["labeler1", "manager1"])],
+     {"preexistingAnnotationStrategy": "FIRST_QUALITY_CHECK", "attributionPolicy": "LEAST_LOADED"}),
+])
+async def test_task_counts_written_at_launch_and_for_new_assets_equal_a_rebuild(api, world, steps, settings):
+    """A launch (and later assets' tasks) counts its tasks as it attributes them, not by reading
+    them back: the counts are those a rebuild from the task rows gives."""
+    names = [f"{i:02}.jpg" for i in range(7)]
+    await add_assets(api, world, names, annotated=names[::3])
+    campaign, _ = await campaign_with_steps(api, world, steps, **settings)
+    assert (await api.data(LAUNCH, {"c": campaign}, world.manager))["launchCampaign"]["errors"] == []
+    counted = (await _rollup_rows())[2]
+    assert sum(row[4] for row in counted) == 7 and counted == (await _rebuilt())[2]
+    await add_assets(api, world, ["late1.jpg", "late2.jpg", "late3.jpg"], annotated=["late1.jpg"])
+    counted = (await _rollup_rows())[2]
+    assert sum(row[4] for row in counted) == 10 and counted == (await _rebuilt())[2]
+
+
 async def test_binned_percentiles_are_within_a_bin_of_the_exact_ones(api, world, fake_clock, monkeypatch):
     """Past EXACT_PERCENTILES_UP_TO durations, p50/p95 come from the rollup's bins: within a
     factor 2^(1/8) of the exact nearest-rank values (here forced with a threshold of 0), and a
