@@ -325,8 +325,8 @@ def task_moves(moves: list[tuple[tuple, tuple, int]]) -> dict[tuple, list[int]]:
 
 
 def task_count_insert(where: str, params: Sequence) -> tuple[str, list]:
-    """The UPSERT counting the tasks `where` selects (SQL on table task), set-based: new tasks at
-    launch or for new assets, or every task in a rebuild."""
+    """The UPSERT counting the tasks `where` selects (SQL on table task), set-based: a rebuild's.
+    (A launch and new assets' tasks count their keys while attributing: task_count_write.)"""
     source = ("SELECT campaign_id, status, COALESCE(step_id, 0), COALESCE(assignee_id, 0), COUNT(*),"
               f" COALESCE(SUM(submit_count), 0) FROM task WHERE {where}"
               " GROUP BY campaign_id, status, COALESCE(step_id, 0), COALESCE(assignee_id, 0)")
