@@ -140,7 +140,7 @@ class WriteTransaction(TransactionContext):
                     self.statement_lock.release()
                 finally:
                     self.client.write_lock.release()
-        if self._inline and exc_type is None:
+        if exc_type is None:
             self.client.checkpoint_if_due()
 
     async def _finish(self, failed: bool) -> None:

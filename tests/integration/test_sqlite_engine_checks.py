@@ -117,6 +117,25 @@ async def test_many_small_commits_on_the_loop_keep_the_wal_bounded(sqlite_file):
         assert len(await names()) == 2500
 
 
+async def test_a_bulk_commit_answers_before_its_log_is_checkpointed(sqlite_file):
+    """A bulk transaction's COMMIT (a launch's: ~50 MB of log) does not copy the log into the
+    database file itself: its pages are in the WAL when the transaction returns, and the
+    checkpoint thread copies them afterwards (the file grows then)."""
+    database_file = sqlite_file.removeprefix("sqlite://")
+    async with database(sqlite_file):
+        client = connections.get("default")
+        assert isinstance(client, InlineSqliteClient)
+        await sql.execute("CREATE TABLE filler (x BLOB)")
+        before = os.stat(database_file).st_size
+        async with sql.bulk_transaction():  # ~2x CHECKPOINT_AFTER_PAGES pages of 4 kB
+            await sql.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)"
+                              " INSERT INTO filler SELECT randomblob(3000) FROM n", [2 * CHECKPOINT_AFTER_PAGES])
+        assert os.stat(database_file).st_size == before  # committed to the WAL only
+        assert (await sql.fetch("SELECT COUNT(*) FROM filler"))[0][0] == 2 * CHECKPOINT_AFTER_PAGES
+        await client._checkpoint  # started by the commit, on the checkpoint connection's thread
+        assert os.stat(database_file).st_size > before + CHECKPOINT_AFTER_PAGES * 4096
+
+
 async def test_the_stock_aiosqlite_engine_serves_every_statement_on_its_thread(sqlite_file):
     """STEPWISE_SQLITE_ENGINE=aiosqlite: Tortoise's own client, which sql.py's helpers use as is."""
     async with database(sqlite_file, sqlite_engine="aiosqlite"):
