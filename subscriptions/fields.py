@@ -49,7 +49,15 @@ from stepwise.subscriptions.org_reads import organization_reads
 from stepwise.subscriptions.progress import progress_feed
 from stepwise.subscriptions.shared_results import current_delivery
 from stepwise.subscriptions.stream import follow_log
-from stepwise.subscriptions.updates import batch_loaders, issue_update, refreshed_from, sees_issue, shared_delivery, task_update
+from stepwise.subscriptions.updates import (
+    batch_loaders,
+    issue_update,
+    refreshed_from,
+    sees_issue,
+    shared_delivery,
+    task_update,
+    task_updates_in_step,
+)
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
 MY_TASK_UPDATES, CAMPAIGN_PROGRESS = operation("Subscription.myTaskUpdates"), operation("Subscription.campaignProgress")
@@ -113,7 +121,8 @@ class Subscription:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), TASK_UPDATES)
         viewer_id = info.context.access.require_viewer().id
         events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
-                             lambda: _campaign_start(campaign, after), lambda feed, batch: refreshed_from(info, feed, batch))
+                             lambda: _campaign_start(campaign, after), lambda feed, batch: refreshed_from(info, feed, batch),
+                             task_updates_in_step(info, campaign, current_delivery()))  # live events while in step
         primed = None  # the batch whose rows the connection's loaders hold, on the per-subscriber path
         async with aclosing(events):
             async for feed, batch, message in events:
