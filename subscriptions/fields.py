@@ -10,7 +10,9 @@ its `cursor` to resume from after a disconnect.
 Over the websocket, once a subscriber of taskUpdates or issueUpdates may see an event and its
 role sees every task, its payload comes from the group's one execution for that event
 (subscriptions/shared_results.py) and is sent from here; a LABELER's update is yielded, executed
-for them alone.
+for them alone. A taskUpdates subscriber in step gets live events from the feed's send loop
+instead, with the same checks (updates.task_updates_in_step, subscriptions/send_loop.py): its
+resolver wakes only for what is not that common case.
 """
 
 from __future__ import annotations

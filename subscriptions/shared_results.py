@@ -9,9 +9,10 @@ viewer-specific field (VIEWER_FIELDS), or roles under which some rows are filter
 they choose the events, not what an event shows, so a subscriber resuming with `after:` shares
 the executions of whoever is at the same event.
 
-Each member still runs its own resolver: it follows the feed from its own position and checks
-its own roles at every event (subscriptions/fields.py); only then does it ask for the group's
-payload of that event. The execution is started by the first member to ask, with a snapshot of
+Each member keeps its own position in the feed and is authorized on its own at every event,
+by its resolver (subscriptions/fields.py) or, while it is in step, by the feed's send loop with
+the same checks (subscriptions/send_loop.py); only then is the group's payload of that event
+asked for (`deliver`, or `payload` then the member's own send). The execution is started by the first member to ask, with a snapshot of
 that member's roles and loaders primed once per batch and group, and is not tied to it: a
 member that leaves cancels only its own wait. Results are kept per feed in a small LRU (CACHE_RESULTS), so a slow
 member that falls out of it executes again (same answer, rows as new or newer).
