@@ -14,8 +14,8 @@ One feed per campaign with local subscribers (taskUpdates, issueUpdates), whatev
 - before an event that came in step is handed out, the roles of the users who asked lately, or
   who have a subscriber parked in step, are read once (after it committed): their subscribers
   find the read done, with no wait each;
-- then the feed's send loop (send_loop.py) delivers that event to the taskUpdates subscribers
-  parked in step, without waking their resolvers; the others wake as before.
+- then the feed's send loop (send_loop.py) delivers that event to the subscribers parked in
+  step, without waking their resolvers; the others wake as before.
 
 Each subscriber keeps only its position. In step, it takes the next page from the cache; a slow
 one that fell out of it reads its own pages from the log at its own pace (then shares again

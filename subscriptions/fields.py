@@ -10,9 +10,9 @@ its `cursor` to resume from after a disconnect.
 Over the websocket, once a subscriber of taskUpdates or issueUpdates may see an event and its
 role sees every task, its payload comes from the group's one execution for that event
 (subscriptions/shared_results.py) and is sent from here; a LABELER's update is yielded, executed
-for them alone. A taskUpdates subscriber in step gets live events from the feed's send loop
-instead, with the same checks (updates.task_updates_in_step, subscriptions/send_loop.py): its
-resolver wakes only for what is not that common case.
+for them alone. A taskUpdates or issueUpdates subscriber in step gets live events from the
+feed's send loop instead, with the same checks (updates.in_step, subscriptions/send_loop.py):
+its resolver wakes only for what is not that common case.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ from stepwise.subscriptions.updates import (
     refreshed_from,
     sees_issue,
     shared_delivery,
+    in_step,
     task_update,
-    task_updates_in_step,
 )
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
@@ -124,7 +124,7 @@ class Subscription:
         viewer_id = info.context.access.require_viewer().id
         events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
                              lambda: _campaign_start(campaign, after), lambda feed, batch: refreshed_from(info, feed, batch),
-                             task_updates_in_step(info, campaign, current_delivery()))  # live events while in step
+                             in_step(info, campaign, current_delivery(), "task"))  # live events while in step
         primed = None  # the batch whose rows the connection's loaders hold, on the per-subscriber path
         async with aclosing(events):
             async for feed, batch, message in events:
@@ -200,7 +200,8 @@ class Subscription:
     ) -> AsyncGenerator[IssueUpdate, None]:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), ISSUE_UPDATES)
         events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
-                             lambda: _campaign_start(campaign, after), lambda feed, batch: refreshed_from(info, feed, batch))
+                             lambda: _campaign_start(campaign, after), lambda feed, batch: refreshed_from(info, feed, batch),
+                             in_step(info, campaign, current_delivery(), "issue"))  # live events while in step
         primed = None  # the batch whose rows the connection's loaders hold, on the per-subscriber path
         async with aclosing(events):
             async for feed, batch, message in events:

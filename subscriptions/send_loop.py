@@ -97,6 +97,10 @@ async def send_in_step(feed: CampaignFeed, message: dict) -> None:
         if access is not None:
             try:
                 outcome = await member.deliver(feed, message, access)
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling():
+                    raise  # the feed stops
+                # A shared read or execution it waited on was cancelled: not a reason to stop the pump.
             except Exception:  # noqa: BLE001 - its resolver meets the same event, and the error, itself
                 logger.debug("campaign %s: event %s handed back after an error", feed.campaign_id, seq, exc_info=True)
         if outcome == HAND_BACK:

@@ -71,30 +71,33 @@ def shared_delivery(role, feed: CampaignFeed) -> Delivery | None:
     return delivery
 
 
-def task_updates_in_step(info: Info, campaign, delivery: Delivery | None) -> InStep | None:
-    """How a campaign feed's send loop gives this taskUpdates subscriber a live event while it is
-    in step (subscriptions/send_loop.py): what its resolver would do (fields.py), with the roles
-    read ahead of the event; anything else is handed back to the resolver. None off this
-    server's websocket handlers."""
+def in_step(info: Info, campaign, delivery: Delivery | None, kind: str) -> InStep | None:
+    """How a campaign feed's send loop gives this subscriber (taskUpdates: `kind` "task",
+    issueUpdates: "issue") a live event while it is in step (subscriptions/send_loop.py): what
+    its resolver would do (fields.py), with the roles read ahead of the event; anything else is
+    handed back to the resolver. None off this server's websocket handlers."""
     if delivery is None:
         return None
     viewer = info.context.access.require_viewer()
 
     async def deliver(feed: CampaignFeed, message: dict, access):
-        if message["type"] != "task":
+        if message["type"] != kind:
             return HANDLED
         role = await access.dataset_role(campaign.dataset_id, campaign.organization_id)
         if role is None:
             return HAND_BACK  # no longer a worker: its resolver ends the subscription
-        if not visibility.hears_task_change(role, viewer.id, message["assignee_id"], message["previous_assignee_id"]):
+        if kind == "task" and not visibility.hears_task_change(
+                role, viewer.id, message["assignee_id"], message["previous_assignee_id"]):
             return HANDLED
         if feed.users < 2 or not visibility.sees_every_task(role):
             return HAND_BACK  # executed for this member alone (shared_delivery), by its resolver
-        batch, seq = [message], message["seq"]
-        payload = await feed.results.payload(
-            delivery, info.context, access, batch, seq,
-            lambda root_info: task_update(root_info, message, role, campaign_cursor(campaign.id, seq)),
-            lambda: batch_loaders(feed, batch, "task"))
+        batch, cursor = [message], campaign_cursor(campaign.id, message["seq"])
+        if kind == "task":
+            build = lambda root_info: task_update(root_info, message, role, cursor)  # noqa: E731
+        else:  # who sees every task sees every issue (sees_issue)
+            build = lambda root_info: issue_update(root_info, message, cursor)  # noqa: E731
+        payload = await feed.results.payload(delivery, info.context, access, batch, message["seq"], build,
+                                             lambda: batch_loaders(feed, batch, kind))
         if payload is None:
             return HAND_BACK
         return send_until_it_waits(delivery.send(payload, feed.results.stats)) or HANDLED

@@ -1,4 +1,4 @@
-"""Websocket subscribers of taskUpdates for the tests of shared executions and of the send loop
+"""Websocket subscribers of taskUpdates (or issueUpdates) for the tests of shared executions and of the send loop
 (tests/subscriptions): one subscription per socket, either protocol, against a live server."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Subscriber:
     async def until(self, cursor: str) -> list[dict]:
         """Updates up to and including the one with this cursor."""
         got = []
-        while not got or got[-1]["data"]["taskUpdates"]["cursor"] != cursor:
+        while not got or next(iter(got[-1]["data"].values()))["cursor"] != cursor:
             payload = await self.next()
             assert payload is not None and "errors" not in payload, payload
             got.append(payload)

@@ -1,6 +1,6 @@
 """The campaign feed's send loop over a real uvicorn, both protocols: subscribers parked in step
-get each live event from the feed's pump (counted by /health's `fanout.inStep`) exactly once
-and in order; a socket that is not read, a removed worker and a subscriber resuming with
+(taskUpdates, issueUpdates) get each live event from the feed's pump (counted by /health's
+`fanout.inStep`) exactly once and in order; a socket that is not read, a removed worker and a subscriber resuming with
 `after:` each leave the loop at the right event and lose nothing (subscriptions/send_loop.py)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from campaign_helpers import BOX, REASSIGN, SAVE, act, launched_annotate_then_review
+from campaign_helpers import BOX, ISSUE, REASSIGN, SAVE, act, launched_annotate_then_review
 from conftest import Api, build_world
 from shared_subscribers import CURSOR, REMOVE, UPDATES, Subscriber, both, fanout, registered, save
 
@@ -20,6 +20,9 @@ BIG = ("subscription($c: ID!) { taskUpdates(campaignId: $c) { kind cursor task {
        + " ".join(f"copy{i}: annotation {{ shapes {{ label {{ name }} kind points {{ x y }} }} }}" for i in range(6))
        + " } } }")
 RESUMING = UPDATES.replace("$withAsset", "$a: String, $withAsset", 1).replace("(campaignId: $c)", "(campaignId: $c, after: $a)")
+ISSUES = "subscription($c: ID!) { issueUpdates(campaignId: $c) { kind cursor issue { kind status } actor { username } } }"
+CREATE_ISSUE = "mutation($i: CreateIssueInput!) { createIssue(input: $i) { errors { code } } }"
+ASSET = "query($t: ID!) { task(id: $t) { asset { id } } }"
 MANY_BOXES = [{**BOX, "points": [{"x": 1 + i % 50, "y": 1}, {"x": 50 + i % 50, "y": 9}]} for i in range(1000)]
 
 
@@ -34,7 +37,7 @@ async def live(live_server):
 
 
 def cursors(payloads: list[dict]) -> list[str]:
-    return [p["data"]["taskUpdates"]["cursor"] for p in payloads]
+    return [next(iter(p["data"].values()))["cursor"] for p in payloads]
 
 
 async def test_members_in_step_get_each_event_once_in_order_through_the_loop(live):
@@ -140,3 +143,28 @@ async def test_a_subscriber_resuming_with_after_catches_up_then_joins_the_loop(l
     for subscriber in managers + resumed:
         assert cursors(await subscriber.until(live_cursor)) == [live_cursor]
     assert fanout(base)["inStep"] - before["inStep"] == 4  # all four in step: from the loop
+
+
+async def test_issue_updates_in_step_come_through_the_loop_too(live):
+    api, world, campaign, tasks, base, url = live
+    c = {"c": campaign}
+    asset = (await api.data(ASSET, {"t": tasks["labeler1"]}, world.manager))["task"]["asset"]["id"]
+
+    async def raise_issue() -> str:
+        raised = await api.data(CREATE_ISSUE, {"i": {"assetId": asset, **ISSUE}}, world.manager)
+        assert raised["createIssue"]["errors"] == []
+        return (await api.data(CURSOR, c, world.manager))["campaign"]["eventCursor"]
+
+    managers = [await Subscriber.open(url, world.manager, p, ISSUES, c) for p in both(2)]
+    labeler = await Subscriber.open(url, world.labeler, "graphql-transport-ws", ISSUES, c)
+    await registered(managers + [labeler], raise_issue)
+    before = fanout(base)
+    raised = [await raise_issue() for _ in range(2)]
+    got = [await m.until(raised[-1]) for m in managers + [labeler]]
+    after = fanout(base)
+    for payloads in got:
+        assert cursors(payloads) == raised
+        assert payloads == got[0]
+    # The managers' from the loop; the LABELER's (an issue on their own task's asset) handed back.
+    assert after["inStep"] - before["inStep"] == 2 * 2
+    assert after["executions"] - before["executions"] == 2
