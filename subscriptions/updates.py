@@ -91,12 +91,12 @@ def in_step(info: Info, campaign, delivery: Delivery | None, kind: str) -> InSte
             return HANDLED
         if feed.users < 2 or not visibility.sees_every_task(role):
             return HAND_BACK  # executed for this member alone (shared_delivery), by its resolver
-        batch, cursor = [message], campaign_cursor(campaign.id, message["seq"])
-        if kind == "task":
-            build = lambda root_info: task_update(root_info, message, role, cursor)  # noqa: E731
+        batch, seq = [message], message["seq"]
+        if kind == "task":  # built by the group's first member only
+            build = lambda root_info: task_update(root_info, message, role, campaign_cursor(campaign.id, seq))  # noqa: E731
         else:  # who sees every task sees every issue (sees_issue)
-            build = lambda root_info: issue_update(root_info, message, cursor)  # noqa: E731
-        payload = await feed.results.payload(delivery, info.context, access, batch, message["seq"], build,
+            build = lambda root_info: issue_update(root_info, message, campaign_cursor(campaign.id, seq))  # noqa: E731
+        payload = await feed.results.payload(delivery, info.context, access, batch, seq, build,
                                              lambda: batch_loaders(feed, batch, kind))
         if payload is None:
             return HAND_BACK
