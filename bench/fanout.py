@@ -48,6 +48,7 @@ import multiprocessing
 import socket
 import sys
 import time
+import urllib.request
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -89,6 +90,11 @@ def redis_answers() -> bool:
             return probe.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def fanout_counts(base: str) -> dict:
+    with urllib.request.urlopen(f"{base}/health", timeout=10) as answer:
+        return json.loads(answer.read()).get("fanout", {})
 
 
 def rss_kib(pid: int) -> int:
@@ -251,7 +257,7 @@ async def measure(backend: str, args, broker: str, env: dict) -> None:
             idle = rss_kib(server.pid)
             await clients.ask("measure")
 
-            used = process_usage(server.pid)
+            used, fanout_before = process_usage(server.pid), fanout_counts(server.base)
             delivered = 1
             for task_id in task_ids[1:]:
                 # A start is one event; a submit at the only step two (SUBMITTED, then DONE).
@@ -260,6 +266,7 @@ async def measure(backend: str, args, broker: str, env: dict) -> None:
                     delivered += events
                     await clients.ask("until", delivered)
             cpu = (process_usage(server.pid) - used).cpu
+            fanout_after = fanout_counts(server.base)
             reports = [answer[1] for answer in await clients.ask("report")]
             client_cpu = sum(r["cpu"] for r in reports)
             latencies = [x for r in reports for x in r["latencies"]]
@@ -273,6 +280,10 @@ async def measure(backend: str, args, broker: str, env: dict) -> None:
                 f"server CPU {cpu / len(latencies) * 1e6:.0f} us per delivery, "
                 f"the clients' CPU {client_cpu / len(latencies) * 1e6:.0f} us per delivery "
                 f"({args.client_processes} process{'es' if args.client_processes > 1 else ''})")
+            if "inStep" in fanout_after:  # builds with the send loop
+                say(f"[{backend}] send loop: {fanout_after['inStep'] - fanout_before['inStep']} of "
+                    f"{fanout_after['deliveries'] - fanout_before['deliveries']} shared deliveries sent in step "
+                    "(/health fanout)")
             say(f"[{backend}] memory: {(idle - before) / args.subscribers:.1f} KiB per idle subscriber "
                 f"(RSS {before / 1024:.0f} -> {idle / 1024:.0f} MiB)")
             await clients.close()
