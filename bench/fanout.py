@@ -24,12 +24,17 @@ What it measures:
 3. catch-up speed: a second campaign of --catch-up-tasks tasks is launched, then one subscriber
    subscribes with `after:` the log's start and reads all its CREATED updates: updates/s.
 
-The server offers no per-message deflate unless run with --ws-deflate (STEPWISE_WS_DEFLATE=on);
-the client accepts it when offered. The client (this process, one event loop for every socket) shares the machine's 2 CPUs with the
-server: its own reading adds to the latencies. Run from the repository root:
+The fan-out's subscribers are light clients (bench/fanout_clients.py: a bare asyncio protocol
+per socket, frames parsed as they arrive, every update still parsed with json.loads), shared out
+over --client-processes processes (default 1); this process only sets up, writes and waits.
+They share the machine's CPUs with the server: their reading adds to the latencies, and the
+script reports their CPU per delivery next to the server's. They offer no per-message deflate
+(the server offers it only with --ws-deflate, STEPWISE_WS_DEFLATE=on). The catch-up reader is a
+`websockets` client. Run from the repository root:
 
     .venv/bin/python bench/fanout.py --backend sqlite
     .venv/bin/python bench/fanout.py --backend postgres --subscribers 1000 --catch-up-tasks 100000
+    .venv/bin/python bench/fanout.py --backend sqlite --catch-up-tasks 200 --rounds 11 --client-processes 2
 
 Exits non-zero on any failure or when the run exceeds --timeout seconds.
 """
@@ -39,9 +44,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import socket
 import sys
 import time
+import urllib.request
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -63,6 +70,7 @@ from common import (
     say,
     sign_up_manager,
 )
+from fanout_clients import serve as serve_subscribers
 from workflow_common import create_campaign, insert_assets_sql, launch, load_average, pk_of
 
 
@@ -84,6 +92,11 @@ def redis_answers() -> bool:
         return False
 
 
+def fanout_counts(base: str) -> dict:
+    with urllib.request.urlopen(f"{base}/health", timeout=10) as answer:
+        return json.loads(answer.read()).get("fanout", {})
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -96,7 +109,7 @@ def seconds_since(at: str) -> float:
 
 
 class Subscriber:
-    """One socket with one taskUpdates subscription; records each update's latency."""
+    """The catch-up reader: one `websockets` socket with one taskUpdates subscription."""
 
     def __init__(self, url: str, token: str, campaign: str, after: str | None = None) -> None:
         self.url, self.token, self.variables = url, token, {"c": campaign, "a": after}
@@ -160,6 +173,41 @@ class Subscriber:
         await self.socket.close()
 
 
+class ClientProcesses:
+    """The fan-out's subscribers, shared out over `count` processes (bench/fanout_clients.py),
+    each told what to do over a pipe."""
+
+    def __init__(self, count: int, url: str, token: str, variables: dict, subscribers: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        shares = [subscribers // count + (1 if i < subscribers % count else 0) for i in range(count)]
+        self.pipes, self.processes = [], []
+        for share in shares:
+            mine, theirs = context.Pipe()
+            process = context.Process(target=serve_subscribers, args=(theirs, url, token, UPDATES, variables, share),
+                                      daemon=True)
+            process.start()
+            self.pipes.append(mine)
+            self.processes.append(process)
+
+    async def answers(self) -> list:
+        loop = asyncio.get_running_loop()
+        got = await asyncio.gather(*(loop.run_in_executor(None, pipe.recv) for pipe in self.pipes))
+        for answer in got:
+            if answer[0] == "error":
+                raise BenchError(f"a subscriber failed: {answer[1]}")
+        return got
+
+    async def ask(self, *command) -> list:
+        for pipe in self.pipes:
+            pipe.send(command)
+        return await self.answers()
+
+    async def close(self) -> None:
+        await self.ask("close")
+        for process in self.processes:
+            process.join(10)
+
+
 async def act(api: Api, query: str, task_id: str, field: str) -> None:
     errors = (await api.data(query, {"i": {"taskId": task_id}}))[field]["errors"]
     if errors:
@@ -201,39 +249,44 @@ async def measure(backend: str, args, broker: str, env: dict) -> None:
             # Each follows from the log's position now (`after:`): the first start below reaches
             # every one of them, whenever the server gets to register its subscription.
             cursor = (await api.data(CURSOR, {"c": campaign}))["campaign"]["eventCursor"]
-            subscribers = [Subscriber(url, token, campaign, after=cursor) for _ in range(args.subscribers)]
-            for start in range(0, len(subscribers), 50):  # 50 handshakes at a time
-                await asyncio.gather(*(s.open() for s in subscribers[start:start + 50]))
+            clients = ClientProcesses(args.client_processes, url, token, {"c": campaign, "a": cursor}, args.subscribers)
+            await clients.answers()  # every socket open and subscribed
             # Registered: each subscriber hears the first start (not counted in the figures).
             await act(api, START, task_ids[0], "startTask")
-            await asyncio.gather(*(s.until(1) for s in subscribers))
+            await clients.ask("until", 1)
             idle = rss_kib(server.pid)
-            for s in subscribers:
-                s.latencies.clear()
+            await clients.ask("measure")
 
-            used, client_used = process_usage(server.pid), time.process_time()
+            used, fanout_before = process_usage(server.pid), fanout_counts(server.base)
             delivered = 1
             for task_id in task_ids[1:]:
                 # A start is one event; a submit at the only step two (SUBMITTED, then DONE).
                 for query, field, events in ((START, "startTask", 1), (SUBMIT, "submitTask", 2)):
                     await act(api, query, task_id, field)
                     delivered += events
-                    await asyncio.gather(*(s.until(delivered) for s in subscribers))
+                    await clients.ask("until", delivered)
             cpu = (process_usage(server.pid) - used).cpu
-            client_cpu = time.process_time() - client_used
-            latencies = [x for s in subscribers for x in s.latencies]
-            repeated = sum(s.count - len(s.cursors) for s in subscribers)
-            kinds = sum((s.kinds for s in subscribers), Counter())
+            fanout_after = fanout_counts(server.base)
+            reports = [answer[1] for answer in await clients.ask("report")]
+            client_cpu = sum(r["cpu"] for r in reports)
+            latencies = [x for r in reports for x in r["latencies"]]
+            repeated = sum(r["repeated"] for r in reports)
+            kinds = sum((Counter(r["kinds"]) for r in reports), Counter())
             say(f"[{backend}] updates by kind (all subscribers, from the first START on): {dict(kinds)}")
             if repeated:
                 say(f"[{backend}] WARNING: {repeated} updates delivered more than once")
             say(f"[{backend}] fan-out: {len(latencies)} deliveries, latency commit->client p50 "
                 f"{percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms; "
                 f"server CPU {cpu / len(latencies) * 1e6:.0f} us per delivery, "
-                f"this client's CPU {client_cpu / len(latencies) * 1e6:.0f} us per delivery")
+                f"the clients' CPU {client_cpu / len(latencies) * 1e6:.0f} us per delivery "
+                f"({args.client_processes} process{'es' if args.client_processes > 1 else ''})")
+            if "inStep" in fanout_after:  # builds with the send loop
+                say(f"[{backend}] send loop: {fanout_after['inStep'] - fanout_before['inStep']} of "
+                    f"{fanout_after['deliveries'] - fanout_before['deliveries']} shared deliveries sent in step "
+                    "(/health fanout)")
             say(f"[{backend}] memory: {(idle - before) / args.subscribers:.1f} KiB per idle subscriber "
                 f"(RSS {before / 1024:.0f} -> {idle / 1024:.0f} MiB)")
-            await asyncio.gather(*(s.close() for s in subscribers))
+            await clients.close()
 
             # Catch-up: a launch read through from the log's start by one subscriber.
             version2 = await create_version(api, dataset, "v2")
@@ -266,6 +319,8 @@ def parse_args(argv=None):
     parser.add_argument("--tasks", type=int, default=100)
     parser.add_argument("--catch-up-tasks", type=int, default=20_000)
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--client-processes", type=int, default=1,
+                        help="processes the fan-out's subscribers are shared out over (bench/fanout_clients.py)")
     parser.add_argument("--ws-deflate", action="store_true",
                         help="run the server with STEPWISE_WS_DEFLATE=on (per-message deflate offered; clients accept it)")
     return parser.parse_args(argv)

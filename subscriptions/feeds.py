@@ -11,8 +11,11 @@ One feed per campaign with local subscribers (taskUpdates, issueUpdates), whatev
   than the event); for a viewer whose view of a task hangs on its row (a LABELER), only if it was
   read after every event the process knows of (a page of the log read late must not show them a
   task as it was before a reassign that has committed since);
-- before an event that came in step is handed out, the roles of the users who asked lately are
-  read once (after it committed): their subscribers find the read done, with no wait each.
+- before an event that came in step is handed out, the roles of the users who asked lately, or
+  who have a subscriber parked in step, are read once (after it committed): their subscribers
+  find the read done, with no wait each;
+- then the feed's send loop (send_loop.py) delivers that event to the subscribers parked in
+  step, without waking their resolvers; the others wake as before.
 
 Each subscriber keeps only its position. In step, it takes the next page from the cache; a slow
 one that fell out of it reads its own pages from the log at its own pace (then shares again
@@ -39,6 +42,7 @@ from stepwise.models.queries.issues import issue_rows_by_id
 from stepwise.models.queries.rows import in_list, task_rows
 from stepwise.subscriptions import channels
 from stepwise.subscriptions.bus import Bus, Gap
+from stepwise.subscriptions.send_loop import InStep, park, send_in_step, wake_the_members_behind
 from stepwise.subscriptions.shared_results import FanoutStats, SharedResults
 
 logger = logging.getLogger("stepwise.feeds")
@@ -75,6 +79,7 @@ class CampaignFeed:
         self.results = SharedResults(stats)  # one execution per group of subscribers per event
         self._stack = AsyncExitStack()
         self._pump: asyncio.Task | None = None
+        self.parked: dict[InStep, None] = {}  # subscribers parked in step, in the order they came (send_loop.py)
 
     # --- lifetime (Feeds below) -----------------------------------------------------------
 
@@ -103,6 +108,7 @@ class CampaignFeed:
                 else:
                     self._remember(message["seq"] - 1, [message])  # in step: the event is its own page
                     await self._prefetch_roles(message)
+                    await send_in_step(self, message)  # to the parked members, before the others wake
                     self._advance(message["seq"])
             except Exception:  # the database failed us: the next message (or GAP) tries again
                 logger.exception("campaign %s feed: could not read the log's position", self.campaign_id)
@@ -112,7 +118,8 @@ class CampaignFeed:
         them lately, read once after this one committed (as roles_of would). A user who left
         is read at most twice more. A failed read is only logged: each subscription then reads
         (and fails) on its own."""
-        users = list({**self._asked_before, **self._askers})[-PREFETCH_ROLES:]
+        parked = {member.viewer.id: None for member in self.parked}
+        users = list({**parked, **self._asked_before, **self._askers})[-PREFETCH_ROLES:]
         self._asked_before, self._askers = self._askers, {}
         if not users:
             return
@@ -126,12 +133,15 @@ class CampaignFeed:
             self.known = seq
             changed, self._changed = self._changed, asyncio.Event()
             changed.set()
+            wake_the_members_behind(self)
 
     # --- what subscribers read ---------------------------------------------------------------
 
-    async def batches(self, position: int) -> AsyncIterator[Batch]:
+    async def batches(self, position: int, member: InStep | None = None) -> AsyncIterator[Batch]:
         """The events after `position`, in order, one page at a time, forever. The consumer is
-        done with a page when it asks for the next one."""
+        done with a page when it asks for the next one. With a `member`, a consumer that has read
+        all the feed knows of parks in the send loop (send_loop.py), which may deliver events
+        for it: it goes on from wherever the loop hands it back."""
         while True:
             changed = self._changed  # taken before looking: a change after the look wakes it
             if position < self.known:
@@ -140,6 +150,9 @@ class CampaignFeed:
                     yield page
                     position = page[-1]["seq"]
                     continue
+            if member is not None and position >= self.known:
+                position = await park(self, member, position)
+                continue
             await changed.wait()
 
     async def page_after(self, seq: int) -> Batch:
@@ -186,6 +199,12 @@ class CampaignFeed:
         found = await self._roles.get({user_id: batch[-1]["seq"]}, self._mark(batch), _roles_by_user)
         return found.get(user_id, [])
 
+    def roles_read_ahead(self, user_id: int, seq: int) -> list | None:
+        """The user's roles as the read ahead of event `seq` found them (roles_of_user rows), or
+        None when no finished read after that event holds them."""
+        found = self._roles.done(user_id, seq)
+        return None if found is None else found.get(user_id, [])
+
     def _mark(self, batch: Batch) -> int:
         # Every event of the batch has committed (it is in the log, or was published after its
         # commit), so a read that starts now is at least as new as each of them.
@@ -219,14 +238,16 @@ def _latest_seqs(batch: Batch, kind: str, key: str) -> dict[int, int]:
 
 
 async def follow_feed(feeds: Feeds, organization_id: int, campaign_id: int, start: Callable[[], Awaitable[int]],
-                      refresh: Callable[[CampaignFeed, Batch], Awaitable[None]]) -> AsyncIterator[tuple[CampaignFeed, Batch, dict]]:
+                      refresh: Callable[[CampaignFeed, Batch], Awaitable[None]],
+                      member: InStep | None = None) -> AsyncIterator[tuple[CampaignFeed, Batch, dict]]:
     """The campaign streams' "follow the log" loop: the feed first (registered on the bus), then
     `start()` gives the seq to follow from (read now, or from `after:`), then each page is
     announced to `refresh` (roles reloaded, fresh loaders primed with the feed's rows) before its
     events come out one by one, each with the feed and its batch. Use it under `aclosing`, like
-    stream.follow_log."""
+    stream.follow_log. `member`: how the feed's send loop reaches this subscriber while it is in
+    step (send_loop.py); without one it is woken for every event."""
     async with feeds.campaign(organization_id, campaign_id) as feed:
-        async with aclosing(feed.batches(await start())) as batches:
+        async with aclosing(feed.batches(await start(), member)) as batches:
             async for batch in batches:
                 await refresh(feed, batch)
                 for message in batch:
@@ -261,6 +282,13 @@ class SharedReads:
             if found is not None:
                 rows[key] = found
         return rows
+
+    def done(self, key: int, seq: int) -> dict | None:
+        """The finished read holding `key`, as new as `seq`, without waiting; else None."""
+        mark, future = self._reads.get(key, (0, None))
+        if mark < seq or future is None or not future.done() or future.cancelled() or future.exception() is not None:
+            return None
+        return future.result()
 
     def _forget_if_failed(self, keys: list[int], future: asyncio.Future) -> None:
         # Whoever awaited it gets the error; whoever comes next reads again.

@@ -10,7 +10,9 @@ its `cursor` to resume from after a disconnect.
 Over the websocket, once a subscriber of taskUpdates or issueUpdates may see an event and its
 role sees every task, its payload comes from the group's one execution for that event
 (subscriptions/shared_results.py) and is sent from here; a LABELER's update is yielded, executed
-for them alone.
+for them alone. A taskUpdates or issueUpdates subscriber in step gets live events from the
+feed's send loop instead, with the same checks (updates.in_step, subscriptions/send_loop.py):
+its resolver wakes only for what is not that common case.
 """
 
 from __future__ import annotations
@@ -49,7 +51,15 @@ from stepwise.subscriptions.org_reads import organization_reads
 from stepwise.subscriptions.progress import progress_feed
 from stepwise.subscriptions.shared_results import current_delivery
 from stepwise.subscriptions.stream import follow_log
-from stepwise.subscriptions.updates import batch_loaders, issue_update, refreshed_from, sees_issue, shared_delivery, task_update
+from stepwise.subscriptions.updates import (
+    batch_loaders,
+    issue_update,
+    refreshed_from,
+    sees_issue,
+    shared_delivery,
+    in_step,
+    task_update,
+)
 
 TASK_UPDATES, ISSUE_UPDATES = operation("Subscription.taskUpdates"), operation("Subscription.issueUpdates")
 MY_TASK_UPDATES, CAMPAIGN_PROGRESS = operation("Subscription.myTaskUpdates"), operation("Subscription.campaignProgress")
@@ -113,7 +123,8 @@ class Subscription:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), TASK_UPDATES)
         viewer_id = info.context.access.require_viewer().id
         events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
-                             lambda: _campaign_start(campaign, after), lambda feed, batch: refreshed_from(info, feed, batch))
+                             lambda: _campaign_start(campaign, after), lambda feed, batch: refreshed_from(info, feed, batch),
+                             in_step(info, campaign, current_delivery(), "task"))  # live events while in step
         primed = None  # the batch whose rows the connection's loaders hold, on the per-subscriber path
         async with aclosing(events):
             async for feed, batch, message in events:
@@ -189,7 +200,8 @@ class Subscription:
     ) -> AsyncGenerator[IssueUpdate, None]:
         campaign = await find_campaign(info.context.access, decode_id(campaign_id, "Campaign"), ISSUE_UPDATES)
         events = follow_feed(info.context.feeds, campaign.organization_id, campaign.id,
-                             lambda: _campaign_start(campaign, after), lambda feed, batch: refreshed_from(info, feed, batch))
+                             lambda: _campaign_start(campaign, after), lambda feed, batch: refreshed_from(info, feed, batch),
+                             in_step(info, campaign, current_delivery(), "issue"))  # live events while in step
         primed = None  # the batch whose rows the connection's loaders hold, on the per-subscriber path
         async with aclosing(events):
             async for feed, batch, message in events:

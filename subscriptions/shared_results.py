@@ -9,9 +9,10 @@ viewer-specific field (VIEWER_FIELDS), or roles under which some rows are filter
 they choose the events, not what an event shows, so a subscriber resuming with `after:` shares
 the executions of whoever is at the same event.
 
-Each member still runs its own resolver: it follows the feed from its own position and checks
-its own roles at every event (subscriptions/fields.py); only then does it ask for the group's
-payload of that event. The execution is started by the first member to ask, with a snapshot of
+Each member keeps its own position in the feed and is authorized on its own at every event,
+by its resolver (subscriptions/fields.py) or, while it is in step, by the feed's send loop with
+the same checks (subscriptions/send_loop.py); only then is the group's payload of that event
+asked for (`deliver`, or `payload` then the member's own send). The execution is started by the first member to ask, with a snapshot of
 that member's roles and loaders primed once per batch and group, and is not tied to it: a
 member that leaves cancels only its own wait. Results are kept per feed in a small LRU (CACHE_RESULTS), so a slow
 member that falls out of it executes again (same answer, rows as new or newer).
@@ -48,13 +49,16 @@ VIEWER_FIELDS = frozenset({"email", "eventCursor", "campaigns"})
 @dataclass
 class FanoutStats:
     """Process-wide counts since start, reported by /health: executions run for groups, and
-    payloads handed to sockets from them. deliveries / executions is the sharing achieved."""
+    payloads handed to sockets from them (deliveries / executions is the sharing achieved); and
+    events a feed's send loop handled for a member in step, without waking its resolver
+    (subscriptions/send_loop.py: sent, or not one the member hears)."""
 
     executions: int = 0
     deliveries: int = 0
+    in_step: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"executions": self.executions, "deliveries": self.deliveries}
+        return {"executions": self.executions, "deliveries": self.deliveries, "inStep": self.in_step}
 
 
 @dataclass(frozen=True)
@@ -176,13 +180,21 @@ class SharedResults:
         nobody of the group has: `loaders()` primes fresh loaders for the batch (once per batch
         and group, as a subscriber used to once per batch), then `build(info)` makes the event's
         root object (None: nothing to send)."""
-        group = group_key(delivery, info.context.access)
+        payload = await self.payload(delivery, info.context, info.context.access, batch, seq, build, loaders)
+        if payload is not None:
+            await delivery.send(payload, self.stats)
+
+    async def payload(self, delivery: Delivery, context, access, batch: list[dict], seq: int,
+                      build: Callable[[Any], Awaitable[object | None]], loaders: Callable[[], Awaitable[Any]]) -> str | None:
+        """The group's serialized payload for the event `seq` (None: nothing to send), the member
+        being `delivery` with the roles `access` holds (deliver above, or the send loop's)."""
+        group = group_key(delivery, access)
         if group is None:
             raise RuntimeError("shared delivery before the viewer's roles were loaded")
         key = (seq, group)
         result = self._results.get(key)
         if result is None:
-            context = replace(info.context, access=info.context.access.snapshot())  # its roles now
+            context = replace(context, access=access.snapshot())  # its roles now
             batch_key = (batch[0]["seq"], batch[-1]["seq"], group)
             result = self._results[key] = asyncio.ensure_future(self._execute(delivery, context, build, batch_key, loaders))
             result.add_done_callback(lambda done: self._forget_if_failed(key, done))
@@ -191,9 +203,7 @@ class SharedResults:
         else:
             self._results.move_to_end(key)
         done = result.done() and not result.cancelled() and result.exception() is None
-        payload = result.result() if done else await asyncio.shield(result)  # no shield to build when done
-        if payload is not None:
-            await delivery.send(payload, self.stats)
+        return result.result() if done else await asyncio.shield(result)  # no shield to build when done
 
     async def _execute(self, delivery: Delivery, context, build, batch_key: tuple, loaders) -> str | None:
         primed = self._loaders.get(batch_key)

@@ -23,6 +23,8 @@ from stepwise.schema.types.tasks import Task
 from stepwise.schema.types.updates import IssueUpdate, TaskUpdate
 from stepwise.models.queries.rows import in_list, task_rows
 from stepwise.subscriptions.feeds import CampaignFeed, SharedReads
+from stepwise.schema.event_cursors import campaign_cursor
+from stepwise.subscriptions.send_loop import HAND_BACK, HANDLED, InStep, send_until_it_waits
 from stepwise.subscriptions.shared_results import Delivery, current_delivery
 from stepwise.subscriptions.stream import Batch
 
@@ -67,6 +69,40 @@ def shared_delivery(role, feed: CampaignFeed) -> Delivery | None:
     if delivery is None or feed.users < 2 or not visibility.sees_every_task(role):
         return None
     return delivery
+
+
+def in_step(info: Info, campaign, delivery: Delivery | None, kind: str) -> InStep | None:
+    """How a campaign feed's send loop gives this subscriber (taskUpdates: `kind` "task",
+    issueUpdates: "issue") a live event while it is in step (subscriptions/send_loop.py): what
+    its resolver would do (fields.py), with the roles read ahead of the event; anything else is
+    handed back to the resolver. None off this server's websocket handlers."""
+    if delivery is None:
+        return None
+    viewer = info.context.access.require_viewer()
+
+    async def deliver(feed: CampaignFeed, message: dict, access):
+        if message["type"] != kind:
+            return HANDLED
+        role = await access.dataset_role(campaign.dataset_id, campaign.organization_id)
+        if role is None:
+            return HAND_BACK  # no longer a worker: its resolver ends the subscription
+        if kind == "task" and not visibility.hears_task_change(
+                role, viewer.id, message["assignee_id"], message["previous_assignee_id"]):
+            return HANDLED
+        if feed.users < 2 or not visibility.sees_every_task(role):
+            return HAND_BACK  # executed for this member alone (shared_delivery), by its resolver
+        batch, seq = [message], message["seq"]
+        if kind == "task":  # built by the group's first member only
+            build = lambda root_info: task_update(root_info, message, role, campaign_cursor(campaign.id, seq))  # noqa: E731
+        else:  # who sees every task sees every issue (sees_issue)
+            build = lambda root_info: issue_update(root_info, message, campaign_cursor(campaign.id, seq))  # noqa: E731
+        payload = await feed.results.payload(delivery, info.context, access, batch, seq, build,
+                                             lambda: batch_loaders(feed, batch, kind))
+        if payload is None:
+            return HAND_BACK
+        return send_until_it_waits(delivery.send(payload, feed.results.stats)) or HANDLED
+
+    return InStep(viewer, deliver)
 
 
 async def issue_update(info: Info, message: dict, cursor: str) -> IssueUpdate | None:

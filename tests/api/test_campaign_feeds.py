@@ -1,12 +1,14 @@
 """The campaign feed (subscriptions/feeds.py) shared by a process's subscribers of one campaign,
 on SQLite and PostgreSQL with a real (memory://) bus: one read of the log per "something new"
 for all of them, none for an event that came in step on the bus, the task rows read once per
-event, and a subscriber that fell out of the bounded cache reading its own pages."""
+event, a subscriber that fell out of the bounded cache reading its own pages, and members
+parked in the send loop taking live events from the pump."""
 
 from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack, aclosing
+from types import SimpleNamespace
 
 from campaign_helpers import LAUNCH, START, act, add_assets, all_tasks, campaign_with_steps
 from conftest import REDIS_URL, _require
@@ -17,6 +19,7 @@ from stepwise.schema.ids import decode_id
 from stepwise.subscriptions import channels, feeds as feeds_module
 from stepwise.subscriptions.bus import open_bus
 from stepwise.subscriptions.feeds import Feeds, follow_feed
+from stepwise.subscriptions.send_loop import HAND_BACK, HANDLED, InStep
 
 ONE_STEP = [("Annotate", "ANNOTATION", ["contributor1", "labeler1"])]
 SUBSCRIBERS = 10
@@ -222,3 +225,52 @@ async def test_a_subscriber_that_left_while_its_feed_opened_does_not_keep_it(api
         leave.set()
         assert await asyncio.wait_for(opener, 5)
         assert feeds.live() == 0
+
+
+async def test_members_parked_in_step_take_live_events_from_the_pump_and_leave_cleanly(api, world):
+    """The send loop's side of the feed (subscriptions/send_loop.py): members parked at the
+    log's end get a live event from the pump through their `deliver`, with no page handed to
+    their consumer; one that hands it back gets it as a page, at that very event; consumers
+    that go away leave nothing parked and no task behind."""
+    campaign, campaign_pk, org_pk = await launched(api, world, 3)
+    manager_pk = decode_id(world.ids["manager"], "User")
+    tasks = await all_tasks(api, world, campaign)
+    tokens = {"contributor1": world.contributor, "labeler1": world.labeler}
+    delivered: dict[str, list[int]] = {"a": [], "b": [], "back": []}
+    pages: dict[str, list[list[int]]] = {name: [] for name in delivered}
+
+    def member(name: str, outcome: str) -> InStep:
+        async def deliver(feed, message, access) -> str:
+            assert access.roles_key() is not None  # the roles read ahead of the event
+            delivered[name].append(message["seq"])
+            return outcome
+        return InStep(SimpleNamespace(id=manager_pk), deliver)
+
+    async with open_bus("memory://") as bus, Feeds(bus).campaign(org_pk, campaign_pk) as feed:
+        paged = asyncio.Event()
+
+        async def consume(name: str, in_step: InStep) -> None:
+            async with aclosing(feed.batches(3, in_step)) as batches:
+                async for batch in batches:
+                    pages[name].append([m["seq"] for m in batch])
+                    paged.set()
+
+        members = {"a": member("a", HANDLED), "b": member("b", HANDLED), "back": member("back", HAND_BACK)}
+        consumers = [asyncio.create_task(consume(name, m)) for name, m in members.items()]
+        while len(feed.parked) < 3:  # each parks at the log's end, in its first turn
+            await asyncio.sleep(0)
+        in_step_before = feed.results.stats.in_step
+
+        assert (await act(api, START, {"taskId": tasks[0]["id"]}, tokens[tasks[0]["assignee"]["username"]]))["errors"] == []
+        [started] = await log_page(org_pk, campaign_pk, 3)
+        await bus.publish(channels.campaign_events(campaign_pk), started)
+        await asyncio.wait_for(paged.wait(), 5)
+        assert delivered == {"a": [4], "b": [4], "back": [4]}
+        assert pages == {"a": [], "b": [], "back": [[4]]}  # handed back: its own consumer has it
+        assert feed.results.stats.in_step - in_step_before == 2
+        assert (members["a"].position, members["b"].position) == (4, 4)
+
+        for consumer in consumers:
+            consumer.cancel()
+        await asyncio.gather(*consumers, return_exceptions=True)
+        assert feed.parked == {} and all(m.wake is None for m in members.values())

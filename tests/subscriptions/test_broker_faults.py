@@ -206,7 +206,7 @@ async def test_health_is_degraded_while_the_broker_is_lost_then_ok(private_redis
     async with app_on(private_redis.url, tmp_path) as (app, client):
         response = await client.get("/health")
         assert (response.status_code, response.json()) == (
-            200, {"status": "ok", "database": "ok", "broker": "ok", "fanout": {"executions": 0, "deliveries": 0}})
+            200, {"status": "ok", "database": "ok", "broker": "ok", "fanout": {"executions": 0, "deliveries": 0, "inStep": 0}})
         private_redis.kill()
         await asyncio.wait_for(app.state.bus.wait_until(up=False), WITHIN)
         response = await client.get("/health")
