@@ -43,6 +43,7 @@ from stepwise.models.queries.rows import in_list, task_rows
 from stepwise.subscriptions import channels
 from stepwise.subscriptions.bus import Bus, Gap
 from stepwise.subscriptions.send_loop import InStep, park, send_in_step, wake_the_members_behind
+from stepwise.subscriptions.shared_futures import shared_result
 from stepwise.subscriptions.shared_results import FanoutStats, SharedResults
 
 logger = logging.getLogger("stepwise.feeds")
@@ -167,9 +168,7 @@ class CampaignFeed:
             self._trim()
         else:
             self._pages.move_to_end(seq)
-            if page.done() and not page.cancelled() and page.exception() is None:
-                return page.result()  # the common case, a live event: no shield to build
-        return await asyncio.shield(page)
+        return await shared_result(page)
 
     async def task_rows(self, batch: Batch, *, current: bool = False) -> dict[int, object]:
         """The rows of the batch's tasks, each read after its latest event in the batch
@@ -277,8 +276,7 @@ class SharedReads:
             self._reads.popitem(last=False)  # whoever awaits its read holds its own reference
         rows = {}
         for key, future in reads.items():
-            done = future.done() and not future.cancelled() and future.exception() is None
-            found = (future.result() if done else await asyncio.shield(future)).get(key)
+            found = (await shared_result(future)).get(key)
             if found is not None:
                 rows[key] = found
         return rows

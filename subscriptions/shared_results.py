@@ -38,6 +38,7 @@ from graphql.language import Visitor, visit
 from strawberry.types.graphql import OperationType
 
 from stepwise.permissions import visibility
+from stepwise.subscriptions.shared_futures import shared_result
 
 CACHE_RESULTS = 1024  # serialized payloads kept per campaign feed
 CACHE_LOADERS = 16  # primed loaders kept per campaign feed, by (batch, group)
@@ -202,8 +203,7 @@ class SharedResults:
                 self._results.popitem(last=False)  # whoever awaits it holds its own reference
         else:
             self._results.move_to_end(key)
-        done = result.done() and not result.cancelled() and result.exception() is None
-        return result.result() if done else await asyncio.shield(result)  # no shield to build when done
+        return await shared_result(result)
 
     async def _execute(self, delivery: Delivery, context, build, batch_key: tuple, loaders) -> str | None:
         primed = self._loaders.get(batch_key)
