@@ -8,9 +8,11 @@ import json
 import socket as socket_module
 
 import httpx
+import pytest
 import websockets
 
-from campaign_helpers import SAVE, act
+from campaign_helpers import SAVE, act, launched_annotate_then_review
+from conftest import Api, build_world
 
 UPDATES = ("subscription($c: ID!, $withAsset: Boolean! = true) { taskUpdates(campaignId: $c) { kind cursor "
            "actor { username } task { id status assignee { username } asset @include(if: $withAsset) { filename } } } }")
@@ -100,3 +102,13 @@ async def registered(subscribers: list[Subscriber], poke) -> None:
 
 def fanout(base: str) -> dict:
     return httpx.get(f"{base}/health", timeout=10).json()["fanout"]
+
+
+@pytest.fixture
+async def live(live_server):
+    """A launched campaign whose Annotate step has a task for labeler1 and one for contributor1."""
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
+        api = Api(client)
+        world = await build_world(api)
+        campaign, tasks = await launched_annotate_then_review(api, world)
+        yield api, world, campaign, tasks, live_server, live_server.replace("http", "ws") + "/graphql"

@@ -5,11 +5,10 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from campaign_helpers import BOX, ISSUE, REASSIGN, SAVE, act, launched_annotate_then_review
-from conftest import Api, build_world
+from campaign_helpers import BOX, ISSUE, REASSIGN, SAVE, act
+from shared_subscribers import live  # noqa: F401 - the fixture of a launched campaign
 from shared_subscribers import CURSOR, REMOVE, UPDATES, Subscriber, both, fanout, registered, save
 
 pytestmark = pytest.mark.timeout(180)
@@ -24,16 +23,6 @@ ISSUES = "subscription($c: ID!) { issueUpdates(campaignId: $c) { kind cursor iss
 CREATE_ISSUE = "mutation($i: CreateIssueInput!) { createIssue(input: $i) { errors { code } } }"
 ASSET = "query($t: ID!) { task(id: $t) { asset { id } } }"
 MANY_BOXES = [{**BOX, "points": [{"x": 1 + i % 50, "y": 1}, {"x": 50 + i % 50, "y": 9}]} for i in range(1000)]
-
-
-@pytest.fixture
-async def live(live_server):
-    """A launched campaign whose Annotate step has a task for labeler1 and one for contributor1."""
-    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
-        api = Api(client)
-        world = await build_world(api)
-        campaign, tasks = await launched_annotate_then_review(api, world)
-        yield api, world, campaign, tasks, live_server, live_server.replace("http", "ws") + "/graphql"
 
 
 def cursors(payloads: list[dict]) -> list[str]:

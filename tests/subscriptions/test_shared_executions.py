@@ -5,24 +5,13 @@ that leaves or loses access never disturbs the others."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from campaign_helpers import REASSIGN, act, launched_annotate_then_review
-from conftest import Api, build_world
+from campaign_helpers import REASSIGN, act
+from shared_subscribers import live  # noqa: F401 - the fixture of a launched campaign
 from shared_subscribers import CURSOR, OTHER_SELECTION, REMOVE, UPDATES, Subscriber, both, fanout, registered, save
 
 pytestmark = pytest.mark.timeout(180)
-
-@pytest.fixture
-async def live(live_server):
-    """A launched campaign whose Annotate step has a task for labeler1 and one for contributor1."""
-    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
-        api = Api(client)
-        world = await build_world(api)
-        campaign, tasks = await launched_annotate_then_review(api, world)
-        yield api, world, campaign, tasks, live_server, live_server.replace("http", "ws") + "/graphql"
-
 
 async def test_identical_subscribers_share_one_execution_per_event_and_get_the_same_answer(live):
     api, world, campaign, tasks, base, url = live
