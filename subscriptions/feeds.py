@@ -177,7 +177,7 @@ class CampaignFeed:
         needed = _latest_seqs(batch, "task", "task_id")
         if current:
             needed = dict.fromkeys(needed, self.known)
-        return await self._tasks.get(needed, self._mark(batch), _task_rows_by_id)
+        return await self._tasks.get(needed, self._mark(batch), task_rows_by_id)
 
     async def issue_rows(self, batch: Batch) -> dict[int, object]:
         """The rows of the batch's issues, each read after its latest event in the batch
@@ -296,10 +296,11 @@ class SharedReads:
                     del self._reads[key]
 
 
-async def _task_rows_by_id(task_ids: list[int]) -> dict[int, object]:
+async def task_rows_by_id(task_ids: list[int]) -> dict[int, object]:
     # Off the loop: a feed reads a page's tasks right when a big write (a launch) has just
     # committed and its thread is still busy; on the loop that read was seen to take 65 ms.
-    # One thread hop per page, shared by every subscriber of the campaign.
+    # One thread hop per page, shared by every subscriber of the campaign (or, for myTaskUpdates,
+    # of the organization: org_reads.py).
     rows = await task_rows(f"id IN ({in_list(task_ids)})", task_ids, off_loop=True)
     return {row.id: row for row in rows}
 

@@ -29,9 +29,9 @@ from contextlib import asynccontextmanager
 from stepwise.models.queries.accounts import roles_of_users, user_rows_by_id
 from stepwise.models.queries.campaigns import campaign_by_id
 from stepwise.models.queries.event_log import PAGE, log_page
-from stepwise.models.queries.rows import in_list, task_rows
 from stepwise.subscriptions import channels
 from stepwise.subscriptions.bus import Bus, Gap, until_registered
+from stepwise.subscriptions.feeds import task_rows_by_id
 from stepwise.subscriptions.shared_futures import shared_result
 
 logger = logging.getLogger("stepwise.feeds")
@@ -88,7 +88,7 @@ class OrganizationReads:
         for message in batch:
             if message["type"] == "task":
                 needed[message["task_id"]] = max(needed.get(message["task_id"], 0), message["seq"])
-        return await self._tasks.get(self, batch, needed, current, _task_rows_by_id)
+        return await self._tasks.get(self, batch, needed, current, task_rows_by_id)
 
     async def user_rows(self, user_ids: set[int], batch: Batch) -> dict[int, object]:
         """Users the batch's updates show (actors, assignees), read once after the batch."""
@@ -196,11 +196,6 @@ class _Rows:
             for key in keys:
                 if key in self._reads and self._reads[key][3] is future:
                     del self._reads[key]
-
-
-async def _task_rows_by_id(task_ids: list[int]) -> dict[int, object]:
-    # Off the loop on SQLite: read right after a big write (a launch) committed (feeds.py).
-    return {row.id: row for row in await task_rows(f"id IN ({in_list(task_ids)})", task_ids, off_loop=True)}
 
 
 async def _dataset_of(campaign_id: int) -> int | None:
