@@ -82,7 +82,7 @@ async def _insert(version_id: int, rows: list[tuple]) -> list[AssetRow]:
     """The rows inserted, as read back they would be, in their order: one statement on PostgreSQL
     (arrays unnested, ids from the sequence), one prepared statement run per row on SQLite."""
     if sql.is_postgres(sql.current_connection()):
-        ids = sorted(row[0] for row in await sql.fetch(POSTGRES_IDS, [len(rows)]))
+        ids = await reserved_asset_ids(len(rows))
         await sql.execute(INSERT_UNNEST, [version_id, ids, *map(list, zip(*rows, strict=True))])
     else:
         stamp = sql.sqlite_timestamp(rows[0][6])  # every row has the same time: converted once
@@ -94,6 +94,21 @@ async def _insert(version_id: int, rows: list[tuple]) -> list[AssetRow]:
         ids = range(last - len(rows) + 1, last + 1)
     return [AssetRow((asset_id, version_id, f, w, h, u, a, updated_at, None, created_at))
             for asset_id, (f, w, h, u, a, updated_at, created_at) in zip(ids, rows, strict=True)]
+
+
+async def reserved_asset_ids(count: int) -> list[int]:
+    """PostgreSQL: `count` new asset ids taken from the sequence, in order (the rows inserted
+    with them then come back without a read)."""
+    return sorted(row[0] for row in await sql.fetch(POSTGRES_IDS, [count]))
+
+
+async def add_quality_counts(version_id: int, counts: dict[tuple[str, int, float], int], postgres: bool) -> None:
+    """Counts from rollups.quality_counts_of added to the version's: one statement over the
+    columns on PostgreSQL, one prepared statement per row on SQLite."""
+    if counts and postgres:
+        await sql.execute(POSTGRES_QUALITY_COUNT_UPSERT, [version_id, *quality_count_columns(counts)])
+    elif counts:
+        await sql.execute_many(QUALITY_COUNT_UPSERT, [(version_id, *key, n) for key, n in counts.items()])
 
 
 async def _existing_filenames(version_id: int, filenames: list[str]) -> set[str]:
@@ -135,10 +150,7 @@ async def _count_quality(version_id: int, counts: dict, polygon_asset_ids: list[
     in Python (rollups.quality_counts_of, as an import does) but for the assets with a POLYGON,
     which the statement counts (by id: on PostgreSQL a concurrent call may add rows meanwhile)."""
     postgres = sql.is_postgres(sql.current_connection())
-    if counts and postgres:
-        await sql.execute(POSTGRES_QUALITY_COUNT_UPSERT, [version_id, *quality_count_columns(counts)])
-    elif counts:
-        await sql.execute_many(QUALITY_COUNT_UPSERT, [(version_id, *key, n) for key, n in counts.items()])
+    await add_quality_counts(version_id, counts, postgres)
     for start in range(0, len(polygon_asset_ids), BATCH):
         chunk = polygon_asset_ids[start : start + BATCH]
         await sql.execute(*quality_counts_write(postgres, f"a.id IN ({', '.join('?' * len(chunk))})", chunk, 1,

@@ -20,16 +20,10 @@ import orjson
 from tortoise.exceptions import IntegrityError
 
 from stepwise.models import clock
+from stepwise.models.actions.assets import add_quality_counts, reserved_asset_ids
 from stepwise.models.actions.datasets import find_version
 from stepwise.models.actions.new_assets import add_tasks_for_new_assets
-from stepwise.models.actions.rollups import (
-    POSTGRES_QUALITY_COUNT_UPSERT,
-    QUALITY_COUNT_UPSERT,
-    QualityCounts,
-    quality_count_columns,
-    quality_counts_of,
-    quality_counts_write,
-)
+from stepwise.models.actions.rollups import QualityCounts, quality_counts_of, quality_counts_write
 from stepwise.models.db import sql
 from stepwise.models.db.datasets import DatasetVersion
 from stepwise.models.errors import DomainError, ErrorCode, invalid_input
@@ -159,7 +153,6 @@ def _match_yolo(names: list[str], files: dict[str, yolo.LabelFile], labels: dict
 
 SQLITE_INSERT = ("INSERT INTO asset (version_id, filename, width, height, url, annotation, annotation_updated_at,"
                  " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-POSTGRES_IDS = "SELECT nextval(pg_get_serial_sequence('asset', 'id')) FROM generate_series(1, ?::int)"
 COPY_COLUMNS = ("id", "version_id", "filename", "width", "height", "url", "annotation", "annotation_updated_at",
                 "created_at")
 
@@ -180,13 +173,12 @@ async def _add_assets(version_id: int, new: NewAssets, phases: Phases) -> TasksC
             postgres = sql.is_postgres(sql.current_connection())
             if postgres:
                 # Ids taken from the sequence first (in file order), then the rows COPYed in.
-                ids = sorted(row[0] for row in await sql.fetch(POSTGRES_IDS, [len(rows)]))
+                ids = await reserved_asset_ids(len(rows))
                 await sql.copy_rows("asset", COPY_COLUMNS, [
                     (asset_id, version_id, name, width, height, url, annotation, None if annotation is None else now, now)
                     for asset_id, (name, width, height, url, annotation) in zip(ids, rows, strict=True)])
                 phases.lap("assets")
-                if counts:
-                    await sql.execute(POSTGRES_QUALITY_COUNT_UPSERT, [version_id, *quality_count_columns(counts)])
+                await add_quality_counts(version_id, counts, postgres)
                 if left:
                     await sql.execute(*quality_counts_write(True, "a.id = ANY(?::int[])", [[ids[i] for i in left]], 1,
                                                             asset_areas=True))
@@ -200,7 +192,7 @@ async def _add_assets(version_id: int, new: NewAssets, phases: Phases) -> TasksC
                 last = (await sql.fetch("SELECT last_insert_rowid()"))[0][0]
                 ids = range(last - len(rows) + 1, last + 1)
                 phases.lap("assets")
-                await sql.execute_many(QUALITY_COUNT_UPSERT, [(version_id, *key, n) for key, n in counts.items()])
+                await add_quality_counts(version_id, counts, postgres)
                 if left:
                     await sql.execute(*quality_counts_write(False, "a.id IN (SELECT value FROM json_each(?))",
                                                             [orjson.dumps([ids[i] for i in left]).decode()], 1,
